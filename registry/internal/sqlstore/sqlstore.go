@@ -1,0 +1,746 @@
+// Package sqlstore is the one implementation of registry.Tx over SQL that
+// both stores share: registry/sqlite and registry/postgres differ only in
+// how they open connections, run transactions and name a few dialect
+// details, so the queries live here once.
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/registry/audit"
+)
+
+// Conn is one open transaction of a backend.
+type Conn interface {
+	Exec(ctx context.Context, query string, args ...any) (rowsAffected int64, err error)
+	QueryRow(ctx context.Context, query string, args ...any) Row
+	Query(ctx context.Context, query string, args ...any) (Rows, error)
+}
+
+type Row interface{ Scan(dest ...any) error }
+
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// Dialect names what differs between backends.
+type Dialect struct {
+	// LockShare and LockUpdate are appended to a SELECT of one row.
+	LockShare, LockUpdate string
+	// AuditLock, if set, is run before appending to the audit chain so
+	// concurrent transactions append one after another.
+	AuditLock string
+	IsNoRows  func(error) bool
+	IsUnique  func(error) bool
+}
+
+// Tx implements registry.Tx.
+type Tx struct {
+	c   Conn
+	d   *Dialect
+	pii *registry.PII
+}
+
+// New wraps an open transaction.
+func New(c Conn, d *Dialect, pii *registry.PII) *Tx { return &Tx{c: c, d: d, pii: pii} }
+
+var _ registry.Tx = (*Tx)(nil)
+
+// --- encoding helpers -------------------------------------------------------
+
+func micros(t time.Time) int64 { return t.UTC().Truncate(audit.Precision).UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func microsPtr(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	v := micros(*t)
+	return &v
+}
+
+func fromMicrosPtr(v *int64) *time.Time {
+	if v == nil {
+		return nil
+	}
+	t := fromMicros(*v)
+	return &t
+}
+
+func parseDate(s string) (registry.Date, error) {
+	if s == "" {
+		return registry.Date{}, nil
+	}
+	return registry.ParseDate(s)
+}
+
+func jsonText(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+func reviewJSON(r *registry.Review) (*string, error) {
+	if r == nil {
+		return nil, nil
+	}
+	s, err := jsonText(r)
+	return &s, err
+}
+
+func parseReview(s *string) (*registry.Review, error) {
+	if s == nil {
+		return nil, nil
+	}
+	var r registry.Review
+	if err := json.Unmarshal([]byte(*s), &r); err != nil {
+		return nil, fmt.Errorf("stored review: %w", err)
+	}
+	return &r, nil
+}
+
+// notFound turns a backend's no-rows error into registry.ErrNotFound.
+func (t *Tx) notFound(err error, what string, key any) error {
+	if t.d.IsNoRows(err) {
+		return &registry.Error{Code: registry.CodeNotFound, Msg: fmt.Sprintf("%s %v not found", what, key)}
+	}
+	return fmt.Errorf("read %s %v: %w", what, key, err)
+}
+
+func (t *Tx) duplicate(err error, what string) error {
+	if t.d.IsUnique(err) {
+		return &registry.Error{Code: registry.CodeDuplicate, Msg: what + " already exists", Err: err}
+	}
+	return fmt.Errorf("insert %s: %w", what, err)
+}
+
+// updated checks an optimistic-lock update: zero rows means another
+// transaction moved the record first.
+func updated(n int64, err error, what string, id any, rev *int) error {
+	if err != nil {
+		return fmt.Errorf("update %s %v: %w", what, id, err)
+	}
+	if n == 0 {
+		return &registry.Error{Code: registry.CodeConflict, Msg: fmt.Sprintf("%s %v was changed by another request; reload and retry", what, id)}
+	}
+	*rev++
+	return nil
+}
+
+func lockClause(d *Dialect, l registry.Lock) string {
+	switch l {
+	case registry.LockShare:
+		return d.LockShare
+	case registry.LockUpdate:
+		return d.LockUpdate
+	}
+	return ""
+}
+
+func limit(n int) int {
+	if n <= 0 || n > 1000 {
+		return 1000
+	}
+	return n
+}
+
+// collect reads all rows with scan.
+func collect[T any](rows Rows, err error, scan func(Row) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// --- units ------------------------------------------------------------------
+
+const unitCols = `id, name, uscc, uscc_legacy, representative, jurisdiction, address, contact, created_at`
+
+func scanUnit(r Row) (registry.Unit, error) {
+	var u registry.Unit
+	var at int64
+	err := r.Scan(&u.ID, &u.Name, &u.USCC, &u.USCCLegacy, &u.Representative, &u.Jurisdiction, &u.Address, &u.Contact, &at)
+	u.CreatedAt = fromMicros(at)
+	return u, err
+}
+
+func (t *Tx) CreateUnit(ctx context.Context, u *registry.Unit) error {
+	err := t.c.QueryRow(ctx, `INSERT INTO units (name, uscc, uscc_legacy, representative, jurisdiction, address, contact, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+		u.Name, u.USCC, u.USCCLegacy, u.Representative, u.Jurisdiction, u.Address, u.Contact, micros(u.CreatedAt)).Scan(&u.ID)
+	if err != nil {
+		return t.duplicate(err, "unit with USCC "+u.USCC)
+	}
+	return nil
+}
+
+func (t *Tx) Unit(ctx context.Context, id int64) (registry.Unit, error) {
+	u, err := scanUnit(t.c.QueryRow(ctx, `SELECT `+unitCols+` FROM units WHERE id = $1`, id))
+	if err != nil {
+		return u, t.notFound(err, "unit", id)
+	}
+	return u, nil
+}
+
+func (t *Tx) UnitByUSCC(ctx context.Context, uscc string) (registry.Unit, error) {
+	u, err := scanUnit(t.c.QueryRow(ctx, `SELECT `+unitCols+` FROM units WHERE uscc = $1`, uscc))
+	if err != nil {
+		return u, t.notFound(err, "unit with USCC", uscc)
+	}
+	return u, nil
+}
+
+func (t *Tx) ListUnits(ctx context.Context, p registry.Page) ([]registry.Unit, error) {
+	rows, err := t.c.Query(ctx, `SELECT `+unitCols+` FROM units WHERE id > $1 ORDER BY id LIMIT $2`, p.AfterID, limit(p.Limit))
+	return collect(rows, err, scanUnit)
+}
+
+// --- filings ----------------------------------------------------------------
+
+const filingCols = `id, unit_id, series, specialty, office, contact, talent_count, appointed_json, state, submitted_at, review_json, valid_from, valid_until, rev`
+
+func scanFiling(r Row) (registry.Filing, error) {
+	var f registry.Filing
+	var appointed string
+	var review *string
+	var at int64
+	var from, until string
+	if err := r.Scan(&f.ID, &f.UnitID, &f.Series, &f.Specialty, &f.Office, &f.Contact, &f.TalentCount, &appointed,
+		&f.State, &at, &review, &from, &until, &f.Rev); err != nil {
+		return f, err
+	}
+	f.SubmittedAt = fromMicros(at)
+	var err error
+	if f.Review, err = parseReview(review); err != nil {
+		return f, err
+	}
+	if err := json.Unmarshal([]byte(appointed), &f.AppointedLast3Years); err != nil {
+		return f, fmt.Errorf("stored filing %d: %w", f.ID, err)
+	}
+	if f.ValidFrom, err = parseDate(from); err != nil {
+		return f, err
+	}
+	f.ValidUntil, err = parseDate(until)
+	return f, err
+}
+
+func (t *Tx) CreateFiling(ctx context.Context, f *registry.Filing) error {
+	appointed, err := jsonText(f.AppointedLast3Years)
+	if err != nil {
+		return err
+	}
+	review, err := reviewJSON(f.Review)
+	if err != nil {
+		return err
+	}
+	f.Rev = 1
+	err = t.c.QueryRow(ctx, `INSERT INTO filings (unit_id, series, specialty, office, contact, talent_count, appointed_json, state, submitted_at, review_json, valid_from, valid_until)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+		f.UnitID, f.Series, f.Specialty, f.Office, f.Contact, f.TalentCount, appointed, f.State, micros(f.SubmittedAt),
+		review, f.ValidFrom.String(), f.ValidUntil.String()).Scan(&f.ID)
+	if err != nil {
+		return t.duplicate(err, "filing")
+	}
+	return nil
+}
+
+func (t *Tx) Filing(ctx context.Context, id int64) (registry.Filing, error) {
+	f, err := scanFiling(t.c.QueryRow(ctx, `SELECT `+filingCols+` FROM filings WHERE id = $1`, id))
+	if err != nil {
+		return f, t.notFound(err, "filing", id)
+	}
+	return f, nil
+}
+
+func (t *Tx) UpdateFiling(ctx context.Context, f *registry.Filing) error {
+	review, err := reviewJSON(f.Review)
+	if err != nil {
+		return err
+	}
+	n, err := t.c.Exec(ctx, `UPDATE filings SET state = $1, review_json = $2, valid_from = $3, valid_until = $4, rev = rev + 1
+		WHERE id = $5 AND rev = $6`, f.State, review, f.ValidFrom.String(), f.ValidUntil.String(), f.ID, f.Rev)
+	return updated(n, err, "filing", f.ID, &f.Rev)
+}
+
+func (t *Tx) ListFilings(ctx context.Context, q registry.FilingFilter) ([]registry.Filing, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
+	}
+	add("f.id > ?", q.AfterID)
+	if q.UnitID != 0 {
+		add("f.unit_id = ?", q.UnitID)
+	}
+	if q.Jurisdiction != "" {
+		add("u.jurisdiction = ?", q.Jurisdiction)
+	}
+	if q.Series != "" {
+		add("f.series = ?", q.Series)
+	}
+	if q.State != "" {
+		add("f.state = ?", q.State)
+	}
+	if !q.InForceOn.IsZero() {
+		add("f.state = 'approved' AND f.valid_from <= ?", q.InForceOn.String())
+		add("f.valid_until >= ?", q.InForceOn.String())
+	}
+	args = append(args, limit(q.Limit))
+	query := `SELECT f.` + strings.ReplaceAll(filingCols, ", ", ", f.") + ` FROM filings f JOIN units u ON u.id = f.unit_id
+		WHERE ` + strings.Join(where, " AND ") + fmt.Sprintf(` ORDER BY f.id LIMIT $%d`, len(args))
+	rows, err := t.c.Query(ctx, query, args...)
+	return collect(rows, err, scanFiling)
+}
+
+// --- seal applications ------------------------------------------------------
+
+const applicationCols = `id, unit_id, kind, handler_name, handler_id_sealed, handler_mobile, handler_landline, address, imprint, declaration, revoke_reason, state, submitted_at, review_json, seal_id, rev`
+
+func (t *Tx) scanApplication(r Row) (registry.SealApplication, error) {
+	var a registry.SealApplication
+	var sealedID []byte
+	var review *string
+	var at int64
+	if err := r.Scan(&a.ID, &a.UnitID, &a.Kind, &a.Handler.Name, &sealedID, &a.Handler.Mobile, &a.Handler.Landline,
+		&a.Address, &a.ImprintPNG, &a.Declaration, &a.RevokeReason, &a.State, &at, &review, &a.SealID, &a.Rev); err != nil {
+		return a, err
+	}
+	a.SubmittedAt = fromMicros(at)
+	id, err := t.pii.Open(sealedID)
+	if err != nil {
+		return a, fmt.Errorf("seal application %d handler: %w", a.ID, err)
+	}
+	a.Handler.IDNumber = string(id)
+	a.Review, err = parseReview(review)
+	return a, err
+}
+
+func (t *Tx) CreateSealApplication(ctx context.Context, a *registry.SealApplication) error {
+	review, err := reviewJSON(a.Review)
+	if err != nil {
+		return err
+	}
+	a.Rev = 1
+	err = t.c.QueryRow(ctx, `INSERT INTO seal_applications (unit_id, kind, handler_name, handler_id_sealed, handler_mobile, handler_landline, address, imprint, declaration, revoke_reason, state, submitted_at, review_json, seal_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
+		a.UnitID, a.Kind, a.Handler.Name, t.pii.Seal([]byte(a.Handler.IDNumber)), a.Handler.Mobile, a.Handler.Landline,
+		a.Address, a.ImprintPNG, a.Declaration, a.RevokeReason, a.State, micros(a.SubmittedAt), review, a.SealID).Scan(&a.ID)
+	if err != nil {
+		return t.duplicate(err, "seal application")
+	}
+	return nil
+}
+
+func (t *Tx) SealApplication(ctx context.Context, id int64) (registry.SealApplication, error) {
+	a, err := t.scanApplication(t.c.QueryRow(ctx, `SELECT `+applicationCols+` FROM seal_applications WHERE id = $1`, id))
+	if err != nil {
+		return a, t.notFound(err, "seal application", id)
+	}
+	return a, nil
+}
+
+func (t *Tx) UpdateSealApplication(ctx context.Context, a *registry.SealApplication) error {
+	review, err := reviewJSON(a.Review)
+	if err != nil {
+		return err
+	}
+	n, err := t.c.Exec(ctx, `UPDATE seal_applications SET state = $1, review_json = $2, seal_id = $3, rev = rev + 1
+		WHERE id = $4 AND rev = $5`, a.State, review, a.SealID, a.ID, a.Rev)
+	return updated(n, err, "seal application", a.ID, &a.Rev)
+}
+
+// --- seals ------------------------------------------------------------------
+
+const sealCols = `id, unit_id, version, state, imprint, key_blob, cert_der, serial, application_id, created_at, revoked_at, reason, invalidity_date, rev`
+
+func scanSeal(r Row) (registry.Seal, error) {
+	var s registry.Seal
+	var at int64
+	var revoked, invalidity *int64
+	err := r.Scan(&s.ID, &s.UnitID, &s.Version, &s.State, &s.ImprintPNG, &s.KeyBlob, &s.CertDER, &s.Serial,
+		&s.ApplicationID, &at, &revoked, &s.Reason, &invalidity, &s.Rev)
+	s.CreatedAt = fromMicros(at)
+	s.RevokedAt = fromMicrosPtr(revoked)
+	s.InvalidityDate = fromMicrosPtr(invalidity)
+	return s, err
+}
+
+func (t *Tx) CreateSeal(ctx context.Context, s *registry.Seal) error {
+	s.Rev = 1
+	err := t.c.QueryRow(ctx, `INSERT INTO seals (unit_id, version, state, imprint, key_blob, cert_der, serial, application_id, created_at, revoked_at, reason, invalidity_date)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+		s.UnitID, s.Version, s.State, s.ImprintPNG, s.KeyBlob, s.CertDER, s.Serial, s.ApplicationID, micros(s.CreatedAt),
+		microsPtr(s.RevokedAt), s.Reason, microsPtr(s.InvalidityDate)).Scan(&s.ID)
+	if err != nil {
+		return t.duplicate(err, fmt.Sprintf("seal version %d of unit %d (or an active seal)", s.Version, s.UnitID))
+	}
+	return nil
+}
+
+func (t *Tx) Seal(ctx context.Context, id int64, lock registry.Lock) (registry.Seal, error) {
+	s, err := scanSeal(t.c.QueryRow(ctx, `SELECT `+sealCols+` FROM seals WHERE id = $1`+lockClause(t.d, lock), id))
+	if err != nil {
+		return s, t.notFound(err, "seal", id)
+	}
+	return s, nil
+}
+
+func (t *Tx) SealBySerial(ctx context.Context, serial string) (registry.Seal, error) {
+	s, err := scanSeal(t.c.QueryRow(ctx, `SELECT `+sealCols+` FROM seals WHERE serial = $1`, serial))
+	if err != nil {
+		return s, t.notFound(err, "seal with serial", serial)
+	}
+	return s, nil
+}
+
+func (t *Tx) UpdateSeal(ctx context.Context, s *registry.Seal) error {
+	n, err := t.c.Exec(ctx, `UPDATE seals SET state = $1, revoked_at = $2, reason = $3, invalidity_date = $4, rev = rev + 1
+		WHERE id = $5 AND rev = $6`, s.State, microsPtr(s.RevokedAt), s.Reason, microsPtr(s.InvalidityDate), s.ID, s.Rev)
+	return updated(n, err, "seal", s.ID, &s.Rev)
+}
+
+func (t *Tx) ListSeals(ctx context.Context, unitID int64) ([]registry.Seal, error) {
+	rows, err := t.c.Query(ctx, `SELECT `+sealCols+` FROM seals WHERE unit_id = $1 OR $1 = 0 ORDER BY unit_id, version`, unitID)
+	return collect(rows, err, scanSeal)
+}
+
+func (t *Tx) RevokedSeals(ctx context.Context) ([]registry.Seal, error) {
+	rows, err := t.c.Query(ctx, `SELECT `+sealCols+` FROM seals WHERE state = 'revoked' ORDER BY id`)
+	return collect(rows, err, scanSeal)
+}
+
+// --- sequences --------------------------------------------------------------
+
+func (t *Tx) NextSeq(ctx context.Context, name string) (int64, error) {
+	var v int64
+	err := t.c.QueryRow(ctx, `INSERT INTO sequences (name, value) VALUES ($1, 1)
+		ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1 RETURNING value`, name).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("next value of sequence %s: %w", name, err)
+	}
+	return v, nil
+}
+
+// --- certificates -----------------------------------------------------------
+
+const certCols = `id, number, version, unit_id, appointment_json, id_number_sealed, photo_sealed, token_hash, state, seal_id, seal_version, issued_at, pdf_sha256, batch_id, revoked_at, revoke_reason, revoked_by, category, rev`
+
+// The appointment is stored as JSON without its personal data, which is
+// sealed in its own columns.
+func (t *Tx) scanCert(r Row) (registry.Certificate, error) {
+	var c registry.Certificate
+	var rowID int64
+	var appointment string
+	var sealedID, sealedPhoto []byte
+	var issued int64
+	var revoked *int64
+	if err := r.Scan(&rowID, &c.Number, &c.Version, &c.Appointment.UnitID, &appointment, &sealedID, &sealedPhoto, &c.TokenHash,
+		&c.State, &c.SealID, &c.SealVersion, &issued, &c.PDFSHA256, &c.BatchID, &revoked, &c.RevokeReason,
+		&c.RevokedBy, &c.Category, &c.Rev); err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal([]byte(appointment), &c.Appointment); err != nil {
+		return c, fmt.Errorf("stored certificate %s: %w", c.Number, err)
+	}
+	id, err := t.pii.Open(sealedID)
+	if err != nil {
+		return c, fmt.Errorf("certificate %s ID number: %w", c.Number, err)
+	}
+	photo, err := t.pii.Open(sealedPhoto)
+	if err != nil {
+		return c, fmt.Errorf("certificate %s photo: %w", c.Number, err)
+	}
+	c.Appointment.IDNumber, c.Appointment.Photo = string(id), photo
+	c.IssuedAt = fromMicros(issued)
+	c.RevokedAt = fromMicrosPtr(revoked)
+	return c, nil
+}
+
+func appointmentJSON(a registry.Appointment) (string, error) {
+	a.IDNumber, a.Photo = "", nil
+	return jsonText(a)
+}
+
+func (t *Tx) CreateCertificate(ctx context.Context, c *registry.Certificate, pdf []byte) error {
+	a, err := appointmentJSON(c.Appointment)
+	if err != nil {
+		return err
+	}
+	c.Rev = 1
+	var rowID int64
+	err = t.c.QueryRow(ctx, `INSERT INTO certificates (number, version, unit_id, name, appointment_json, id_number_sealed, photo_sealed, token_hash, state, seal_id, seal_version, issued_at, pdf_sha256, dedup_key, batch_id, revoked_at, revoke_reason, revoked_by, category)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id`,
+		c.Number, c.Version, c.Appointment.UnitID, c.Appointment.Name, a, t.pii.Seal([]byte(c.Appointment.IDNumber)),
+		t.pii.Seal(c.Appointment.Photo), c.TokenHash, c.State, c.SealID, c.SealVersion, micros(c.IssuedAt), c.PDFSHA256,
+		c.Appointment.DedupKey(t.pii), c.BatchID, microsPtr(c.RevokedAt), c.RevokeReason, c.RevokedBy, c.Category).Scan(&rowID)
+	if err != nil {
+		return t.duplicate(err, fmt.Sprintf("certificate %s version %d", c.Number, c.Version))
+	}
+	if _, err := t.c.Exec(ctx, `INSERT INTO certificate_pdfs (certificate_id, pdf) VALUES ($1, $2)`, rowID, pdf); err != nil {
+		return fmt.Errorf("store PDF of certificate %s: %w", c.Number, err)
+	}
+	return nil
+}
+
+func (t *Tx) oneCert(ctx context.Context, what string, key any, where string, args ...any) (registry.Certificate, error) {
+	c, err := t.scanCert(t.c.QueryRow(ctx, `SELECT `+certCols+` FROM certificates WHERE `+where, args...))
+	if err != nil {
+		return c, t.notFound(err, what, key)
+	}
+	return c, nil
+}
+
+func (t *Tx) Certificate(ctx context.Context, number string) (registry.Certificate, error) {
+	return t.oneCert(ctx, "certificate", number, `number = $1 ORDER BY version DESC LIMIT 1`, number)
+}
+
+func (t *Tx) CertificateVersion(ctx context.Context, number string, version int) (registry.Certificate, error) {
+	return t.oneCert(ctx, "certificate", fmt.Sprintf("%s version %d", number, version), `number = $1 AND version = $2`, number, version)
+}
+
+func (t *Tx) CertificateByPDFHash(ctx context.Context, sum []byte) (registry.Certificate, error) {
+	return t.oneCert(ctx, "certificate with PDF", fmt.Sprintf("%x", sum), `pdf_sha256 = $1`, sum)
+}
+
+func (t *Tx) CertificateByDedupKey(ctx context.Context, key []byte) (registry.Certificate, error) {
+	return t.oneCert(ctx, "certificate for the same appointment", "", `dedup_key = $1 AND state = 'valid' ORDER BY id DESC LIMIT 1`, key)
+}
+
+func (t *Tx) UpdateCertificate(ctx context.Context, c *registry.Certificate) error {
+	n, err := t.c.Exec(ctx, `UPDATE certificates SET state = $1, revoked_at = $2, revoke_reason = $3, revoked_by = $4, category = $5, rev = rev + 1
+		WHERE number = $6 AND version = $7 AND rev = $8`,
+		c.State, microsPtr(c.RevokedAt), c.RevokeReason, c.RevokedBy, c.Category, c.Number, c.Version, c.Rev)
+	return updated(n, err, "certificate", c.Number, &c.Rev)
+}
+
+func (t *Tx) CertificatePDF(ctx context.Context, number string, version int) ([]byte, error) {
+	var pdf []byte
+	err := t.c.QueryRow(ctx, `SELECT p.pdf FROM certificate_pdfs p JOIN certificates c ON c.id = p.certificate_id
+		WHERE c.number = $1 AND c.version = $2`, number, version).Scan(&pdf)
+	if err != nil {
+		return nil, t.notFound(err, "PDF of certificate", fmt.Sprintf("%s version %d", number, version))
+	}
+	return pdf, nil
+}
+
+func (t *Tx) ListCertificates(ctx context.Context, q registry.CertFilter) ([]registry.Certificate, error) {
+	query := `SELECT ` + certCols + ` FROM certificates c WHERE id > $1 AND ($2 = 0 OR unit_id = $2) AND ($3 = '' OR number = $3)
+		AND issued_at >= $4`
+	if q.LatestOnly {
+		query += ` AND version = (SELECT MAX(version) FROM certificates l WHERE l.number = c.number)`
+	}
+	var since int64
+	if !q.IssuedSince.IsZero() {
+		since = micros(q.IssuedSince)
+	}
+	rows, err := t.c.Query(ctx, query+` ORDER BY id LIMIT $5`, q.AfterID, q.UnitID, q.Number, since, limit(q.Limit))
+	return collect(rows, err, t.scanCert)
+}
+
+// --- audit ------------------------------------------------------------------
+
+const auditCols = `seq, at, actor, action, subject_type, subject_id, request_id, payload_digest, prev_hash, hash`
+
+func scanAudit(r Row) (registry.AuditEvent, error) {
+	var e registry.AuditEvent
+	var at int64
+	err := r.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.SubjectType, &e.SubjectID, &e.RequestID, &e.PayloadDigest, &e.PrevHash, &e.Hash)
+	e.At = fromMicros(at)
+	return e, err
+}
+
+func (t *Tx) AppendAudit(ctx context.Context, ev *registry.AuditEvent) error {
+	if t.d.AuditLock != "" {
+		if _, err := t.c.Exec(ctx, t.d.AuditLock); err != nil {
+			return fmt.Errorf("lock audit chain: %w", err)
+		}
+	}
+	var prevSeq int64
+	var prevHash []byte
+	err := t.c.QueryRow(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&prevSeq, &prevHash)
+	if err != nil && !t.d.IsNoRows(err) {
+		return fmt.Errorf("read audit chain head: %w", err)
+	}
+	if ev.PayloadDigest == nil {
+		ev.PayloadDigest = []byte{}
+	}
+	audit.Link(ev, prevSeq, prevHash)
+	if ev.PrevHash == nil {
+		ev.PrevHash = []byte{}
+	}
+	_, err = t.c.Exec(ctx, `INSERT INTO audit_events (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		ev.Seq, micros(ev.At), ev.Actor, ev.Action, ev.SubjectType, ev.SubjectID, ev.RequestID, ev.PayloadDigest, ev.PrevHash, ev.Hash)
+	if err != nil {
+		return fmt.Errorf("append audit event: %w", err)
+	}
+	return nil
+}
+
+func (t *Tx) AuditEvents(ctx context.Context, afterSeq int64, n int) ([]registry.AuditEvent, error) {
+	rows, err := t.c.Query(ctx, `SELECT `+auditCols+` FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`, afterSeq, limit(n))
+	return collect(rows, err, scanAudit)
+}
+
+// --- API keys ---------------------------------------------------------------
+
+func (t *Tx) CreateAPIKey(ctx context.Context, k *registry.APIKey) error {
+	err := t.c.QueryRow(ctx, `INSERT INTO api_keys (hash, role, jurisdiction, unit_id, name, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+		k.Hash, k.Role, k.Jurisdiction, k.UnitID, k.Name, micros(k.CreatedAt)).Scan(&k.ID)
+	if err != nil {
+		return t.duplicate(err, "API key")
+	}
+	return nil
+}
+
+func (t *Tx) APIKeyByHash(ctx context.Context, hash []byte) (registry.APIKey, error) {
+	var k registry.APIKey
+	var at int64
+	err := t.c.QueryRow(ctx, `SELECT id, hash, role, jurisdiction, unit_id, name, created_at FROM api_keys WHERE hash = $1`, hash).
+		Scan(&k.ID, &k.Hash, &k.Role, &k.Jurisdiction, &k.UnitID, &k.Name, &at)
+	if err != nil {
+		return k, t.notFound(err, "API key", "")
+	}
+	k.CreatedAt = fromMicros(at)
+	return k, nil
+}
+
+// --- idempotency ------------------------------------------------------------
+
+func (t *Tx) Idempotency(ctx context.Context, scope, key string) (registry.IdempotencyRecord, error) {
+	r := registry.IdempotencyRecord{Scope: scope, Key: key}
+	var at int64
+	err := t.c.QueryRow(ctx, `SELECT request_hash, status, body, created_at FROM idempotency WHERE scope = $1 AND key = $2`, scope, key).
+		Scan(&r.RequestHash, &r.Status, &r.Body, &at)
+	if err != nil {
+		return r, t.notFound(err, "idempotency key", key)
+	}
+	r.CreatedAt = fromMicros(at)
+	return r, nil
+}
+
+func (t *Tx) PutIdempotency(ctx context.Context, r *registry.IdempotencyRecord) error {
+	_, err := t.c.Exec(ctx, `INSERT INTO idempotency (scope, key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		r.Scope, r.Key, r.RequestHash, r.Status, r.Body, micros(r.CreatedAt))
+	if err != nil {
+		return t.duplicate(err, "idempotency key "+r.Key)
+	}
+	return nil
+}
+
+// --- batches ----------------------------------------------------------------
+
+const batchCols = `id, unit_id, actor, request_id, state, total, issued, failed, created_at, finished_at, idempotency_key, rev`
+
+func scanBatch(r Row) (registry.Batch, error) {
+	var b registry.Batch
+	var at int64
+	var finished *int64
+	err := r.Scan(&b.ID, &b.UnitID, &b.Actor, &b.RequestID, &b.State, &b.Total, &b.Issued, &b.Failed, &at, &finished, &b.IdempotencyKey, &b.Rev)
+	b.CreatedAt = fromMicros(at)
+	b.FinishedAt = fromMicrosPtr(finished)
+	return b, err
+}
+
+func (t *Tx) CreateBatch(ctx context.Context, b *registry.Batch, rows []registry.BatchRow) error {
+	b.Rev = 1
+	b.Total = len(rows)
+	err := t.c.QueryRow(ctx, `INSERT INTO batches (unit_id, actor, request_id, state, total, issued, failed, created_at, finished_at, idempotency_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+		b.UnitID, b.Actor, b.RequestID, b.State, b.Total, b.Issued, b.Failed, micros(b.CreatedAt), microsPtr(b.FinishedAt), b.IdempotencyKey).Scan(&b.ID)
+	if err != nil {
+		return t.duplicate(err, "batch")
+	}
+	for i := range rows {
+		r := &rows[i]
+		r.BatchID = b.ID
+		a, err := appointmentJSON(r.Appointment)
+		if err != nil {
+			return err
+		}
+		if _, err := t.c.Exec(ctx, `INSERT INTO batch_rows (batch_id, row_no, appointment_json, id_number_sealed, photo_sealed, state, number, error)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, b.ID, r.Row, a, t.pii.Seal([]byte(r.Appointment.IDNumber)),
+			t.pii.Seal(r.Appointment.Photo), r.State, r.Number, r.Error); err != nil {
+			return fmt.Errorf("store batch %d row %d: %w", b.ID, r.Row, err)
+		}
+	}
+	return nil
+}
+
+func (t *Tx) Batch(ctx context.Context, id int64) (registry.Batch, error) {
+	b, err := scanBatch(t.c.QueryRow(ctx, `SELECT `+batchCols+` FROM batches WHERE id = $1`, id))
+	if err != nil {
+		return b, t.notFound(err, "batch", id)
+	}
+	return b, nil
+}
+
+func (t *Tx) BatchRows(ctx context.Context, batchID int64, state registry.BatchRowState) ([]registry.BatchRow, error) {
+	rows, err := t.c.Query(ctx, `SELECT batch_id, row_no, appointment_json, id_number_sealed, photo_sealed, state, number, error
+		FROM batch_rows WHERE batch_id = $1 AND ($2 = '' OR state = $2) ORDER BY row_no`, batchID, state)
+	return collect(rows, err, func(r Row) (registry.BatchRow, error) {
+		var br registry.BatchRow
+		var a string
+		var sealedID, sealedPhoto []byte
+		if err := r.Scan(&br.BatchID, &br.Row, &a, &sealedID, &sealedPhoto, &br.State, &br.Number, &br.Error); err != nil {
+			return br, err
+		}
+		if err := json.Unmarshal([]byte(a), &br.Appointment); err != nil {
+			return br, fmt.Errorf("stored batch row %d: %w", br.Row, err)
+		}
+		id, err := t.pii.Open(sealedID)
+		if err != nil {
+			return br, err
+		}
+		photo, err := t.pii.Open(sealedPhoto)
+		br.Appointment.IDNumber, br.Appointment.Photo = string(id), photo
+		return br, err
+	})
+}
+
+func (t *Tx) UpdateBatchRow(ctx context.Context, r *registry.BatchRow) error {
+	n, err := t.c.Exec(ctx, `UPDATE batch_rows SET state = $1, number = $2, error = $3 WHERE batch_id = $4 AND row_no = $5 AND state = 'pending'`,
+		r.State, r.Number, r.Error, r.BatchID, r.Row)
+	if err != nil {
+		return fmt.Errorf("update batch %d row %d: %w", r.BatchID, r.Row, err)
+	}
+	if n == 0 {
+		return &registry.Error{Code: registry.CodeConflict, Msg: fmt.Sprintf("batch %d row %d is no longer pending", r.BatchID, r.Row)}
+	}
+	col := "issued"
+	if r.State == registry.RowFailed {
+		col = "failed"
+	}
+	if _, err := t.c.Exec(ctx, `UPDATE batches SET `+col+` = `+col+` + 1, rev = rev + 1 WHERE id = $1`, r.BatchID); err != nil {
+		return fmt.Errorf("count batch %d: %w", r.BatchID, err)
+	}
+	return nil
+}
+
+func (t *Tx) UpdateBatch(ctx context.Context, b *registry.Batch) error {
+	n, err := t.c.Exec(ctx, `UPDATE batches SET state = $1, finished_at = $2, rev = rev + 1 WHERE id = $3 AND rev = $4`,
+		b.State, microsPtr(b.FinishedAt), b.ID, b.Rev)
+	return updated(n, err, "batch", b.ID, &b.Rev)
+}
+
+func (t *Tx) UnfinishedBatches(ctx context.Context) ([]registry.Batch, error) {
+	rows, err := t.c.Query(ctx, `SELECT `+batchCols+` FROM batches WHERE state <> 'done' ORDER BY id`)
+	return collect(rows, err, scanBatch)
+}

@@ -1,0 +1,225 @@
+// Package postgres is the production registry.Store on PostgreSQL through
+// pgx/v5's pool. Migrations are embedded and applied at open under an
+// advisory lock, so replicas starting together migrate once.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/registry/internal/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Advisory lock ids (arbitrary constants, fixed forever).
+const (
+	migrateLockID = 0x63657274_0001 // "cert" 1
+	auditLockID   = 0x63657274_0002
+)
+
+// Store implements registry.Store on PostgreSQL.
+type Store struct {
+	pool    *pgxpool.Pool
+	pii     *registry.PII
+	dialect sqlstore.Dialect
+}
+
+var _ registry.Store = (*Store)(nil)
+
+// Open connects to url, migrates, and returns the store.
+func Open(ctx context.Context, url string, pii *registry.PII) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse database URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	s := &Store{pool: pool, pii: pii, dialect: sqlstore.Dialect{
+		LockShare:  " FOR SHARE",
+		LockUpdate: " FOR UPDATE",
+		// Every writer appends to one chain: take turns from here to commit.
+		AuditLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", auditLockID),
+		IsNoRows:  func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
+		IsUnique:  func(err error) bool { return pgCode(err) == "23505" },
+	}}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func pgCode(err error) string {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var out []migration
+	for _, n := range names {
+		base := strings.TrimPrefix(n, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return nil, fmt.Errorf("postgres: migration %s has no version prefix", base)
+		}
+		b, err := migrationFS.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{v, base, string(b)})
+	}
+	return out, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrateLockID)); err != nil {
+		return fmt.Errorf("postgres: take migration lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrateLockID))
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("postgres: create schema_migrations: %w", err)
+	}
+	var current int
+	if err := conn.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("postgres: read schema version: %w", err)
+	}
+	if n := len(ms); n > 0 && current > ms[n-1].version {
+		return fmt.Errorf("postgres: database schema version %d is newer than this certseal (%d): upgrade certseal", current, ms[n-1].version)
+	}
+	for _, m := range ms {
+		if m.version <= current {
+			continue
+		}
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("postgres: migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// InTx retries when PostgreSQL aborts the transaction for a serialization
+// failure or a deadlock; registry.Store asks fn to be free of outside effects.
+func (s *Store) InTx(ctx context.Context, fn func(registry.Tx) error) error {
+	return s.run(ctx, pgx.TxOptions{}, fn)
+}
+
+func (s *Store) View(ctx context.Context, fn func(registry.Tx) error) error {
+	return s.run(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly}, fn)
+}
+
+func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(registry.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.once(ctx, opts, fn)
+		code := pgCode(err)
+		if (code != "40001" && code != "40P01") || attempt == 5 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * 10 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Store) once(ctx context.Context, opts pgx.TxOptions, fn func(registry.Tx) error) error {
+	tx, err := s.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := fn(sqlstore.New(conn{tx}, &s.dialect, s.pii)); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		if pgCode(err) != "" {
+			return err
+		}
+		return unavailable(err)
+	}
+	return nil
+}
+
+func unavailable(err error) error {
+	return &registry.Error{Code: registry.CodeUnavailable, Msg: "postgres", Err: err}
+}
+
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Exec runs raw SQL outside the registry interface; tests use it to play
+// the attacker who edits the database directly.
+func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := s.pool.Exec(ctx, query, args...)
+	return err
+}
+
+type conn struct{ tx pgx.Tx }
+
+func (c conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	tag, err := c.tx.Exec(ctx, q, args...)
+	return tag.RowsAffected(), err
+}
+
+func (c conn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
+	return c.tx.QueryRow(ctx, q, args...)
+}
+
+func (c conn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+	return c.tx.Query(ctx, q, args...)
+}

@@ -1,0 +1,177 @@
+// Package sqlite is the default registry.Store: one SQLite file under the
+// data directory (pure Go, no cgo), WAL journal, foreign keys on. Writes go
+// through a single connection, so write transactions never fight over locks;
+// reads use a pool and run beside them.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net/url"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/registry/internal/sqlstore"
+)
+
+//go:embed migrations/001_init.sql
+var schemaV1 string
+
+// migrations in order; the index+1 is the schema version.
+var migrations = []string{schemaV1}
+
+// Store implements registry.Store on SQLite.
+type Store struct {
+	write, read *sql.DB
+	pii         *registry.PII
+	dialect     sqlstore.Dialect
+}
+
+var _ registry.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database file at path and applies
+// pending migrations.
+func Open(ctx context.Context, path string, pii *registry.PII) (*Store, error) {
+	dsn := func(txlock string, readOnly bool) string {
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		if readOnly {
+			q.Add("_pragma", "query_only(1)")
+		}
+		q.Set("_txlock", txlock)
+		return "file:" + path + "?" + q.Encode()
+	}
+	write, err := sql.Open("sqlite", dsn("immediate", false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	s := &Store{write: write, pii: pii, dialect: sqlstore.Dialect{IsNoRows: isNoRows, IsUnique: isUnique}}
+	if err := s.migrate(ctx); err != nil {
+		write.Close()
+		return nil, err
+	}
+	if s.read, err = sql.Open("sqlite", dsn("deferred", true)); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
+	}
+	s.read.SetMaxOpenConns(8)
+	return s, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	var version int
+	if err := s.write.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return fmt.Errorf("sqlite: read schema version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("sqlite: database schema version %d is newer than this certseal (%d): upgrade certseal", version, len(migrations))
+	}
+	for v := version; v < len(migrations); v++ {
+		tx, err := s.write.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("sqlite: migration %d: %w", v+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, v+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("sqlite: migration %d: %w", v+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("sqlite: migration %d: %w", v+1, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) InTx(ctx context.Context, fn func(registry.Tx) error) error {
+	return s.run(ctx, s.write, fn)
+}
+
+func (s *Store) View(ctx context.Context, fn func(registry.Tx) error) error {
+	return s.run(ctx, s.read, fn)
+}
+
+func (s *Store) run(ctx context.Context, db *sql.DB, fn func(registry.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable(err)
+	}
+	if err := fn(sqlstore.New(conn{tx}, &s.dialect, s.pii)); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+func unavailable(err error) error {
+	return &registry.Error{Code: registry.CodeUnavailable, Msg: "sqlite", Err: err}
+}
+
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.read.PingContext(ctx); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+func (s *Store) Close() error {
+	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+// Exec runs raw SQL outside the registry interface; tests use it to play
+// the attacker who edits the file directly.
+func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := s.write.ExecContext(ctx, query, args...)
+	return err
+}
+
+type conn struct{ tx *sql.Tx }
+
+func (c conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	r, err := c.tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return r.RowsAffected()
+}
+
+func (c conn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
+	return c.tx.QueryRowContext(ctx, q, args...)
+}
+
+func (c conn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+	r, err := c.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows{r}, nil
+}
+
+type rows struct{ *sql.Rows }
+
+func (r rows) Close() { r.Rows.Close() }
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+func isUnique(err error) bool {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}

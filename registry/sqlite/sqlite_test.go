@@ -1,0 +1,72 @@
+package sqlite_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/registry/sqlite"
+	"github.com/certseal/certseal/registry/storetest"
+)
+
+func open(t *testing.T, path string) *sqlite.Store {
+	s, err := sqlite.Open(context.Background(), path, storetest.PII())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, storetest.Backend{
+		Open:        func(t *testing.T) storetest.RawStore { return open(t, filepath.Join(t.TempDir(), "certseal.db")) },
+		DropTrigger: `DROP TRIGGER %[1]s`,
+	})
+}
+
+// Personal data must not be readable from the database file.
+func TestIDNumberNotStoredInClear(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "certseal.db")
+	s := open(t, path)
+	const id = "11010519491231002X"
+	err := s.InTx(ctx, func(tx registry.Tx) error {
+		a := registry.SealApplication{UnitID: 0, Kind: registry.KindNew, Handler: registry.Handler{Name: "赵六", IDNumber: id},
+			Declaration: true, State: registry.ApplicationSubmitted}
+		u := registry.Unit{Name: "u", USCC: "91370000MA3C00000X", Jurisdiction: "威海市"}
+		if err := tx.CreateUnit(ctx, &u); err != nil {
+			return err
+		}
+		a.UnitID = u.ID
+		return tx.CreateSealApplication(ctx, &a)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for _, f := range []string{path, path + "-wal"} {
+		b, err := os.ReadFile(f)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(id)) {
+			t.Fatalf("%s holds the ID number in clear", filepath.Base(f))
+		}
+	}
+	// Reopening applies no migration twice and reads the sealed value back.
+	s = open(t, path)
+	defer s.Close()
+	err = s.View(ctx, func(tx registry.Tx) error {
+		a, err := tx.SealApplication(ctx, 1)
+		if err == nil && a.Handler.IDNumber != id {
+			t.Errorf("handler ID number round trip: got a different value")
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

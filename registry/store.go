@@ -1,0 +1,168 @@
+package registry
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the system of record. Every lifecycle transition runs inside one
+// InTx call together with its audit event, so either both land or neither.
+// Implementations: registry/sqlite (default) and registry/postgres; both pass
+// registry/storetest.
+type Store interface {
+	// InTx runs fn in a read-write transaction, committed when fn returns nil.
+	// fn may be called again when the backend reports a serialization
+	// failure, so it must not have side effects outside tx.
+	InTx(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction; views run concurrently.
+	View(ctx context.Context, fn func(Tx) error) error
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Lock asks the backend to lock a row read inside InTx until commit.
+type Lock int
+
+const (
+	NoLock     Lock = iota
+	LockShare       // others may read and share-lock, nobody may update until commit
+	LockUpdate      // exclusive
+)
+
+// Page selects a slice of a list ordered by id. AfterID is the last id of
+// the previous page (0 for the first).
+type Page struct {
+	AfterID int64
+	Limit   int
+}
+
+// FilingFilter selects filings. Zero fields do not filter.
+type FilingFilter struct {
+	UnitID       int64
+	Jurisdiction string
+	Series       string
+	State        FilingState // stored state
+	InForceOn    Date        // approved and ValidFrom <= day <= ValidUntil
+	Page
+}
+
+// CertFilter selects certificate versions. Zero fields do not filter.
+type CertFilter struct {
+	UnitID      int64
+	Number      string
+	LatestOnly  bool
+	IssuedSince time.Time
+	Page        // AfterID is a row id here
+}
+
+// Tx is what a transaction can do. Get-style methods return an error
+// matching ErrNotFound when nothing matches. Update-style methods check the
+// record's Rev and return ErrConflict when another transaction changed it
+// first, so of two concurrent identical transitions exactly one wins.
+type Tx interface {
+	CreateUnit(ctx context.Context, u *Unit) error // duplicate USCC: ErrDuplicate
+	Unit(ctx context.Context, id int64) (Unit, error)
+	UnitByUSCC(ctx context.Context, uscc string) (Unit, error)
+	ListUnits(ctx context.Context, p Page) ([]Unit, error)
+
+	CreateFiling(ctx context.Context, f *Filing) error
+	Filing(ctx context.Context, id int64) (Filing, error)
+	UpdateFiling(ctx context.Context, f *Filing) error
+	ListFilings(ctx context.Context, q FilingFilter) ([]Filing, error)
+
+	CreateSealApplication(ctx context.Context, a *SealApplication) error
+	SealApplication(ctx context.Context, id int64) (SealApplication, error)
+	UpdateSealApplication(ctx context.Context, a *SealApplication) error
+
+	CreateSeal(ctx context.Context, s *Seal) error
+	Seal(ctx context.Context, id int64, lock Lock) (Seal, error)
+	SealBySerial(ctx context.Context, serial string) (Seal, error)
+	UpdateSeal(ctx context.Context, s *Seal) error
+	// ListSeals lists a unit's seal versions, oldest first; unitID 0 lists all.
+	ListSeals(ctx context.Context, unitID int64) ([]Seal, error)
+	RevokedSeals(ctx context.Context) ([]Seal, error)
+
+	// NextSeq returns the next value of a named sequence, starting at 1.
+	// It rolls back with the transaction, so committed values have no gaps.
+	NextSeq(ctx context.Context, name string) (int64, error)
+
+	// CreateCertificate stores a new version with its signed PDF.
+	// A (number, version) that exists: ErrDuplicate.
+	CreateCertificate(ctx context.Context, c *Certificate, pdf []byte) error
+	// Certificate returns the newest version of a number.
+	Certificate(ctx context.Context, number string) (Certificate, error)
+	CertificateVersion(ctx context.Context, number string, version int) (Certificate, error)
+	CertificateByPDFHash(ctx context.Context, sha256 []byte) (Certificate, error)
+	// CertificateByDedupKey finds a valid certificate made from the same
+	// appointment (see Appointment.DedupKey), so a resubmitted row is not
+	// issued twice.
+	CertificateByDedupKey(ctx context.Context, key []byte) (Certificate, error)
+	UpdateCertificate(ctx context.Context, c *Certificate) error
+	CertificatePDF(ctx context.Context, number string, version int) ([]byte, error)
+	ListCertificates(ctx context.Context, q CertFilter) ([]Certificate, error)
+
+	// AppendAudit fills Seq, PrevHash and Hash and appends ev to the chain.
+	AppendAudit(ctx context.Context, ev *AuditEvent) error
+	// AuditEvents lists events with Seq > afterSeq in order.
+	AuditEvents(ctx context.Context, afterSeq int64, limit int) ([]AuditEvent, error)
+
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
+
+	// Idempotency returns the stored answer for (scope, key).
+	Idempotency(ctx context.Context, scope, key string) (IdempotencyRecord, error)
+	// PutIdempotency stores an answer; an existing (scope, key): ErrDuplicate.
+	PutIdempotency(ctx context.Context, r *IdempotencyRecord) error
+
+	CreateBatch(ctx context.Context, b *Batch, rows []BatchRow) error
+	Batch(ctx context.Context, id int64) (Batch, error)
+	// BatchRows lists rows of a batch in row order; state "" lists all.
+	BatchRows(ctx context.Context, batchID int64, state BatchRowState) ([]BatchRow, error)
+	// UpdateBatchRow records a row's outcome and the batch's counters.
+	UpdateBatchRow(ctx context.Context, r *BatchRow) error
+	UpdateBatch(ctx context.Context, b *Batch) error
+	// UnfinishedBatches are those a crash may have interrupted.
+	UnfinishedBatches(ctx context.Context) ([]Batch, error)
+}
+
+type BatchState string
+
+const (
+	BatchRunning BatchState = "running"
+	BatchDone    BatchState = "done"
+)
+
+// Batch is a set of appointments submitted together; rows are stored
+// before any is issued so a crash loses nothing.
+type Batch struct {
+	ID             int64      `json:"id"`
+	UnitID         int64      `json:"unit_id"`
+	Actor          string     `json:"actor"`
+	RequestID      string     `json:"request_id"`
+	State          BatchState `json:"state"`
+	Total          int        `json:"total"`
+	Issued         int        `json:"issued"`
+	Failed         int        `json:"failed"`
+	CreatedAt      time.Time  `json:"created_at"`
+	FinishedAt     *time.Time `json:"finished_at,omitempty"`
+	Rev            int        `json:"-"`
+	IdempotencyKey string     `json:"-"`
+}
+
+type BatchRowState string
+
+const (
+	RowPending BatchRowState = "pending"
+	RowIssued  BatchRowState = "issued"
+	RowFailed  BatchRowState = "failed"
+)
+
+// BatchRow is one appointment of a batch and what became of it.
+type BatchRow struct {
+	BatchID     int64         `json:"-"`
+	Row         int           `json:"row"` // 1-based as the submitter counts them
+	Appointment Appointment   `json:"-"`
+	State       BatchRowState `json:"state"`
+	Number      string        `json:"number,omitempty"`
+	Error       string        `json:"error,omitempty"`
+}
