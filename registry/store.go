@@ -99,6 +99,9 @@ type Tx interface {
 	CertificateByDedupKey(ctx context.Context, key []byte) (Certificate, error)
 	UpdateCertificate(ctx context.Context, c *Certificate) error
 	CertificatePDF(ctx context.Context, number string, version int) ([]byte, error)
+	// CertificateNumbersBySeal lists the numbers a seal signed: a change to
+	// the seal changes what their verification pages say.
+	CertificateNumbersBySeal(ctx context.Context, sealID int64) ([]string, error)
 	ListCertificates(ctx context.Context, q CertFilter) ([]Certificate, error)
 
 	// AppendAudit fills Seq, PrevHash and Hash and appends ev to the chain.

@@ -403,6 +403,10 @@ func testCertificateLifecycle(t *testing.T, s RawStore) {
 		if err != nil || old.Version != 1 || old.State != registry.CertSuperseded {
 			return fmt.Errorf("old by hash: %+v %v", old, err)
 		}
+		nums, err := tx.CertificateNumbersBySeal(ctx, seal.ID)
+		if err != nil || len(nums) != 1 || nums[0] != c1.Number {
+			return fmt.Errorf("numbers by seal: %v %v", nums, err)
+		}
 		list, err := tx.ListCertificates(ctx, registry.CertFilter{UnitID: u.ID, LatestOnly: true})
 		if err != nil || len(list) != 1 || list[0].Version != 2 {
 			return fmt.Errorf("latest list: %d %v", len(list), err)
@@ -527,7 +531,7 @@ func testNumbering(t *testing.T, s RawStore) {
 			for attempt := 0; ; attempt++ {
 				err := s.InTx(ctx, func(tx registry.Tx) error {
 					var err error
-					if v, err = tx.NextSeq(ctx, "cert-2026"); err != nil {
+					if v, err = tx.NextSeq(ctx, registry.CertSeqName(2026)); err != nil {
 						return err
 					}
 					if err := event(ctx, tx, "certificate.number", "sequence", v, v); err != nil {
@@ -566,7 +570,7 @@ func testNumbering(t *testing.T, s RawStore) {
 	}
 	// Another sequence starts at 1 on its own.
 	must(t, s.InTx(ctx, func(tx registry.Tx) error {
-		v, err := tx.NextSeq(ctx, "cert-2027")
+		v, err := tx.NextSeq(ctx, registry.CertSeqName(2027))
 		if err == nil && v != 1 {
 			err = fmt.Errorf("new sequence starts at %d", v)
 		}

@@ -541,6 +541,11 @@ func (t *Tx) CertificatePDF(ctx context.Context, number string, version int) ([]
 	return pdf, nil
 }
 
+func (t *Tx) CertificateNumbersBySeal(ctx context.Context, sealID int64) ([]string, error) {
+	rows, err := t.c.Query(ctx, `SELECT DISTINCT number FROM certificates WHERE seal_id = $1 ORDER BY number`, sealID)
+	return collect(rows, err, func(r Row) (n string, err error) { return n, r.Scan(&n) })
+}
+
 func (t *Tx) ListCertificates(ctx context.Context, q registry.CertFilter) ([]registry.Certificate, error) {
 	query := `SELECT ` + certCols + ` FROM certificates c WHERE id > $1 AND ($2 = 0 OR unit_id = $2) AND ($3 = '' OR number = $3)
 		AND issued_at >= $4`
