@@ -1,0 +1,317 @@
+package keys
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto"
+	"crypto/rand"
+	_ "crypto/sha1" // OCSP clients name the issuer by SHA-1 hashes
+	_ "crypto/sha512"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ocsp"
+
+	"github.com/certseal/certseal/registry"
+)
+
+// SealSource is what the responder reads from the store. registry.Tx has
+// both methods; SealBySerial returns an error matching registry.ErrNotFound
+// for a serial it does not know.
+type SealSource interface {
+	RevokedSeals(ctx context.Context) ([]registry.Seal, error)
+	SealBySerial(ctx context.Context, serial string) (registry.Seal, error)
+}
+
+const (
+	// revocationValidity is nextUpdate - thisUpdate of CRLs and OCSP
+	// responses: how long a validator may rely on one it fetched.
+	revocationValidity = 24 * time.Hour
+	// Cached answers are re-signed after half their validity, so a fetched
+	// answer always has at least 12 hours to run.
+	revocationRefresh = revocationValidity / 2
+	// maxOCSPCache bounds the per-serial cache; past it the cache starts
+	// over, which costs one signature per serial asked again.
+	maxOCSPCache = 100_000
+)
+
+// Responder serves the revocation state of seal certificates issued by the
+// CA: a CRL and OCSP responses, both signed by the issuing CA and cached
+// until Invalidate (or until half their validity has passed). A seal counts
+// as revoked when its state is registry.SealRevoked; a superseded seal is
+// not revoked, since what it signed stays valid and it never signs again.
+// Safe for concurrent use.
+type Responder struct {
+	ca     *CA
+	src    SealSource
+	log    *slog.Logger
+	now    func() time.Time
+	hashes map[crypto.Hash]issuerHashes
+
+	build sync.Mutex // one CRL build at a time; readers of the cache do not wait
+
+	mu      sync.Mutex // guards the fields below
+	gen     uint64     // bumped by Invalidate; answers built from older data are not cached
+	crl     *signedCRL
+	lastCRL int64 // CRL number last issued by this process
+	ocsp    map[ocspKey]cachedOCSP
+}
+
+type signedCRL struct {
+	der       []byte
+	refreshAt time.Time
+}
+
+type ocspKey struct {
+	hash   crypto.Hash // the response's CertID uses the request's hash
+	serial string
+}
+
+type cachedOCSP struct {
+	der       []byte
+	refreshAt time.Time
+}
+
+type issuerHashes struct{ name, key []byte }
+
+// NewResponder serves the revocation state of ca's seal certificates from
+// src. now is the clock (nil: time.Now).
+func NewResponder(ca *CA, src SealSource, logger *slog.Logger, now func() time.Time) (*Responder, error) {
+	if now == nil {
+		now = time.Now
+	}
+	keyBits, err := publicKeyBits(ca.issuing.RawSubjectPublicKeyInfo)
+	if err != nil {
+		return nil, fmt.Errorf("issuing CA: %w", err)
+	}
+	hashes := make(map[crypto.Hash]issuerHashes)
+	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256, crypto.SHA384, crypto.SHA512} {
+		hashes[h] = issuerHashes{name: digest(h, ca.issuing.RawSubject), key: digest(h, keyBits)}
+	}
+	return &Responder{
+		ca: ca, src: src, log: orDiscard(logger), now: now, hashes: hashes,
+		ocsp: make(map[ocspKey]cachedOCSP),
+	}, nil
+}
+
+func digest(h crypto.Hash, data []byte) []byte {
+	d := h.New()
+	d.Write(data)
+	return d.Sum(nil)
+}
+
+// Invalidate drops the cached CRL and OCSP responses. Call it after a seal
+// revocation commits (and on every replica when told of one), so the next
+// request signs answers from the new state.
+func (r *Responder) Invalidate() {
+	r.mu.Lock()
+	r.gen++
+	r.crl = nil
+	r.ocsp = make(map[ocspKey]cachedOCSP)
+	r.mu.Unlock()
+}
+
+// CRL returns the current CRL (DER), signing a new one when the cached one
+// was invalidated or is halfway to its nextUpdate.
+func (r *Responder) CRL(ctx context.Context) ([]byte, error) {
+	if der := r.cachedCRL(); der != nil {
+		return der, nil
+	}
+	r.build.Lock()
+	defer r.build.Unlock()
+	if der := r.cachedCRL(); der != nil { // built while we waited
+		return der, nil
+	}
+	r.mu.Lock()
+	gen := r.gen
+	r.mu.Unlock()
+	seals, err := r.src.RevokedSeals(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("CRL: revoked seals: %w", err)
+	}
+	now := r.now()
+	var entries []x509.RevocationListEntry
+	var newest time.Time
+	for _, s := range seals {
+		if s.State != registry.SealRevoked {
+			continue
+		}
+		cert, err := x509.ParseCertificate(s.CertDER)
+		if err != nil {
+			return nil, fmt.Errorf("CRL: seal %d (version %d): certificate: %w", s.ID, s.Version, err)
+		}
+		if !r.ca.issued(cert) {
+			continue
+		}
+		rev, err := r.revocationOf(s, cert)
+		if err != nil {
+			return nil, fmt.Errorf("CRL: %w", err)
+		}
+		entries = append(entries, x509.RevocationListEntry{
+			SerialNumber: rev.serial, RevocationTime: rev.at, ReasonCode: rev.reason, ExtraExtensions: rev.exts,
+		})
+		newest = maxTime(newest, rev.at)
+	}
+	slices.SortFunc(entries, func(a, b x509.RevocationListEntry) int {
+		return cmp.Or(a.RevocationTime.Compare(b.RevocationTime), a.SerialNumber.Cmp(b.SerialNumber))
+	})
+	r.mu.Lock()
+	// The number must grow with every CRL, across restarts and replicas, with
+	// no shared counter: it is the signing time in microseconds, raised above
+	// the newest revocation it lists (so a CRL with a newer revocation
+	// outranks every CRL signed before that revocation, even on a replica
+	// whose clock lags) and above this process's previous number.
+	number := max(now.UnixMicro(), newest.UnixMicro()+1, r.lastCRL+1)
+	r.lastCRL = number
+	r.mu.Unlock()
+	thisUpdate := now.Truncate(time.Second)
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number:                    big.NewInt(number),
+		ThisUpdate:                thisUpdate,
+		NextUpdate:                thisUpdate.Add(revocationValidity),
+		RevokedCertificateEntries: entries,
+	}, r.ca.issuing, r.ca.key)
+	if err != nil {
+		return nil, fmt.Errorf("sign CRL: %w", err)
+	}
+	r.mu.Lock()
+	if r.gen == gen {
+		r.crl = &signedCRL{der: der, refreshAt: thisUpdate.Add(revocationRefresh)}
+	}
+	r.mu.Unlock()
+	return der, nil
+}
+
+func (r *Responder) cachedCRL() []byte {
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.crl != nil && now.Before(r.crl.refreshAt) {
+		return r.crl.der
+	}
+	return nil
+}
+
+type revocation struct {
+	serial *big.Int
+	at     time.Time
+	reason int
+	exts   []pkix.Extension // invalidityDate for keyCompromise
+}
+
+// revocationOf describes how the revoked seal s, whose certificate is cert,
+// was revoked. A revoked seal without a revocation time is an error rather
+// than left out: a CRL that silently drops a revoked seal is worse than none.
+func (r *Responder) revocationOf(s registry.Seal, cert *x509.Certificate) (revocation, error) {
+	if s.RevokedAt == nil {
+		return revocation{}, fmt.Errorf("seal %d (version %d) is revoked but has no revocation time", s.ID, s.Version)
+	}
+	code, ok := s.Reason.RFC5280Code()
+	if !ok {
+		r.log.Warn("revoked seal has a reason that is not an RFC 5280 name; published as unspecified",
+			"seal_id", s.ID, "version", s.Version, "reason", string(s.Reason))
+	}
+	rev := revocation{serial: cert.SerialNumber, at: *s.RevokedAt, reason: code}
+	if s.Reason == registry.ReasonKeyCompromise && s.InvalidityDate != nil {
+		val, err := asn1.MarshalWithParams(s.InvalidityDate.UTC().Truncate(time.Second), "generalized")
+		if err != nil {
+			return revocation{}, err
+		}
+		rev.exts = []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 24}, Value: val}}
+	}
+	return rev, nil
+}
+
+// ocspResponse answers a DER OCSP request (RFC 6960) with a DER response
+// and whether it is a signed one. For a request it cannot use it returns an
+// unsigned error status: malformedRequest; unauthorized when the request
+// names another issuer; tryLater when the store fails.
+func (r *Responder) ocspResponse(ctx context.Context, reqDER []byte) (resp []byte, signed bool) {
+	req, err := ocsp.ParseRequest(reqDER)
+	if err != nil {
+		return ocsp.MalformedRequestErrorResponse, false
+	}
+	h, ok := r.hashes[req.HashAlgorithm]
+	if !ok || !bytes.Equal(h.name, req.IssuerNameHash) || !bytes.Equal(h.key, req.IssuerKeyHash) {
+		return ocsp.UnauthorizedErrorResponse, false
+	}
+	key := ocspKey{hash: req.HashAlgorithm, serial: SerialHex(req.SerialNumber)}
+	now := r.now()
+	r.mu.Lock()
+	c, hit := r.ocsp[key]
+	gen := r.gen
+	r.mu.Unlock()
+	if hit && now.Before(c.refreshAt) {
+		return c.der, true
+	}
+	der, cache, err := r.signOCSP(ctx, req, key.serial, now)
+	if err != nil {
+		r.log.Error("OCSP response failed", "serial", key.serial, "err", err)
+		return ocsp.TryLaterErrorResponse, false
+	}
+	if cache {
+		r.mu.Lock()
+		if r.gen == gen {
+			if len(r.ocsp) >= maxOCSPCache {
+				r.ocsp = make(map[ocspKey]cachedOCSP)
+			}
+			r.ocsp[key] = cachedOCSP{der: der, refreshAt: now.Add(revocationRefresh)}
+		}
+		r.mu.Unlock()
+	}
+	return der, true
+}
+
+// signOCSP signs the status of one serial. Answers about serials nobody was
+// issued are not cached, so random serials cannot fill the cache.
+func (r *Responder) signOCSP(ctx context.Context, req *ocsp.Request, serial string, now time.Time) (der []byte, cache bool, err error) {
+	tmpl := ocsp.Response{
+		Status:       ocsp.Good,
+		SerialNumber: req.SerialNumber,
+		ThisUpdate:   now.Truncate(time.Second),
+		NextUpdate:   now.Truncate(time.Second).Add(revocationValidity),
+		IssuerHash:   req.HashAlgorithm,
+	}
+	s, err := r.src.SealBySerial(ctx, serial)
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
+		tmpl.Status = ocsp.Unknown
+	case err != nil:
+		return nil, false, fmt.Errorf("seal by serial: %w", err)
+	default:
+		cert, perr := x509.ParseCertificate(s.CertDER)
+		if perr != nil || !r.ca.issued(cert) || SerialHex(cert.SerialNumber) != serial {
+			tmpl.Status = ocsp.Unknown // recorded, but not a certificate of this CA
+			break
+		}
+		cache = true
+		if s.State == registry.SealRevoked {
+			rev, err := r.revocationOf(s, cert)
+			if err != nil {
+				return nil, false, err
+			}
+			tmpl.Status, tmpl.RevokedAt, tmpl.RevocationReason, tmpl.ExtraExtensions = ocsp.Revoked, rev.at, rev.reason, rev.exts
+		}
+	}
+	der, err = ocsp.CreateResponse(r.ca.issuing, r.ca.issuing, tmpl, r.ca.key)
+	if err != nil {
+		return nil, false, fmt.Errorf("sign OCSP response: %w", err)
+	}
+	return der, cache, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
