@@ -1,0 +1,202 @@
+package signer
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/digitorus/pdf"
+	"github.com/digitorus/pdfsign/sign"
+)
+
+// SealSigning is what one signature with a seal needs.
+type SealSigning struct {
+	// Signer is the seal's private key, used only through crypto.Signer (a
+	// key manager or an HSM may stand behind it). ECDSA or RSA.
+	Signer crypto.Signer
+	// Certificate is the seal's X.509 certificate; Chain its issuers,
+	// issuing CA first (the root may be left out). All go into the
+	// signature so validators can build the path to the platform CA.
+	Certificate *x509.Certificate
+	Chain       []*x509.Certificate
+	// Time is the signing time written to the signature dictionary (/M).
+	// The CMS signingTime attribute is the clock when the signature is
+	// made (pdfsign sets it); pass time.Now().
+	Time time.Time
+	// Appearance is the prepared seal imprint (PrepareAppearance), reused
+	// for every signature of one seal version.
+	Appearance *Appearance
+	// Rect is where the imprint goes on page 1 (Template.SealRect()). The
+	// imprint is fitted inside, keeping its aspect ratio.
+	Rect Rect
+	// USCC is the unit's unified social credit code; with SealVersion it
+	// makes the signature's /Name and /Reason. Both are ASCII on purpose:
+	// pdfsign at the pinned version writes non-ASCII text strings unescaped
+	// and can corrupt the file.
+	USCC        string
+	SealVersion int
+}
+
+// Signed is a signed certificate PDF.
+type Signed struct {
+	PDF    []byte
+	SHA256 [32]byte // of PDF, recorded with the certificate version
+}
+
+var usccPattern = regexp.MustCompile(`^[0-9A-Z]{18}$`)
+
+// Sign adds a visible approval signature with the seal to page 1 of an
+// unsigned PDF (as Render makes it), then checks the result (see
+// checkSigned) before returning it.
+//
+// It is an approval signature, not a certification (DocMDP) signature: at
+// the pinned pdfsign version certification signatures lack the /Perms
+// entry validators look for, and pdfsign refuses a visible appearance on
+// them ("visible signatures are only allowed for approval signatures").
+func Sign(unsigned []byte, s SealSigning) (Signed, error) {
+	if err := s.check(); err != nil {
+		return Signed{}, err
+	}
+	rdr, err := pdf.NewReader(bytes.NewReader(unsigned), int64(len(unsigned)))
+	if err != nil {
+		return Signed{}, fmt.Errorf("signer: sign: input is not a readable PDF: %w", err)
+	}
+	rect := s.Appearance.rect(s.Rect)
+	reserve, err := signatureReserve(s.Signer.Public())
+	if err != nil {
+		return Signed{}, err
+	}
+	out := &oneWrite{}
+	ctx := sign.SignContext{
+		PDFReader:  rdr,
+		InputFile:  bytes.NewReader(unsigned),
+		OutputFile: out,
+		SignData: sign.SignData{
+			Signature: sign.SignDataSignature{
+				CertType: sign.ApprovalSignature,
+				Info: sign.SignDataSignatureInfo{
+					Name:   fmt.Sprintf("Seal NTRCN-%s v%d", s.USCC, s.SealVersion),
+					Reason: "Certificate issued by " + s.USCC,
+					Date:   s.Time,
+				},
+			},
+			Signer:            s.Signer,
+			DigestAlgorithm:   crypto.SHA256,
+			Certificate:       s.Certificate,
+			CertificateChains: [][]*x509.Certificate{append([]*x509.Certificate{s.Certificate}, s.Chain...)},
+			Appearance: sign.Appearance{
+				Visible:     true,
+				Page:        1,
+				LowerLeftX:  rect.LLX,
+				LowerLeftY:  rect.LLY,
+				UpperRightX: rect.URX,
+				UpperRightY: rect.URY,
+				Image:       s.Appearance.png,
+			},
+		},
+		SignatureMaxLengthBase: uint32(hex.EncodedLen(reserve)),
+	}
+	if err := signPDF(&ctx); err != nil {
+		return Signed{}, fmt.Errorf("signer: sign: %w", err)
+	}
+	if out.writes != 1 {
+		// pdfsign's "signature too long" retry writes the file twice.
+		return Signed{}, errors.New("signer: sign: the signature did not fit the space reserved for it")
+	}
+	signed := out.buf.Bytes()
+	if err := checkSigned(signed, s.Certificate); err != nil {
+		return Signed{}, fmt.Errorf("signer: sign: self-check of the signed PDF failed: %w", err)
+	}
+	return Signed{PDF: signed, SHA256: sha256.Sum256(signed)}, nil
+}
+
+func (s SealSigning) check() error {
+	switch {
+	case s.Signer == nil:
+		return errors.New("signer: sign: no signer")
+	case s.Certificate == nil:
+		return errors.New("signer: sign: no seal certificate")
+	case s.Appearance == nil:
+		return errors.New("signer: sign: no seal appearance (PrepareAppearance)")
+	case s.Time.IsZero():
+		return errors.New("signer: sign: no signing time")
+	case !usccPattern.MatchString(s.USCC):
+		return fmt.Errorf("signer: sign: USCC %q is not 18 characters 0-9 A-Z", s.USCC)
+	case s.SealVersion < 1:
+		return fmt.Errorf("signer: sign: seal version %d", s.SealVersion)
+	case !(s.Rect.URX-s.Rect.LLX >= 1 && s.Rect.URY-s.Rect.LLY >= 1):
+		return fmt.Errorf("signer: sign: seal rectangle %+v is empty", s.Rect)
+	}
+	pub, ok := s.Signer.Public().(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(s.Certificate.PublicKey) {
+		return errors.New("signer: sign: the signer's key is not the seal certificate's key")
+	}
+	c := s.Certificate
+	if c.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return errors.New("signer: sign: the seal certificate lacks key usage digitalSignature")
+	}
+	if s.Time.Before(c.NotBefore) || s.Time.After(c.NotAfter) {
+		return fmt.Errorf("signer: sign: signing time %s is outside the seal certificate's validity %s to %s",
+			s.Time.UTC().Format(time.RFC3339), c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339))
+	}
+	issued := c
+	for i, p := range s.Chain {
+		if err := issued.CheckSignatureFrom(p); err != nil {
+			return fmt.Errorf("signer: sign: chain[%d] did not issue the certificate before it: %w", i, err)
+		}
+		issued = p
+	}
+	return nil
+}
+
+// signatureReserve is the base space (bytes, before hex) to reserve for
+// the CMS signature beyond what pdfsign adds itself (the certificates, the
+// issuer name, two digests). pdfsign's own base of 512 bytes does not
+// count the signature value at all for the common algorithms (its switch
+// has empty cases), so an RSA-2048 or -4096 signature with its signed
+// attributes can overflow it; pdfsign then "retries" by writing the file a
+// second time. 1024 bytes cover the signed attributes and the ASN.1
+// framing with room to spare.
+func signatureReserve(pub crypto.PublicKey) (int, error) {
+	const framing = 1024
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		n := (k.Curve.Params().BitSize + 7) / 8
+		return framing + 2*(n+3) + 2, nil // DER SEQUENCE of two INTEGERs
+	case *rsa.PublicKey:
+		return framing + k.Size(), nil
+	}
+	return 0, fmt.Errorf("signer: sign: seal key type %T is not supported (ECDSA or RSA)", pub)
+}
+
+// signPDF runs pdfsign, turning its panics into errors: when a signature
+// overflows the reserved space, the pinned version's retry panics on a
+// malformed hex string (seen with an RSA-4096 seal and its own sizing).
+func signPDF(ctx *sign.SignContext) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("pdfsign failed: %.200v", p)
+		}
+	}()
+	return ctx.SignPDF()
+}
+
+// oneWrite is the output of pdfsign: a buffer that counts writes, because
+// pdfsign's overflow retry shows up as a second write.
+type oneWrite struct {
+	buf    bytes.Buffer
+	writes int
+}
+
+func (w *oneWrite) Write(p []byte) (int, error) {
+	w.writes++
+	return w.buf.Write(p)
+}

@@ -1,0 +1,70 @@
+package signer
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// reportQuantiles times each iteration of f and reports p50 and p99, the
+// numbers the issuing path is judged by (a mean hides the tail).
+func reportQuantiles(b *testing.B, f func() error) {
+	b.Helper()
+	times := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		if err := f(); err != nil {
+			b.Fatal(err)
+		}
+		times = append(times, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(times)
+	q := func(p float64) float64 { return float64(times[int(p*float64(len(times)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(q(0.50), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+}
+
+// BenchmarkRenderSign is one certificate: layout, photo, QR code, PDF,
+// signature with an ECDSA P-256 seal, self-check.
+func BenchmarkRenderSign(b *testing.B) {
+	r := testRenderer(b)
+	doc := testDocument(b)
+	s := newTestPKI(b, keyECDSA, keyECDSA, "").signing(b, r)
+	reportQuantiles(b, func() error {
+		pdf, err := r.Render(doc)
+		if err != nil {
+			return err
+		}
+		_, err = Sign(pdf, s)
+		return err
+	})
+}
+
+func BenchmarkRender(b *testing.B) {
+	r := testRenderer(b)
+	doc := testDocument(b)
+	reportQuantiles(b, func() error {
+		_, err := r.Render(doc)
+		return err
+	})
+}
+
+func BenchmarkSign(b *testing.B) {
+	r, pdf := renderSample(b)
+	s := newTestPKI(b, keyECDSA, keyECDSA, "").signing(b, r)
+	reportQuantiles(b, func() error {
+		_, err := Sign(pdf, s)
+		return err
+	})
+}
+
+func BenchmarkPrepareAppearance(b *testing.B) {
+	imprint := readTestdata(b, "seal.png")
+	reportQuantiles(b, func() error {
+		_, err := PrepareAppearance(imprint)
+		return err
+	})
+}

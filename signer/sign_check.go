@@ -1,0 +1,87 @@
+package signer
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/digitorus/pdf"
+	"github.com/digitorus/pkcs7"
+)
+
+// checkSigned reads a freshly signed PDF back and checks what a validator
+// will check, so that a broken file is never recorded as issued:
+//   - it parses, and its AcroForm holds a signature field whose value has
+//     /ByteRange and /Contents;
+//   - the ByteRange covers the whole file except exactly the /Contents hex
+//     string of that signature (ties the gap to the dictionary, so a
+//     placeholder found in the wrong place is caught);
+//   - the CMS inside is DER followed only by zero padding, signed by cert,
+//     and its signature and message digest verify over the ByteRange.
+func checkSigned(file []byte, cert *x509.Certificate) error {
+	rdr, err := pdf.NewReader(bytes.NewReader(file), int64(len(file)))
+	if err != nil {
+		return fmt.Errorf("does not parse: %w", err)
+	}
+	fields := rdr.Trailer().Key("Root").Key("AcroForm").Key("Fields")
+	var sig pdf.Value
+	for i := 0; i < fields.Len(); i++ {
+		if f := fields.Index(i); f.Key("FT").Name() == "Sig" {
+			sig = f.Key("V")
+		}
+	}
+	if sig.IsNull() {
+		return errors.New("no signature field in the AcroForm")
+	}
+	brv := sig.Key("ByteRange")
+	if brv.Len() != 4 {
+		return fmt.Errorf("ByteRange has %d numbers, want 4", brv.Len())
+	}
+	var br [4]int64
+	for i := range br {
+		br[i] = brv.Index(i).Int64()
+	}
+	n := int64(len(file))
+	if br[0] != 0 || br[1] <= 0 || br[2] <= br[1]+1 || br[3] < 0 || br[2]+br[3] != n {
+		return fmt.Errorf("ByteRange %v does not cover the file of %d bytes", br, n)
+	}
+	gap := file[br[1]:br[2]]
+	if gap[0] != '<' || gap[len(gap)-1] != '>' {
+		return fmt.Errorf("ByteRange %v: the excluded bytes are not a hex string", br)
+	}
+	if !bytes.HasSuffix(bytes.TrimRight(file[:br[1]], " \r\n\t"), []byte("/Contents")) {
+		return fmt.Errorf("ByteRange %v: the excluded bytes are not the value of /Contents", br)
+	}
+	contents := sig.Key("Contents").RawString()
+	raw, err := hex.DecodeString(string(gap[1 : len(gap)-1]))
+	if err != nil || !bytes.Equal(raw, []byte(contents)) {
+		return fmt.Errorf("ByteRange %v: the excluded bytes are not this signature's /Contents", br)
+	}
+
+	var der asn1.RawValue
+	rest, err := asn1.Unmarshal(raw, &der)
+	if err != nil {
+		return fmt.Errorf("signature is not DER: %w", err)
+	}
+	if len(bytes.Trim(rest, "\x00")) != 0 {
+		return errors.New("signature is followed by data other than zero padding")
+	}
+	p7, err := pkcs7.Parse(der.FullBytes)
+	if err != nil {
+		return fmt.Errorf("signature is not CMS: %w", err)
+	}
+	signer := p7.GetOnlySigner()
+	if signer == nil || !signer.Equal(cert) {
+		return errors.New("the signature is not by the seal certificate")
+	}
+	p7.Content = make([]byte, 0, br[1]+br[3])
+	p7.Content = append(p7.Content, file[:br[1]]...)
+	p7.Content = append(p7.Content, file[br[2]:]...)
+	if err := p7.Verify(); err != nil {
+		return fmt.Errorf("signature does not verify: %w", err)
+	}
+	return nil
+}
