@@ -1,0 +1,293 @@
+package signer_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certseal/certseal/internal/testenv"
+	"github.com/certseal/certseal/keys"
+	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/registry/postgres"
+	"github.com/certseal/certseal/registry/sqlite"
+	"github.com/certseal/certseal/registry/storetest"
+	"github.com/certseal/certseal/signer"
+)
+
+// fixture is a unit with an approved filing and an active seal.
+type fixture struct {
+	store  registry.Store
+	issuer *signer.Issuer
+	unit   registry.Unit
+	seal   registry.Seal
+	photo  []byte
+	now    time.Time
+	keys   *keys.SoftwareKeys
+	ca     *keys.CA
+	render *signer.Renderer
+}
+
+var backends = []struct {
+	name string
+	open func(t *testing.T) registry.Store
+}{
+	{"sqlite", func(t *testing.T) registry.Store {
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"), storetest.PII())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}},
+	{"postgres", func(t *testing.T) registry.Store {
+		s, err := postgres.Open(context.Background(), testenv.PostgresURL(t), storetest.PII())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}},
+}
+
+func newFixture(t *testing.T, store registry.Store) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	t.Cleanup(func() { store.Close() })
+	now := time.Date(2026, 5, 6, 10, 0, 0, 0, registry.ChinaTZ)
+	dir := t.TempDir()
+	ca, err := keys.LoadOrCreateDevCA(filepath.Join(dir, "pki"), nil, now.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kek, err := keys.LoadOrCreateKEK(filepath.Join(dir, "kek"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	km := keys.NewSoftwareKeys(kek)
+	imprint, err := os.ReadFile("testdata/seal.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	photo, err := os.ReadFile("testdata/photo.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{store: store, photo: photo, now: now, keys: km, ca: ca}
+	err = store.InTx(ctx, func(tx registry.Tx) error {
+		f.unit = registry.Unit{Name: "威海示范大学", USCC: "12371000494360979J", Jurisdiction: "威海市", Representative: "张三",
+			Address: "威海市", Contact: "0631-5190962", CreatedAt: now}
+		if err := tx.CreateUnit(ctx, &f.unit); err != nil {
+			return err
+		}
+		filing := registry.Filing{UnitID: f.unit.ID, Series: "高校教师", Office: "人事处", Contact: "x", AppointedLast3Years: []int{1, 2, 3},
+			State: registry.FilingSubmitted, SubmittedAt: now}
+		if err := registry.ReviewFiling(&filing, registry.Review{Reviewer: "r", Decision: registry.Approve, At: now.Add(-24 * time.Hour)}); err != nil {
+			return err
+		}
+		if err := tx.CreateFiling(ctx, &filing); err != nil {
+			return err
+		}
+		pub, blob, err := km.GenerateSealKey(ctx, keys.ECDSAP256, f.unit.ID, 1)
+		if err != nil {
+			return err
+		}
+		der, serial, err := ca.IssueSealCert(f.unit, 1, pub, now.Add(-time.Minute), "http://127.0.0.1:1")
+		if err != nil {
+			return err
+		}
+		f.seal = registry.Seal{UnitID: f.unit.ID, Version: 1, State: registry.SealActive, ImprintPNG: imprint, KeyBlob: blob,
+			CertDER: der, Serial: serial, CreatedAt: now}
+		return tx.CreateSeal(ctx, &f.seal)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.render, err = signer.NewRenderer(signer.DefaultTemplate(), signer.DefaultFont()); err != nil {
+		t.Fatal(err)
+	}
+	f.issuer = f.issuerWithClock(func() time.Time { return f.now })
+	return f
+}
+
+func (f *fixture) issuerWithClock(now func() time.Time) *signer.Issuer {
+	return signer.NewIssuer(f.store, storetest.PII(), f.keys, f.ca, f.render, "https://zc.example.cn", now, nil)
+}
+
+func (f *fixture) appointment(id string) registry.Appointment {
+	return registry.Appointment{UnitID: f.unit.ID, Name: "王晓明", Gender: registry.Male, IDNumber: id, Series: "高校教师",
+		Specialty: "计算机科学与技术", Level: "副高级", Post: "副教授", TermFrom: registry.Date{Year: 2026, Month: 1, Day: 1},
+		TermTo: registry.Date{Year: 2028, Month: 12, Day: 31}, Committee: "威海示范大学高级职称评审委员会",
+		PublicationNumber: "威示大字〔2026〕8号", AppointedOn: registry.Date{Year: 2026, Month: 1, Day: 1}, Photo: f.photo}
+}
+
+// Valid male ID numbers (check characters computed by the registry).
+var ids = []string{"370102198001010015", "370102198001010031", "370102198001010058", "370102198001010074", "370102198001010090"}
+
+func TestIssue(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			f := newFixture(t, b.open(t))
+			ctx := context.Background()
+			req := signer.Request{Appointment: f.appointment(ids[0]), Actor: "unit:1#1", RequestID: "req-1"}
+			got, err := f.issuer.Issue(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := got.Certificate
+			if c.Version != 1 || c.State != registry.CertValid || c.SealVersion != 1 || len(got.Token) < 20 {
+				t.Fatalf("issued %+v token %q", c, got.Token)
+			}
+			if _, err := registry.ParseCertNumber(c.Number); err != nil {
+				t.Fatalf("number %s: %v", c.Number, err)
+			}
+			if want := "https://zc.example.cn/v/" + c.Number + "?k=" + got.Token; got.VerifyURL != want {
+				t.Fatalf("verify URL %s, want %s", got.VerifyURL, want)
+			}
+			// The same appointment again is refused and names the certificate.
+			_, err = f.issuer.Issue(ctx, req)
+			var already *signer.AlreadyIssuedError
+			if !errors.As(err, &already) || already.Number != c.Number || !errors.Is(err, registry.ErrDuplicate) {
+				t.Fatalf("second issue: %v", err)
+			}
+			// The stored PDF is what was signed, and one signing event was written.
+			err = f.store.View(ctx, func(tx registry.Tx) error {
+				pdf, err := tx.CertificatePDF(ctx, c.Number, 1)
+				if err != nil {
+					return err
+				}
+				if string(pdf) != string(got.PDF) {
+					t.Error("stored PDF differs from the signed one")
+				}
+				evs, err := tx.AuditEvents(ctx, 0, 100)
+				signs := 0
+				for _, e := range evs {
+					if e.Action == "certificate.sign" && e.SubjectID == c.Number && e.RequestID == "req-1" {
+						signs++
+					}
+				}
+				if signs != 1 {
+					t.Errorf("%d signing events, want 1", signs)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			// Reissue: same number, version 2, a new token; version 1 superseded.
+			corrected := f.appointment(ids[0])
+			corrected.Post = "教授"
+			corrected.Level = "正高级"
+			re, err := f.issuer.Reissue(ctx, c.Number, corrected, signer.Request{Actor: "unit:1#1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if re.Certificate.Number != c.Number || re.Certificate.Version != 2 || re.Token == got.Token {
+				t.Fatalf("reissue: %+v", re.Certificate)
+			}
+			err = f.store.View(ctx, func(tx registry.Tx) error {
+				old, err := tx.CertificateVersion(ctx, c.Number, 1)
+				if err == nil && old.State != registry.CertSuperseded {
+					t.Errorf("version 1 is %s", old.State)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestIssueRefusals(t *testing.T) {
+	f := newFixture(t, backends[0].open(t))
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		change func(a *registry.Appointment)
+		want   *registry.Error
+		field  string
+	}{
+		{"series not filed", func(a *registry.Appointment) { a.Series = "卫生" }, registry.ErrFilingNotInForce, "series"},
+		{"term ended", func(a *registry.Appointment) {
+			a.TermFrom, a.TermTo = registry.Date{Year: 2020, Month: 1, Day: 1}, registry.Date{Year: 2025, Month: 12, Day: 31}
+		}, registry.ErrTermEnded, "term_to"},
+		{"gender against ID", func(a *registry.Appointment) { a.Gender = registry.Female }, registry.ErrInvalid, ""},
+		{"character outside the font", func(a *registry.Appointment) { a.Name = "王𠀀" }, registry.ErrInvalid, "name"},
+		{"not a photo", func(a *registry.Appointment) { a.Photo = []byte("GIF89a....") }, registry.ErrInvalid, "photo"},
+		{"dates out of order", func(a *registry.Appointment) { a.TermFrom, a.TermTo = a.TermTo, a.TermFrom }, registry.ErrInvalid, "term_to"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := f.appointment(ids[1])
+			tc.change(&a)
+			_, err := f.issuer.Issue(ctx, signer.Request{Appointment: a, Actor: "t"})
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %s", err, tc.want.Code)
+			}
+			var e *registry.Error
+			if errors.As(err, &e) && tc.field != "" && e.Field != tc.field {
+				t.Fatalf("field %q, want %q (%v)", e.Field, tc.field, err)
+			}
+		})
+	}
+}
+
+// No certificate may carry a signature made after its seal's revocation
+// committed: issue concurrently while the seal is revoked.
+func TestNoSignatureAfterRevocation(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			f := newFixture(t, b.open(t))
+			ctx := context.Background()
+			f.issuer = f.issuerWithClock(time.Now) // real time: the order of commits is what is tested
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i, id := range ids {
+				wg.Go(func() {
+					<-start
+					time.Sleep(time.Duration(i) * 3 * time.Millisecond)
+					_, err := f.issuer.Issue(ctx, signer.Request{Appointment: f.appointment(id), Actor: "t"})
+					if err != nil && !errors.Is(err, registry.ErrSealNotActive) {
+						t.Errorf("issue: %v", err)
+					}
+				})
+			}
+			var revokedAt time.Time
+			wg.Go(func() {
+				<-start
+				time.Sleep(5 * time.Millisecond)
+				err := f.store.InTx(ctx, func(tx registry.Tx) error {
+					s, err := tx.Seal(ctx, f.seal.ID, registry.LockUpdate)
+					if err != nil {
+						return err
+					}
+					if err := registry.RevokeSeal(&s, registry.ReasonCessationOfOperation, nil, time.Now()); err != nil {
+						return err
+					}
+					return tx.UpdateSeal(ctx, &s)
+				})
+				revokedAt = time.Now() // after commit
+				if err != nil {
+					t.Error(err)
+				}
+			})
+			close(start)
+			wg.Wait()
+			err := f.store.View(ctx, func(tx registry.Tx) error {
+				certs, err := tx.ListCertificates(ctx, registry.CertFilter{UnitID: f.unit.ID})
+				for _, c := range certs {
+					if !c.IssuedAt.Before(revokedAt) {
+						t.Errorf("certificate %s signed at %v, after the revocation committed at %v", c.Number, c.IssuedAt, revokedAt)
+					}
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
