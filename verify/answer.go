@@ -22,33 +22,33 @@ const (
 
 // Answer is what the public learns about one certificate version.
 type Answer struct {
-	Indication     string             `json:"indication"`
-	SubIndication  string             `json:"sub_indication,omitempty"`
-	Status         registry.CertState `json:"status"`
-	StatusText     string             `json:"status_text"`
-	Detail         string             `json:"detail,omitempty"`
-	Number         string             `json:"number,omitempty"`
-	Version        int                `json:"version,omitempty"`
-	CurrentVersion int                `json:"current_version,omitempty"`
-	Name           string             `json:"name,omitempty"`
-	Gender         registry.Gender    `json:"gender,omitempty"`
-	MaskedIDNumber string             `json:"id_number_masked,omitempty"`
-	Series         string             `json:"series,omitempty"`
-	Specialty      string             `json:"specialty,omitempty"`
-	Level          registry.Level     `json:"level,omitempty"`
-	Post           string             `json:"post,omitempty"`
-	TermFrom       registry.Date      `json:"term_from,omitzero"`
-	TermTo         registry.Date      `json:"term_to,omitzero"`
-	Unit           string             `json:"unit,omitempty"`
-	Committee      string             `json:"committee,omitempty"`
-	PublicationNum string             `json:"publication_number,omitempty"`
-	SealVersion    int                `json:"seal_version,omitempty"`
-	SealState      registry.SealState `json:"seal_state,omitempty"`
-	IssuedAt       *time.Time         `json:"issued_at,omitempty"`
-	RevokedAt      *time.Time         `json:"revoked_at,omitempty"`
-	RevokeCategory string             `json:"revoke_category,omitempty"`
-	ServerTime     time.Time          `json:"server_time"`
-	Platform       string             `json:"platform"`
+	Indication        string             `json:"indication"`
+	SubIndication     string             `json:"sub_indication,omitempty"`
+	Status            registry.CertState `json:"status"`
+	StatusText        string             `json:"status_text"`
+	Detail            string             `json:"detail,omitempty"`
+	Number            string             `json:"number,omitempty"`
+	Version           int                `json:"version,omitempty"`
+	CurrentVersion    int                `json:"current_version,omitempty"`
+	Name              string             `json:"name,omitempty"`
+	Gender            registry.Gender    `json:"gender,omitempty"`
+	MaskedIDNumber    string             `json:"id_number_masked,omitempty"`
+	Series            string             `json:"series,omitempty"`
+	Specialty         string             `json:"specialty,omitempty"`
+	Level             registry.Level     `json:"level,omitempty"`
+	Post              string             `json:"post,omitempty"`
+	TermFrom          registry.Date      `json:"term_from,omitzero"`
+	TermTo            registry.Date      `json:"term_to,omitzero"`
+	Unit              string             `json:"unit,omitempty"`
+	Committee         string             `json:"committee,omitempty"`
+	PublicationNumber string             `json:"publication_number,omitempty"`
+	SealVersion       int                `json:"seal_version,omitempty"`
+	SealState         registry.SealState `json:"seal_state,omitempty"`
+	IssuedAt          *time.Time         `json:"issued_at,omitempty"`
+	RevokedAt         *time.Time         `json:"revoked_at,omitempty"`
+	RevokeCategory    string             `json:"revoke_category,omitempty"`
+	ServerTime        time.Time          `json:"server_time"`
+	Platform          string             `json:"platform"`
 
 	photo []byte // only on the QR (token) page, never in JSON
 }
@@ -92,7 +92,7 @@ func answerFor(c registry.Certificate, current int, unit registry.Unit, seal reg
 		MaskedIDNumber: registry.MaskIDNumber(c.Appointment.IDNumber), Series: c.Appointment.Series,
 		Specialty: c.Appointment.Specialty, Level: c.Appointment.Level, Post: c.Appointment.Post,
 		TermFrom: c.Appointment.TermFrom, TermTo: c.Appointment.TermTo, Unit: unit.Name, Committee: c.Appointment.Committee,
-		PublicationNum: c.Appointment.PublicationNumber, SealVersion: seal.Version, SealState: seal.State, IssuedAt: &issued,
+		PublicationNumber: c.Appointment.PublicationNumber, SealVersion: seal.Version, SealState: seal.State, IssuedAt: &issued,
 		ServerTime: now, Platform: platform, photo: c.Appointment.Photo}
 	switch status {
 	case registry.CertValid:

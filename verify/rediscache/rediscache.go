@@ -1,0 +1,480 @@
+// Package rediscache is the verify.Cache for several replicas: answers live
+// in Redis, with a small in-process copy (L1) in front, and invalidations are
+// published so that every replica drops its copies.
+//
+// How a stale answer is kept out:
+//
+//   - Every key belongs to one of 4096 stripes; a stripe has a generation
+//     counter in Redis. Invalidate bumps the counter and deletes the value in
+//     one script; SetIf stores in one script only if the counter still has the
+//     value Get saw. A load that read the database before a change cannot
+//     store after the change's invalidation.
+//   - A stored value carries its stripe's generation, and Get ignores a value
+//     whose generation is not current. So bumping every stripe empties the
+//     shared cache at once; that is how a replica recovers when an
+//     invalidation of its own may not have reached Redis, and whenever its
+//     subscription (re)starts: whatever happened while it was away is
+//     unknown.
+//   - The L1 drops a key when the invalidation is published; a replica that
+//     loses its subscription, or sees Redis fail, clears its L1 and bypasses
+//     the cache (answers come from the loader) until a heartbeat on a live
+//     subscription proves nothing more was missed.
+//
+// What remains: another replica drops its L1 copy when the published message
+// arrives, a moment after Invalidate returns; and while one replica cannot
+// reach Redis, replicas that can keep what it could not invalidate until it
+// is back. Redis keys are cluster-safe: a script only touches one stripe,
+// and a stripe is one hash slot.
+package rediscache
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/certseal/certseal/verify"
+	"github.com/certseal/certseal/verify/memcache"
+)
+
+const stripes = 4096
+
+// Options tune a Cache. The zero value is usable.
+type Options struct {
+	// Prefix namespaces the keys and the invalidation channel; every
+	// replica of one deployment uses the same. Default "certseal".
+	Prefix string
+	// Timeout bounds connecting to Redis and each read and write, so that
+	// an unreachable Redis costs a request little. Default 500ms.
+	Timeout time.Duration
+	// Heartbeat is how often the subscription is checked; a check not
+	// answered by the next one counts as a lost connection. Default 1s.
+	Heartbeat time.Duration
+	// L1Bytes bounds the in-process copies. Default 16 MiB.
+	L1Bytes int64
+	// L1TTL bounds the life of an in-process copy. Default 10s.
+	L1TTL  time.Duration
+	Logger *slog.Logger
+}
+
+// Cache is a verify.Cache on Redis. It is safe for concurrent use.
+type Cache struct {
+	rdb     *redis.Client
+	l1      *memcache.Cache
+	id      string // names this Cache's messages
+	prefix  string
+	channel string
+	gens    [stripes]string // generation key of each stripe
+	l1ttl   time.Duration
+	hb      time.Duration
+	log     *slog.Logger
+
+	// trusted: the L1 holds nothing a missed invalidation should have
+	// dropped, and Redis holds nothing an invalidation of ours failed to
+	// drop. Changes happen under mu; epoch counts distrusts, so a
+	// recovery that began before one cannot undo it.
+	mu       sync.Mutex
+	epoch    uint64
+	trusted  atomic.Bool
+	needBump atomic.Bool
+
+	stop context.CancelFunc
+	done chan struct{}
+	psMu sync.Mutex
+	ps   *redis.PubSub
+}
+
+var _ verify.Cache = (*Cache)(nil)
+
+// KEYS: value, generation. Returns value, generation, value's ms to live.
+var getScript = redis.NewScript(`
+return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[1])}`)
+
+// KEYS: generation, value. ARGV: generation seen, stamped value, ttl ms,
+// initial generation. A missing generation (never set, or evicted) is
+// started at a random value, so it cannot come back to one a load saw.
+var setScript = redis.NewScript(`
+local g = redis.call('GET', KEYS[1])
+if not g then
+	redis.call('SET', KEYS[1], ARGV[4])
+	return 0
+end
+if g ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1`)
+
+// KEYS: generation, then values to delete. ARGV: initial generation.
+var bumpScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+	redis.call('INCR', KEYS[1])
+else
+	redis.call('SET', KEYS[1], ARGV[1])
+end
+for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
+return 1`)
+
+// message is what travels on the invalidation channel.
+type message struct {
+	From string   `json:"from"` // the sender drops its copies itself, before sending
+	All  bool     `json:"all,omitempty"`
+	Keys []string `json:"keys,omitempty"`
+}
+
+// Open connects to the Redis at url (redis://...) and starts listening for
+// invalidations. Until the subscription is up the Cache passes every
+// request to the loader.
+func Open(url string, opts Options) (*Cache, error) {
+	ro, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("rediscache: %w", err)
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = "certseal"
+	}
+	if strings.ContainsAny(opts.Prefix, "{}") {
+		return nil, errors.New("rediscache: prefix must not contain { or }: they decide the cluster slot")
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 500 * time.Millisecond
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = time.Second
+	}
+	if opts.L1Bytes == 0 {
+		opts.L1Bytes = 16 << 20
+	}
+	if opts.L1TTL <= 0 {
+		opts.L1TTL = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout, ro.PoolTimeout = opts.Timeout, opts.Timeout, opts.Timeout, opts.Timeout
+	ro.ContextTimeoutEnabled = true
+	// Fail fast: the loader answers instead, and a retry would only
+	// double the wait on a Redis that is gone.
+	ro.MaxRetries = -1
+	ro.DialerRetries = 1
+
+	c := &Cache{
+		rdb:     redis.NewClient(ro),
+		l1:      memcache.New(memcache.Options{MaxBytes: opts.L1Bytes}),
+		id:      strconv.FormatUint(rand.Uint64(), 36),
+		prefix:  opts.Prefix,
+		channel: opts.Prefix + ":invalidate",
+		l1ttl:   opts.L1TTL,
+		hb:      opts.Heartbeat,
+		log:     opts.Logger,
+		done:    make(chan struct{}),
+	}
+	for s := range c.gens {
+		c.gens[s] = c.prefix + ":{" + strconv.Itoa(s) + "}:g"
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	c.stop = stop
+	go c.watch(ctx)
+	return c, nil
+}
+
+func stripe(key string) int {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % stripes)
+}
+
+func (c *Cache) valKey(s int, key string) string {
+	return c.prefix + ":{" + strconv.Itoa(s) + "}:v:" + key
+}
+
+func randomGen() uint64 { return rand.Uint64N(1<<62) + 1 }
+
+// Trusted reports whether the Cache is serving from the cache, rather than
+// passing every request to the loader until Redis is back.
+func (c *Cache) Trusted() bool { return c.trusted.Load() }
+
+// Get implements verify.Cache.
+func (c *Cache) Get(ctx context.Context, key string) ([]byte, verify.Gen, bool, error) {
+	v, g, ok, _ := c.l1.Get(ctx, key)
+	// Checked after the L1 read: a copy read before a distrust is not
+	// returned after it.
+	if !c.trusted.Load() {
+		return nil, verify.Gen{Local: g.Local}, false, nil
+	}
+	if ok {
+		return v, verify.Gen{}, true, nil
+	}
+	s := stripe(key)
+	res, err := getScript.Run(ctx, c.rdb, []string{c.valKey(s, key), c.gens[s]}).Slice()
+	if err != nil {
+		c.failed(ctx, err)
+		return nil, verify.Gen{}, false, fmt.Errorf("rediscache: get: %w", err)
+	}
+	val, hit := res[0].(string)
+	gs, _ := res[1].(string)
+	pttl, _ := res[2].(int64)
+	// Missing or unreadable: zero, which no stored value carries.
+	gen, _ := strconv.ParseUint(gs, 10, 64)
+	if hit && gen != 0 && len(val) >= 8 && binary.BigEndian.Uint64([]byte(val[:8])) == gen {
+		payload := []byte(val[8:])
+		if ttl := min(time.Duration(pttl)*time.Millisecond, c.l1ttl); ttl > 0 {
+			c.l1.SetIf(ctx, key, payload, g, ttl)
+		}
+		return payload, verify.Gen{}, true, nil
+	}
+	return nil, verify.Gen{Local: g.Local, Shared: gen}, false, nil
+}
+
+// SetIf implements verify.Cache. stored reports the shared store.
+func (c *Cache) SetIf(ctx context.Context, key string, val []byte, gen verify.Gen, ttl time.Duration) (bool, error) {
+	if ttl <= 0 || !c.trusted.Load() {
+		return false, nil
+	}
+	s := stripe(key)
+	stamped := make([]byte, 8+len(val))
+	binary.BigEndian.PutUint64(stamped, gen.Shared)
+	copy(stamped[8:], val)
+	n, err := setScript.Run(ctx, c.rdb, []string{c.gens[s], c.valKey(s, key)},
+		strconv.FormatUint(gen.Shared, 10), stamped, max(ttl.Milliseconds(), 1), randomGen()).Int()
+	if err != nil {
+		c.failed(ctx, err)
+		return false, fmt.Errorf("rediscache: set: %w", err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	c.l1.SetIf(ctx, key, val, verify.Gen{Local: gen.Local}, min(ttl, c.l1ttl))
+	return true, nil
+}
+
+// Invalidate implements verify.Cache. It runs to the end even if ctx is
+// cancelled (the change has committed). If Redis cannot be told, the Cache
+// stops trusting itself and, once Redis is back, empties the shared cache
+// before trusting it again.
+func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	c.l1.Invalidate(ctx, keys...)
+	byStripe := map[int][]string{}
+	for _, k := range keys {
+		s := stripe(k)
+		byStripe[s] = append(byStripe[s], c.valKey(s, k))
+	}
+	msg, err := json.Marshal(message{From: c.id, Keys: keys})
+	if err == nil {
+		err = c.bump(ctx, byStripe, msg)
+	}
+	if err != nil {
+		c.needBump.Store(true)
+		c.distrust("an invalidation did not reach Redis", err)
+		return fmt.Errorf("rediscache: invalidate: %w", err)
+	}
+	// A Get on this replica may have read the old value from Redis after
+	// the first drop and kept it; drop again now that Redis is clean.
+	c.l1.Invalidate(ctx, keys...)
+	return nil
+}
+
+// bump bumps the generations of the given stripes, deletes the given value
+// keys in them, and publishes msg, in one round trip.
+func (c *Cache) bump(ctx context.Context, byStripe map[int][]string, msg []byte) error {
+	sha, err := bumpScript.Load(ctx, c.rdb).Result()
+	if err != nil {
+		return err
+	}
+	_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for s, vals := range byStripe {
+			p.EvalSha(ctx, sha, append([]string{c.gens[s]}, vals...), randomGen())
+		}
+		p.Publish(ctx, c.channel, msg)
+		return nil
+	})
+	return err
+}
+
+// failed reacts to a failed Redis call: it may have lost more than this
+// call, so stop trusting until the heartbeat says otherwise. A caller that
+// gave up is no sign of trouble.
+func (c *Cache) failed(ctx context.Context, err error) {
+	if ctx.Err() == nil {
+		c.distrust("a Redis call failed", err)
+	}
+}
+
+func (c *Cache) distrust(why string, err error) {
+	c.mu.Lock()
+	c.epoch++
+	was := c.trusted.Swap(false)
+	c.mu.Unlock()
+	// After the flag: a store that saw the flag still up is refused by
+	// the generations Clear bumps, or removed by it.
+	c.l1.Clear()
+	if was {
+		c.log.Warn("rediscache: answering from the database until Redis is back", "why", why, "err", err)
+	}
+}
+
+func (c *Cache) currentEpoch() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.epoch
+}
+
+// recover trusts the cache again if nothing was distrusted since epoch e,
+// after emptying the shared cache if that is owed.
+func (c *Cache) recover(ctx context.Context, e uint64) {
+	if c.needBump.Swap(false) {
+		all := make(map[int][]string, stripes)
+		for s := range stripes {
+			all[s] = nil
+		}
+		// Not trusted yet, so our own copies are gone already.
+		msg, _ := json.Marshal(message{From: c.id, All: true})
+		if err := c.bump(ctx, all, msg); err != nil {
+			c.needBump.Store(true)
+			c.log.Warn("rediscache: emptying the shared cache failed; retrying", "err", err)
+			return
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.epoch == e && !c.trusted.Load() {
+		c.trusted.Store(true)
+		c.log.Info("rediscache: Redis is back; serving from the cache")
+	}
+}
+
+var errHeartbeat = errors.New("heartbeat unanswered")
+
+// watch keeps the subscription alive, for the life of the Cache.
+func (c *Cache) watch(ctx context.Context) {
+	defer close(c.done)
+	for {
+		err := c.session(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		c.distrust("the invalidation channel was lost", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(c.hb):
+		}
+	}
+}
+
+// session runs one subscription until it fails.
+func (c *Cache) session(ctx context.Context) error {
+	ps := c.rdb.Subscribe(ctx) // no channel yet: no connection yet
+	c.psMu.Lock()
+	if ctx.Err() != nil {
+		c.psMu.Unlock()
+		ps.Close()
+		return ctx.Err()
+	}
+	c.ps = ps
+	c.psMu.Unlock()
+	defer func() {
+		c.psMu.Lock()
+		c.ps = nil
+		c.psMu.Unlock()
+		ps.Close()
+	}()
+
+	if err := ps.Subscribe(ctx, c.channel); err != nil {
+		return err
+	}
+	msg, err := ps.ReceiveTimeout(ctx, c.hb)
+	if err != nil {
+		return err
+	}
+	if _, ok := msg.(*redis.Subscription); !ok {
+		return fmt.Errorf("unexpected %T before the subscription", msg)
+	}
+	// From here on every invalidation reaches us, or the connection
+	// breaks. What was published before is unknown: start from empty.
+	c.needBump.Store(true)
+	c.recover(ctx, c.currentEpoch())
+
+	var lastPing time.Time
+	pinged := false
+	for {
+		// Ping every heartbeat, and at once when not trusted: the pong
+		// carries the epoch it was sent in, and proves that nothing
+		// published before it was missed since.
+		if time.Since(lastPing) >= c.hb || (!pinged && !c.trusted.Load()) {
+			if pinged {
+				return errHeartbeat
+			}
+			if err := ps.Ping(ctx, strconv.FormatUint(c.currentEpoch(), 10)); err != nil {
+				return err
+			}
+			pinged, lastPing = true, time.Now()
+		}
+		msg, err := ps.ReceiveTimeout(ctx, c.hb)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		switch m := msg.(type) {
+		case *redis.Message:
+			c.apply(m.Payload)
+		case *redis.Pong:
+			pinged = false
+			if e, err := strconv.ParseUint(m.Payload, 10, 64); err == nil && !c.trusted.Load() {
+				c.recover(ctx, e)
+			}
+		case *redis.Subscription:
+			// The client resubscribed on its own after a reconnect:
+			// messages in between are lost.
+			return errors.New("resubscribed")
+		}
+	}
+}
+
+// apply drops what a published invalidation names.
+func (c *Cache) apply(payload string) {
+	var m message
+	if err := json.Unmarshal([]byte(payload), &m); err != nil {
+		// Someone else's message, or a newer format: drop everything
+		// rather than keep what it may have meant.
+		c.log.Warn("rediscache: unreadable invalidation; clearing the in-process cache", "err", err)
+		m.All = true
+	}
+	if m.From == c.id {
+		return
+	}
+	if m.All {
+		c.l1.Clear()
+		return
+	}
+	c.l1.Invalidate(context.Background(), m.Keys...)
+}
+
+// Close stops listening and closes the connections.
+func (c *Cache) Close() error {
+	c.stop()
+	c.psMu.Lock()
+	if c.ps != nil {
+		c.ps.Close()
+	}
+	c.psMu.Unlock()
+	<-c.done
+	return c.rdb.Close()
+}

@@ -1,0 +1,263 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/certseal/certseal/registry"
+)
+
+// Service answers the public lookups: by number + QR token, and by number +
+// holder's name. Answers are rendered once and cached as bytes; the
+// current time is spliced in when served.
+type Service struct {
+	store    registry.Store
+	cache    *Cached
+	platform string
+	trust    PDFTrust
+	now      func() time.Time
+	unknown  [2]page // per Format
+}
+
+// NewService wires the verifier. platform is the public base URL; trust
+// is the platform CA that uploaded PDFs must chain to.
+func NewService(store registry.Store, cache *Cached, platform string, trust PDFTrust, now func() time.Time) (*Service, error) {
+	s := &Service{store: store, cache: cache, platform: platform, trust: trust, now: now}
+	for _, f := range []Format{HTML, JSON} {
+		p, err := renderPage(unknownAnswer(platform, time.Time{}), f, false)
+		if err != nil {
+			return nil, err
+		}
+		s.unknown[f] = p
+	}
+	return s, nil
+}
+
+// How long answers stay cached. Positive answers also never outlive the
+// day: expiry is derived from the date, so a cached "valid" must not
+// survive the midnight that ends a term.
+const (
+	negativeTTL = 30 * time.Second
+	positiveTTL = 10 * time.Minute
+)
+
+func (s *Service) positiveTTL() time.Duration {
+	now := s.now().In(registry.ChinaTZ)
+	midnight := registry.Today(now).AddDate(0, 0, 1).Time()
+	return min(positiveTTL, midnight.Sub(now))
+}
+
+// Response is a rendered answer ready to write.
+type Response struct {
+	Status  int
+	Outcome registry.CertState // for metrics
+	format  Format
+	page    page
+	now     time.Time
+}
+
+// WriteTo writes the answer with the current server time.
+func (r Response) WriteTo(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", r.format.ContentType())
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Robots-Tag", "noindex")
+	w.WriteHeader(r.Status)
+	w.Write(r.page.body[:r.page.split])
+	w.Write(serverTime(r.format, r.now))
+	w.Write(r.page.body[r.page.split:])
+}
+
+// ByToken answers a QR code scan.
+func (s *Service) ByToken(ctx context.Context, number, token string, f Format) (Response, error) {
+	return s.lookup(ctx, "t", number, sha256Of(token), f)
+}
+
+// ByName answers a typed lookup: number and the holder's name.
+func (s *Service) ByName(ctx context.Context, number, name string, f Format) (Response, error) {
+	return s.lookup(ctx, "n", number, sha256Of(strings.TrimSpace(name)), f)
+}
+
+func sha256Of(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+// Keys of the cache entries of a number.
+func cacheKey(kind, number string, f Format) string {
+	return fmt.Sprintf("v1:%s:%s:%d", kind, number, f)
+}
+
+// Invalidate drops the cached answers of numbers; call it after the change
+// commits and before the changing request returns. It cannot fail: a cache
+// that cannot be told stops being trusted (see Cached).
+func (s *Service) Invalidate(ctx context.Context, numbers ...string) {
+	var keys []string
+	for _, n := range numbers {
+		for _, kind := range []string{"t", "n"} {
+			for _, f := range []Format{HTML, JSON} {
+				keys = append(keys, cacheKey(kind, n, f))
+			}
+		}
+	}
+	s.cache.Invalidate(ctx, keys...)
+}
+
+func (s *Service) lookup(ctx context.Context, kind, number string, secretHash []byte, f Format) (Response, error) {
+	number, err := registry.ParseCertNumber(number)
+	if err != nil {
+		return Response{}, err // a typo is caught before any lookup
+	}
+	entry, err := s.cache.Get(ctx, cacheKey(kind, number, f), func(ctx context.Context) ([]byte, time.Duration, error) {
+		return s.load(ctx, kind, number, f)
+	})
+	if err != nil {
+		return Response{}, err
+	}
+	now := s.now()
+	// Walk every candidate whatever matches, so a wrong token costs the
+	// same as a right one.
+	var found page
+	var outcome registry.CertState
+	ok := 0
+	for c := range entryCandidates(entry) {
+		if subtle.ConstantTimeCompare(c.secret, secretHash) == 1 {
+			found, outcome, ok = c.page, c.state, 1
+		}
+	}
+	if ok == 0 {
+		return Response{Status: http.StatusNotFound, Outcome: registry.CertUnknown, format: f, page: s.unknown[f], now: now}, nil
+	}
+	return Response{Status: http.StatusOK, Outcome: outcome, format: f, page: found, now: now}, nil
+}
+
+// load reads a number's versions and renders every answer a lookup of this
+// kind can give. An unknown number is an empty entry, cached briefly.
+func (s *Service) load(ctx context.Context, kind, number string, f Format) ([]byte, time.Duration, error) {
+	var versions []registry.Certificate
+	units := map[int64]registry.Unit{}
+	seals := map[int64]registry.Seal{}
+	err := s.store.View(ctx, func(tx registry.Tx) error {
+		var err error
+		if versions, err = tx.ListCertificates(ctx, registry.CertFilter{Number: number}); err != nil {
+			return err
+		}
+		for _, c := range versions {
+			if _, ok := units[c.Appointment.UnitID]; !ok {
+				if units[c.Appointment.UnitID], err = tx.Unit(ctx, c.Appointment.UnitID); err != nil {
+					return err
+				}
+			}
+			if _, ok := seals[c.SealID]; !ok {
+				if seals[c.SealID], err = tx.Seal(ctx, c.SealID, registry.NoLock); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("verify: load %s: %w", number, err)
+	}
+	if len(versions) == 0 {
+		return nil, negativeTTL, nil
+	}
+	now := s.now()
+	current := versions[len(versions)-1].Version
+	var entry []byte
+	for _, c := range versions {
+		secret := c.TokenHash
+		if kind == "n" {
+			// A typed lookup finds the current version by the holder's name
+			// and never shows the photo.
+			if c.Version != current {
+				continue
+			}
+			secret = sha256Of(c.Appointment.Name)
+		}
+		a := answerFor(c, current, units[c.Appointment.UnitID], seals[c.SealID], s.platform, now)
+		p, err := renderPage(a, f, kind == "t")
+		if err != nil {
+			return nil, 0, err
+		}
+		entry = appendCandidate(entry, secret, a.Status, p)
+	}
+	return entry, s.positiveTTL(), nil
+}
+
+// page is a rendered answer with the place where the time goes.
+type page struct {
+	body  []byte
+	split int
+}
+
+func renderPage(a Answer, f Format, withPhoto bool) (page, error) {
+	a.ServerTime = time.Time{}
+	b, err := render(a, f, withPhoto)
+	if err != nil {
+		return page{}, err
+	}
+	// The zero time renders in a known form; replace it by the mark.
+	zero := serverTime(f, time.Time{})
+	i := bytes.Index(b, zero)
+	if i < 0 {
+		return page{}, errors.New("verify: rendered answer has no server time")
+	}
+	return page{body: append(b[:i:i], b[i+len(zero):]...), split: i}, nil
+}
+
+func serverTime(f Format, t time.Time) []byte {
+	if f == JSON {
+		b, _ := t.UTC().MarshalJSON()
+		return b
+	}
+	return []byte(t.In(registry.ChinaTZ).Format("2006-01-02 15:04:05"))
+}
+
+// Cache entry encoding: candidates one after another, each
+// [secret 32][state len 1][state][split 4][body len 4][body].
+type candidate struct {
+	secret []byte
+	state  registry.CertState
+	page   page
+}
+
+func appendCandidate(b []byte, secret []byte, state registry.CertState, p page) []byte {
+	b = append(b, secret...)
+	b = append(b, byte(len(state)))
+	b = append(b, state...)
+	b = binary.BigEndian.AppendUint32(b, uint32(p.split))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(p.body)))
+	return append(b, p.body...)
+}
+
+func entryCandidates(b []byte) func(yield func(candidate) bool) {
+	return func(yield func(candidate) bool) {
+		for len(b) >= 33 {
+			var c candidate
+			c.secret, b = b[:32], b[32:]
+			n := int(b[0])
+			if len(b) < 1+n+8 {
+				return
+			}
+			c.state, b = registry.CertState(b[1:1+n]), b[1+n:]
+			split, size := int(binary.BigEndian.Uint32(b)), int(binary.BigEndian.Uint32(b[4:]))
+			b = b[8:]
+			if size > len(b) || split > size {
+				return
+			}
+			c.page, b = page{body: b[:size:size], split: split}, b[size:]
+			if !yield(c) {
+				return
+			}
+		}
+	}
+}
