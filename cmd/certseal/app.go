@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/certseal/certseal/internal/config"
+	"github.com/certseal/certseal/keys"
+	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/registry/postgres"
+	"github.com/certseal/certseal/registry/sqlite"
+)
+
+// app is the service's parts, built from the configuration. Only here are
+// concrete stores and caches chosen.
+type app struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	store registry.Store
+	pii   *registry.PII
+	kek   *keys.KEK
+	ca    *keys.CA
+	keys  *keys.SoftwareKeys
+	alg   keys.Alg
+}
+
+// openApp opens the store and the key material. Every command that touches
+// data goes through it, so they all agree on where things are.
+func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, error) {
+	a := &app{cfg: cfg, log: log}
+	var err error
+	if a.alg, err = keys.ParseAlg(cfg.SealKeyAlg); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	if a.kek, err = keys.LoadOrCreateKEK(cfg.KEKFile, log); err != nil {
+		return nil, err
+	}
+	// Personal data is sealed under a key derived from the KEK: one secret
+	// for the operator to keep.
+	if a.pii, err = registry.NewPII(a.kek.PersonalDataKey()); err != nil {
+		return nil, err
+	}
+	a.keys = keys.NewSoftwareKeys(a.kek)
+	now := time.Now()
+	if cfg.DevCA() {
+		a.ca, err = keys.LoadOrCreateDevCA(filepath.Join(cfg.DataDir, "pki"), log, now)
+	} else {
+		a.ca, err = keys.LoadCA(cfg.CARootCert, cfg.CAIssuingCert, cfg.CAIssuingKey, now)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DatabaseURL != "" {
+		a.store, err = postgres.Open(ctx, cfg.DatabaseURL, a.pii)
+	} else {
+		a.store, err = sqlite.Open(ctx, cfg.SQLitePath(), a.pii)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// checkKeys refuses to run when an active seal's key does not open or does
+// not match its certificate: better no service than wrong signatures.
+func (a *app) checkKeys(ctx context.Context) error {
+	var seals []registry.Seal
+	err := a.store.View(ctx, func(tx registry.Tx) (err error) {
+		seals, err = tx.ListSeals(ctx, 0)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := keys.CheckSealKeys(ctx, a.keys, seals); err != nil {
+		return fmt.Errorf("seal keys do not match their certificates (wrong --kek-file?): %w", err)
+	}
+	return nil
+}
+
+func (a *app) Close() error {
+	if a.store == nil {
+		return nil
+	}
+	return a.store.Close()
+}
+
+// sealSource adapts the store to what the OCSP responder reads.
+type sealSource struct{ store registry.Store }
+
+func (s sealSource) RevokedSeals(ctx context.Context) (seals []registry.Seal, err error) {
+	err = s.store.View(ctx, func(tx registry.Tx) error {
+		seals, err = tx.RevokedSeals(ctx)
+		return err
+	})
+	return seals, err
+}
+
+func (s sealSource) SealBySerial(ctx context.Context, serial string) (seal registry.Seal, err error) {
+	err = s.store.View(ctx, func(tx registry.Tx) error {
+		seal, err = tx.SealBySerial(ctx, serial)
+		return err
+	})
+	return seal, err
+}

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/certseal/certseal/internal/api"
+	"github.com/certseal/certseal/internal/config"
+	"github.com/certseal/certseal/keys"
+	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/signer"
+	"github.com/certseal/certseal/verify"
+	"github.com/certseal/certseal/verify/memcache"
+	"github.com/certseal/certseal/verify/rediscache"
+)
+
+// service is the running application above the store.
+type service struct {
+	handler  http.Handler
+	batches  *signer.Batches
+	cache    verify.Cache
+	verifier *verify.Service
+	pki      *keys.Responder
+}
+
+func (s *service) Close() {
+	s.batches.Close()
+	s.cache.Close()
+}
+
+// buildService wires verify, keys, signer and the API over an open app.
+func buildService(ctx context.Context, a *app) (*service, error) {
+	cfg := a.cfg
+	var cache verify.Cache
+	if cfg.RedisURL != "" {
+		rc, err := rediscache.Open(cfg.RedisURL, rediscache.Options{Prefix: "certseal:", Logger: a.log})
+		if err != nil {
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		cache = rc
+	} else {
+		cache = memcache.New(memcache.Options{})
+	}
+	svc := &service{cache: cache}
+	cached := verify.NewCached(cache, verify.CachedOptions{Logger: a.log})
+	trust := verify.PDFTrust{Root: a.ca.Root(), Issuing: []*x509.Certificate{a.ca.Issuing()}}
+	var err error
+	if svc.verifier, err = verify.NewService(a.store, cached, cfg.BaseURL, trust, time.Now); err != nil {
+		return nil, err
+	}
+	if svc.pki, err = keys.NewResponder(a.ca, sealSource{a.store}, a.log, time.Now); err != nil {
+		return nil, err
+	}
+	font := signer.DefaultFont()
+	if cfg.FontFile != "" {
+		if font, err = signer.LoadFont(cfg.FontFile); err != nil {
+			return nil, err
+		}
+	}
+	tpl := signer.DefaultTemplate()
+	if cfg.TemplateFile != "" {
+		if tpl, err = signer.LoadTemplate(cfg.TemplateFile); err != nil {
+			return nil, err
+		}
+	}
+	renderer, err := signer.NewRenderer(tpl, font)
+	if err != nil {
+		return nil, err
+	}
+	metrics := api.NewMetrics()
+	issuer := signer.NewIssuer(a.store, a.pii, a.keys, a.ca, renderer, cfg.BaseURL, time.Now, a.log)
+	svc.batches = signer.NewBatches(issuer, a.store, a.log, func(ctx context.Context, number string) {
+		svc.verifier.Invalidate(ctx, number)
+		metrics.CertificatesIssued(1)
+	})
+	svc.handler = api.New(api.Deps{
+		Store: a.store, Keys: a.keys, CA: a.ca, PKI: svc.pki, Issuer: issuer, Batches: svc.batches, Verifier: svc.verifier,
+		Metrics: metrics, Log: a.log, BaseURL: cfg.BaseURL, KeyAlg: a.alg, Now: time.Now,
+		Ready:      map[string]func(context.Context) error{"store": a.store.Ping, "cache": cachePing(cache)},
+		PublicRate: cfg.PublicRateLimit, PublicBurst: cfg.PublicBurst, TrustProxy: cfg.TrustProxy,
+	})
+	return svc, nil
+}
+
+// cachePing reports a shared cache that is not trusted (Redis unreachable):
+// the service still answers from the database, but an operator should know.
+func cachePing(c verify.Cache) func(context.Context) error {
+	return func(context.Context) error {
+		if rc, ok := c.(*rediscache.Cache); ok && !rc.Trusted() {
+			return errors.New("redis cache is not reachable; answering from the database")
+		}
+		return nil
+	}
+}
+
+// watchRevocations keeps this replica's CRL and OCSP answers fresh when a
+// seal is revoked through another replica: it looks for a change in the
+// revoked seals every interval.
+func watchRevocations(ctx context.Context, a *app, pki *keys.Responder, every time.Duration) {
+	last := ""
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		var seals []registry.Seal
+		err := a.store.View(ctx, func(tx registry.Tx) (err error) {
+			seals, err = tx.RevokedSeals(ctx)
+			return err
+		})
+		if err == nil {
+			sig := fmt.Sprint(len(seals))
+			if n := len(seals); n > 0 && seals[n-1].RevokedAt != nil {
+				sig += seals[n-1].RevokedAt.String()
+			}
+			if last != "" && sig != last {
+				pki.Invalidate()
+			}
+			last = sig
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func runServe(ctx context.Context, env *cliEnv, args []string) error {
+	cfg, _, err := config.Parse("certseal serve", args, env.getenv, env.stderr, nil)
+	if err != nil {
+		return err
+	}
+	log := cfg.Logger(env.stderr)
+	a, err := openApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := a.checkKeys(ctx); err != nil {
+		return err
+	}
+	svc, err := buildService(ctx, a)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	if err := svc.batches.Resume(ctx); err != nil {
+		return fmt.Errorf("resume batches: %w", err)
+	}
+	go watchRevocations(ctx, a, svc.pki, 5*time.Second)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: svc.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
+	store, cache := "sqlite "+cfg.SQLitePath(), "in-process"
+	if cfg.DatabaseURL != "" {
+		store = "postgresql"
+	}
+	if cfg.RedisURL != "" {
+		cache = "redis"
+	}
+	log.Info("certseal is listening", "addr", "http://"+ln.Addr().String(), "public_url", cfg.BaseURL,
+		"data_dir", cfg.DataDir, "store", store, "cache", cache, "development_ca", cfg.DevCA())
+	if cfg.DevCA() {
+		log.Warn("THIS IS A DEVELOPMENT CA: certificates it signs are for trying certseal out, not for real use")
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,179 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/certseal/certseal/registry"
+)
+
+// Principal is who an API request comes from, as its API key says.
+type Principal struct {
+	KeyID        int64
+	Role         registry.Role
+	Jurisdiction string // reviewers only
+	UnitID       int64  // units only
+}
+
+// Actor names the caller in audit events and logs: role, scope and key id,
+// never the key.
+func (p Principal) Actor() string {
+	id := "#" + strconv.FormatInt(p.KeyID, 10)
+	switch p.Role {
+	case registry.RoleReviewer:
+		return "reviewer:" + p.Jurisdiction + id
+	case registry.RoleUnit:
+		return "unit:" + strconv.FormatInt(p.UnitID, 10) + id
+	}
+	return string(p.Role) + id
+}
+
+// CanUnit reports whether the caller may act on the unit's objects:
+// the platform on every unit, a unit on itself. Reviewers are scoped by
+// jurisdiction instead (CanJurisdiction, or CanView with the unit at hand).
+func (p Principal) CanUnit(unitID int64) bool {
+	switch p.Role {
+	case registry.RolePlatform:
+		return true
+	case registry.RoleUnit:
+		return unitID != 0 && p.UnitID == unitID
+	}
+	return false
+}
+
+// CanJurisdiction reports whether the caller reviews units of jurisdiction
+// j: the platform everywhere, a reviewer in its own.
+func (p Principal) CanJurisdiction(j string) bool {
+	switch p.Role {
+	case registry.RolePlatform:
+		return true
+	case registry.RoleReviewer:
+		return j != "" && p.Jurisdiction == j
+	}
+	return false
+}
+
+// CanView reports whether the caller may see unit u and its objects: the
+// platform, the unit itself, or a reviewer of u's jurisdiction.
+func (p Principal) CanView(u registry.Unit) bool {
+	return p.CanUnit(u.ID) || p.CanJurisdiction(u.Jurisdiction)
+}
+
+// WithPrincipal returns ctx carrying p (Authenticate does this; tests of
+// handlers can too).
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey, p)
+}
+
+// PrincipalFrom returns the caller Authenticate found.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey).(Principal)
+	return p, ok
+}
+
+// apiKeyPrefix marks certseal keys, so secret scanners and people can tell
+// one when they see it in a file or a paste.
+const apiKeyPrefix = "cs_"
+
+// apiKeyLen is the length of a key: the prefix and 32 bytes in unpadded
+// base64url (43 characters).
+const apiKeyLen = len(apiKeyPrefix) + 43
+
+// NewAPIKey makes a key and the hash to store. Only the hash is stored:
+// the key is shown once, to whoever created it.
+func NewAPIKey() (key string, hash []byte) {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails (crypto/rand panics rather than return short)
+	key = apiKeyPrefix + base64.RawURLEncoding.EncodeToString(b)
+	return key, HashAPIKey(key)
+}
+
+// HashAPIKey is the stored form of a key. A plain SHA-256 is right here,
+// unlike for passwords: a key holds 256 random bits, so there is nothing
+// to guess that a slow hash or a salt would protect, and a fast hash keeps
+// the lookup on every request cheap and exact (the hash is the index).
+func HashAPIKey(key string) []byte {
+	h := sha256.Sum256([]byte(key))
+	return h[:]
+}
+
+// bearerKey extracts a well-formed certseal key from an Authorization
+// header (RFC 6750 §2.1), or "".
+func bearerKey(header string) string {
+	scheme, key, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	key = strings.TrimSpace(key)
+	if len(key) != apiKeyLen || !strings.HasPrefix(key, apiKeyPrefix) {
+		return ""
+	}
+	if _, err := base64.RawURLEncoding.Strict().DecodeString(key[len(apiKeyPrefix):]); err != nil {
+		return ""
+	}
+	return key
+}
+
+// Authenticate admits requests carrying a known API key as
+// "Authorization: Bearer <key>" and puts the Principal in the context.
+// Missing or unknown keys get 401; a store that cannot answer gets 503, so
+// an outage never looks like a bad key.
+//
+// Nothing is cached: keys are looked up by their unique hash, one indexed
+// read per API request, and API traffic (platform, reviewers, units) is
+// small beside the public verification traffic, which needs no key. Not
+// caching means a key disabled in the store stops working at once.
+func Authenticate(store registry.Store) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			key := bearerKey(r.Header.Get("Authorization"))
+			if key == "" {
+				WriteProblem(w, r, registry.Errf(CodeUnauthorized, "send an API key as Authorization: Bearer <key>"))
+				return
+			}
+			var k registry.APIKey
+			err := store.View(r.Context(), func(tx registry.Tx) error {
+				var err error
+				k, err = tx.APIKeyByHash(r.Context(), HashAPIKey(key))
+				return err
+			})
+			switch {
+			case errors.Is(err, registry.ErrNotFound):
+				WriteProblem(w, r, registry.Errf(CodeUnauthorized, "unknown API key"))
+				return
+			case err != nil: // the store's unavailable is a 503
+				WriteProblem(w, r, err)
+				return
+			}
+			p := Principal{KeyID: k.ID, Role: k.Role, Jurisdiction: k.Jurisdiction, UnitID: k.UnitID}
+			setInfoActor(r.Context(), p.Actor())
+			next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+		})
+	}
+}
+
+// Require lets through callers whose role is one of roles: no principal is
+// 401, another role 403. Whether the caller may see a given object is the
+// handler's question (CanUnit, CanView), answered with 404.
+func Require(roles ...registry.Role) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, ok := PrincipalFrom(r.Context())
+			switch {
+			case !ok:
+				WriteProblem(w, r, registry.Errf(CodeUnauthorized, "send an API key as Authorization: Bearer <key>"))
+			case !slices.Contains(roles, p.Role):
+				WriteProblem(w, r, registry.Errf(CodeForbidden, "role %s may not do this", p.Role))
+			default:
+				next.ServeHTTP(w, r)
+			}
+		})
+	}
+}

@@ -1,0 +1,328 @@
+package api
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/signer"
+)
+
+// certificateRequest is one appointment as the platform or a unit sends it.
+type certificateRequest struct {
+	UnitID            int64           `json:"unit_id"`
+	Name              string          `json:"name"`
+	Gender            registry.Gender `json:"gender"`
+	IDNumber          string          `json:"id_number"`
+	Series            string          `json:"series"`
+	Specialty         string          `json:"specialty"`
+	Level             registry.Level  `json:"level"`
+	Post              string          `json:"post"`
+	TermFrom          registry.Date   `json:"term_from"`
+	TermTo            registry.Date   `json:"term_to"`
+	Committee         string          `json:"committee"`
+	PublicationNumber string          `json:"publication_number"`
+	AppointedOn       registry.Date   `json:"appointed_on"`
+	Photo             []byte          `json:"photo"` // base64 JPEG or PNG
+}
+
+func (c certificateRequest) appointment() registry.Appointment {
+	return registry.Appointment{UnitID: c.UnitID, Name: c.Name, Gender: c.Gender, IDNumber: c.IDNumber, Series: c.Series,
+		Specialty: c.Specialty, Level: c.Level, Post: c.Post, TermFrom: c.TermFrom, TermTo: c.TermTo, Committee: c.Committee,
+		PublicationNumber: c.PublicationNumber, AppointedOn: c.AppointedOn, Photo: c.Photo}
+}
+
+// certificateJSON is the record as its owners see it. The ID number is
+// masked here too: the API answer is logged and cached by clients.
+type certificateJSON struct {
+	Number            string             `json:"number"`
+	Version           int                `json:"version"`
+	Status            registry.CertState `json:"status"`
+	UnitID            int64              `json:"unit_id"`
+	Name              string             `json:"name"`
+	Gender            registry.Gender    `json:"gender"`
+	IDNumberMasked    string             `json:"id_number_masked"`
+	Series            string             `json:"series"`
+	Specialty         string             `json:"specialty"`
+	Level             registry.Level     `json:"level"`
+	Post              string             `json:"post"`
+	TermFrom          registry.Date      `json:"term_from"`
+	TermTo            registry.Date      `json:"term_to"`
+	Committee         string             `json:"committee"`
+	PublicationNumber string             `json:"publication_number"`
+	AppointedOn       registry.Date      `json:"appointed_on"`
+	SealVersion       int                `json:"seal_version"`
+	IssuedAt          time.Time          `json:"issued_at"`
+	PDFSHA256         string             `json:"pdf_sha256"`
+	RevokedAt         *time.Time         `json:"revoked_at,omitempty"`
+	RevokeReason      string             `json:"revoke_reason,omitempty"`
+	RevokeCategory    string             `json:"revoke_category,omitempty"`
+	// VerifyURL is only in the answer that created the version: the token
+	// is not stored, only its hash.
+	VerifyURL string `json:"verify_url,omitempty"`
+}
+
+func certificateView(c registry.Certificate, now time.Time) certificateJSON {
+	a := c.Appointment
+	return certificateJSON{Number: c.Number, Version: c.Version, Status: registry.CertStatusOn(c, registry.Today(now)), UnitID: a.UnitID,
+		Name: a.Name, Gender: a.Gender, IDNumberMasked: registry.MaskIDNumber(a.IDNumber), Series: a.Series, Specialty: a.Specialty,
+		Level: a.Level, Post: a.Post, TermFrom: a.TermFrom, TermTo: a.TermTo, Committee: a.Committee,
+		PublicationNumber: a.PublicationNumber, AppointedOn: a.AppointedOn, SealVersion: c.SealVersion, IssuedAt: c.IssuedAt,
+		PDFSHA256: hex.EncodeToString(c.PDFSHA256), RevokedAt: c.RevokedAt, RevokeReason: c.RevokeReason, RevokeCategory: string(c.Category)}
+}
+
+func (s *server) issueCertificate(w http.ResponseWriter, r *http.Request) {
+	var req certificateRequest
+	if err := DecodeJSON(r, &req); err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	if !principal(r).CanUnit(req.UnitID) {
+		WriteProblem(w, r, notFoundFor("unit", req.UnitID))
+		return
+	}
+	issued, err := s.Issuer.Issue(r.Context(), signer.Request{Appointment: req.appointment(), Actor: principal(r).Actor(), RequestID: RequestIDFrom(r.Context())})
+	if err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	s.certificateChanged(r.Context(), issued.Certificate.Number)
+	s.Metrics.CertificatesIssued(1)
+	out := certificateView(issued.Certificate, s.Now())
+	out.VerifyURL = issued.VerifyURL
+	w.Header().Set("Location", "/api/v1/certificates/"+issued.Certificate.Number)
+	WriteJSON(w, http.StatusCreated, out)
+}
+
+// certificateChanged drops cached answers of a number; a new number may
+// have been cached as unknown by someone who typed it early.
+func (s *server) certificateChanged(ctx context.Context, number string) {
+	s.Verifier.Invalidate(ctx, number)
+}
+
+// loadCertificate reads the newest version of a number the caller owns.
+func loadCertificate(ctx context.Context, tx registry.Tx, p Principal, number string) (registry.Certificate, error) {
+	n, err := registry.ParseCertNumber(number)
+	if err != nil {
+		return registry.Certificate{}, err
+	}
+	c, err := tx.Certificate(ctx, n)
+	if err != nil {
+		return c, err
+	}
+	if !p.CanUnit(c.Appointment.UnitID) {
+		return c, notFoundFor("certificate", n)
+	}
+	return c, nil
+}
+
+func (s *server) getCertificate(w http.ResponseWriter, r *http.Request) {
+	var c registry.Certificate
+	err := s.Store.View(r.Context(), func(tx registry.Tx) (err error) {
+		c, err = loadCertificate(r.Context(), tx, principal(r), chi.URLParam(r, "number"))
+		return err
+	})
+	if err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, certificateView(c, s.Now()))
+}
+
+// getCertificatePDF serves the newest version's PDF, or ?version=N.
+func (s *server) getCertificatePDF(w http.ResponseWriter, r *http.Request) {
+	var pdf []byte
+	var c registry.Certificate
+	err := s.Store.View(r.Context(), func(tx registry.Tx) (err error) {
+		if c, err = loadCertificate(r.Context(), tx, principal(r), chi.URLParam(r, "number")); err != nil {
+			return err
+		}
+		version := c.Version
+		if v := r.URL.Query().Get("version"); v != "" {
+			if version, err = strconv.Atoi(v); err != nil || version < 1 || version > c.Version {
+				return registry.Errf(registry.CodeNotFound, "certificate %s has no version %q", c.Number, v)
+			}
+		}
+		pdf, err = tx.CertificatePDF(r.Context(), c.Number, version)
+		return err
+	})
+	if err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.pdf"`, c.Number))
+	w.Header().Set("Content-Length", strconv.Itoa(len(pdf)))
+	w.Write(pdf)
+}
+
+type revokeCertificateRequest struct {
+	Reason   string                  `json:"reason"`
+	Category registry.RevokeCategory `json:"category"` // error (default), forgery, tamper, abuse, other
+}
+
+func (s *server) revokeCertificate(w http.ResponseWriter, r *http.Request) {
+	var req revokeCertificateRequest
+	if err := DecodeJSON(r, &req); err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	reason, err := text("reason", req.Reason, true, 500)
+	if err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	if req.Category == "" {
+		req.Category = registry.RevokeError
+	}
+	var c registry.Certificate
+	err = s.Store.InTx(r.Context(), func(tx registry.Tx) (err error) {
+		if c, err = loadCertificate(r.Context(), tx, principal(r), chi.URLParam(r, "number")); err != nil {
+			return err
+		}
+		if err := registry.RevokeCertificate(&c, req.Category, reason, principal(r).Actor(), s.Now()); err != nil {
+			return err
+		}
+		if err := tx.UpdateCertificate(r.Context(), &c); err != nil {
+			return err
+		}
+		return s.event(r.Context(), tx, r, "certificate.revoke", "certificate", c.Number, map[string]any{"version": c.Version, "category": c.Category, "reason": reason})
+	})
+	if err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	// Before answering: the next scan must say 已撤销.
+	s.certificateChanged(r.Context(), c.Number)
+	WriteJSON(w, http.StatusOK, certificateView(c, s.Now()))
+}
+
+func (s *server) reissueCertificate(w http.ResponseWriter, r *http.Request) {
+	var req certificateRequest
+	if err := DecodeJSON(r, &req); err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	var old registry.Certificate
+	err := s.Store.View(r.Context(), func(tx registry.Tx) (err error) {
+		old, err = loadCertificate(r.Context(), tx, principal(r), chi.URLParam(r, "number"))
+		return err
+	})
+	if err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	if req.UnitID == 0 {
+		req.UnitID = old.Appointment.UnitID
+	}
+	issued, err := s.Issuer.Reissue(r.Context(), old.Number, req.appointment(), signer.Request{Actor: principal(r).Actor(), RequestID: RequestIDFrom(r.Context())})
+	if err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	s.certificateChanged(r.Context(), old.Number)
+	s.Metrics.CertificatesIssued(1)
+	out := certificateView(issued.Certificate, s.Now())
+	out.VerifyURL = issued.VerifyURL
+	WriteJSON(w, http.StatusCreated, out)
+}
+
+// --- batches ----------------------------------------------------------------
+
+func (s *server) createBatch(w http.ResponseWriter, r *http.Request) {
+	unitID, err := strconv.ParseInt(r.URL.Query().Get("unit_id"), 10, 64)
+	p := principal(r)
+	if p.Role == registry.RoleUnit && (err != nil || unitID == 0) {
+		unitID, err = p.UnitID, nil
+	}
+	if err != nil || unitID <= 0 {
+		WriteProblem(w, r, registry.FieldErr("unit_id", "pass ?unit_id= for the unit the batch is for"))
+		return
+	}
+	if !p.CanUnit(unitID) {
+		WriteProblem(w, r, notFoundFor("unit", unitID))
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	b, rowErrs, err := s.Batches.Submit(r.Context(), signer.BatchSubmission{UnitID: unitID, ContentType: r.Header.Get("Content-Type"), Body: body,
+		Actor: p.Actor(), RequestID: RequestIDFrom(r.Context()), IdempotencyKey: r.Header.Get("Idempotency-Key")})
+	if err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	if len(rowErrs) > 0 {
+		WriteProblemWith(w, r, registry.Errf(registry.CodeInvalid, "%d rows are invalid; nothing was issued", len(rowErrs)),
+			map[string]any{"errors": rowErrs})
+		return
+	}
+	w.Header().Set("Location", fmt.Sprintf("/api/v1/certificate-batches/%d", b.ID))
+	WriteJSON(w, http.StatusAccepted, b)
+}
+
+func (s *server) loadBatch(ctx context.Context, tx registry.Tx, p Principal, r *http.Request) (registry.Batch, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return registry.Batch{}, err
+	}
+	b, err := tx.Batch(ctx, id)
+	if err == nil && !p.CanUnit(b.UnitID) {
+		err = notFoundFor("batch", id)
+	}
+	return b, err
+}
+
+func (s *server) getBatch(w http.ResponseWriter, r *http.Request) {
+	var b registry.Batch
+	err := s.Store.View(r.Context(), func(tx registry.Tx) (err error) {
+		b, err = s.loadBatch(r.Context(), tx, principal(r), r)
+		return err
+	})
+	if err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, b)
+}
+
+func (s *server) getBatchRows(w http.ResponseWriter, r *http.Request) {
+	state := registry.BatchRowState(r.URL.Query().Get("state"))
+	switch state {
+	case "", registry.RowPending, registry.RowIssued, registry.RowFailed:
+	default:
+		WriteProblem(w, r, registry.FieldErr("state", "must be pending, issued or failed"))
+		return
+	}
+	var rows []registry.BatchRow
+	err := s.Store.View(r.Context(), func(tx registry.Tx) error {
+		b, err := s.loadBatch(r.Context(), tx, principal(r), r)
+		if err != nil {
+			return err
+		}
+		rows, err = tx.BatchRows(r.Context(), b.ID, state)
+		return err
+	})
+	if err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, listJSON[registry.BatchRow]{Items: rows})
+}
+
+func pemCert(der []byte) string {
+	if len(der) == 0 {
+		return ""
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}

@@ -1,0 +1,196 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are certseal's Prometheus metrics, on a registry of their own (no
+// global state: two servers in one test process do not collide). A nil
+// *Metrics records nothing, for tests that do not care.
+type Metrics struct {
+	reg           *prometheus.Registry
+	requests      *prometheus.HistogramVec
+	inFlight      prometheus.Gauge
+	issued        prometheus.Counter
+	verifications *prometheus.CounterVec
+	cacheHits     prometheus.Counter
+	cacheMisses   prometheus.Counter
+	signing       prometheus.Histogram
+	batchRows     *prometheus.CounterVec
+}
+
+// verificationOutcomes are the label values Verification accepts; anything
+// else is counted as "other", so a label can never grow without bound.
+var verificationOutcomes = [...]string{"valid", "revoked", "expired", "superseded", "unknown", "error",
+	"upload_passed", "upload_failed", "upload_indeterminate"}
+
+// NewMetrics registers certseal's metrics and the Go runtime and process
+// collectors on a new registry.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "certseal_http_request_duration_seconds",
+			Help: "Time to answer HTTP requests, by route pattern, method and status class.",
+			// Verification answers take milliseconds, signing a PDF tenths
+			// of a second, a batch upload seconds.
+			Buckets: []float64{.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route", "method", "status"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "certseal_http_requests_in_flight",
+			Help: "HTTP requests being answered now.",
+		}),
+		issued: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "certseal_certificates_issued_total",
+			Help: "Certificate versions signed and stored (issues and reissues).",
+		}),
+		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "certseal_verifications_total",
+			Help: "Public verification answers, by outcome.",
+		}, []string{"outcome"}),
+		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "certseal_verify_cache_hits_total",
+			Help: "Verification answers served from the cache.",
+		}),
+		cacheMisses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "certseal_verify_cache_misses_total",
+			Help: "Verification answers the cache did not have (hit ratio: hits / (hits + misses)).",
+		}),
+		signing: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "certseal_signing_duration_seconds",
+			Help:    "Time to render and sign one certificate PDF.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
+		batchRows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "certseal_batch_rows_total",
+			Help: "Batch rows finished, by outcome (issued, failed).",
+		}, []string{"outcome"}),
+	}
+	m.reg.MustRegister(m.requests, m.inFlight, m.issued, m.verifications, m.cacheHits, m.cacheMisses,
+		m.signing, m.batchRows,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Zero series exist from the start, so rate() and ratios work before
+	// the first event.
+	for _, o := range verificationOutcomes {
+		m.verifications.WithLabelValues(o)
+	}
+	m.verifications.WithLabelValues("other")
+	m.batchRows.WithLabelValues("issued")
+	m.batchRows.WithLabelValues("failed")
+	return m
+}
+
+// Registry is where the metrics live, for collectors of other packages
+// (a database pool's stats, say).
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the metrics in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	if m == nil {
+		return http.NotFoundHandler()
+	}
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Middleware times every request by route pattern (never the raw path:
+// numbers and tokens would make a series per certificate), method and
+// status class.
+func (m *Metrics) Middleware(next http.Handler) http.Handler {
+	if m == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		r = withRouteContext(r)
+		m.inFlight.Inc()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		completed := false
+		defer func() { // deferred: a panicking request counts as a 5xx
+			m.inFlight.Dec()
+			status := statusOfWriter(ww, completed)
+			m.requests.WithLabelValues(routePattern(r), methodLabel(r.Method), statusClass(status)).
+				Observe(time.Since(start).Seconds())
+		}()
+		next.ServeHTTP(ww, r)
+		completed = true
+	})
+}
+
+// methodLabel keeps the method label to the standard methods.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
+}
+
+func statusClass(s int) string {
+	if s >= 100 && s < 600 {
+		return strconv.Itoa(s/100) + "xx"
+	}
+	return "other"
+}
+
+// CertificatesIssued counts n certificate versions signed.
+func (m *Metrics) CertificatesIssued(n int) {
+	if m != nil && n > 0 {
+		m.issued.Add(float64(n))
+	}
+}
+
+// Verification counts one public answer: valid, revoked, expired,
+// superseded, unknown, error, or upload_passed / upload_failed /
+// upload_indeterminate for uploaded PDFs.
+func (m *Metrics) Verification(outcome string) {
+	if m == nil {
+		return
+	}
+	for _, o := range verificationOutcomes {
+		if o == outcome {
+			m.verifications.WithLabelValues(o).Inc()
+			return
+		}
+	}
+	m.verifications.WithLabelValues("other").Inc()
+}
+
+// CacheHit and CacheMiss count verification cache lookups.
+func (m *Metrics) CacheHit() {
+	if m != nil {
+		m.cacheHits.Inc()
+	}
+}
+
+func (m *Metrics) CacheMiss() {
+	if m != nil {
+		m.cacheMisses.Inc()
+	}
+}
+
+// SigningDuration records how long one certificate took to render and sign.
+func (m *Metrics) SigningDuration(d time.Duration) {
+	if m != nil {
+		m.signing.Observe(d.Seconds())
+	}
+}
+
+// BatchRow counts one finished batch row.
+func (m *Metrics) BatchRow(issued bool) {
+	if m == nil {
+		return
+	}
+	outcome := "failed"
+	if issued {
+		outcome = "issued"
+	}
+	m.batchRows.WithLabelValues(outcome).Inc()
+}

@@ -1,0 +1,145 @@
+// Package api is certseal's HTTP face: the platform, reviewers and units
+// over a JSON API with API keys, and the public verification pages.
+package api
+
+import (
+	"context"
+	"crypto"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/certseal/certseal/keys"
+	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/signer"
+	"github.com/certseal/certseal/verify"
+)
+
+// SealKeys makes seal keys (keys.SoftwareKeys does).
+type SealKeys interface {
+	GenerateSealKey(ctx context.Context, alg keys.Alg, unitID int64, version int) (crypto.PublicKey, []byte, error)
+}
+
+// SealCA certifies seal keys (keys.CA does).
+type SealCA interface {
+	IssueSealCert(unit registry.Unit, version int, pub crypto.PublicKey, now time.Time, baseURL string) (der []byte, serial string, err error)
+}
+
+// PKI serves trust anchors and revocation status (keys.Responder does).
+type PKI interface {
+	HandleRoot() http.HandlerFunc
+	HandleIssuing() http.HandlerFunc
+	HandleCRL() http.HandlerFunc
+	HandleOCSP() http.HandlerFunc
+	// Invalidate drops cached CRL and OCSP answers after a seal change.
+	Invalidate()
+}
+
+// Verifier answers the public lookups (verify.Service does).
+type Verifier interface {
+	ByToken(ctx context.Context, number, token string, f verify.Format) (verify.Response, error)
+	ByName(ctx context.Context, number, name string, f verify.Format) (verify.Response, error)
+	CheckUpload(ctx context.Context, pdf []byte) (verify.UploadAnswer, error)
+	// Invalidate drops cached answers; it cannot fail (see verify.Cached).
+	Invalidate(ctx context.Context, numbers ...string)
+}
+
+// Deps is what the API stands on; cmd/certseal builds it.
+type Deps struct {
+	Store    registry.Store
+	Keys     SealKeys
+	CA       SealCA
+	PKI      PKI
+	Issuer   *signer.Issuer
+	Batches  *signer.Batches
+	Verifier Verifier
+	Metrics  *Metrics
+	Log      *slog.Logger
+	BaseURL  string
+	KeyAlg   keys.Alg
+	Now      func() time.Time
+	// Ready are the readiness checks (store, cache).
+	Ready map[string]func(context.Context) error
+	// PublicRate and PublicBurst limit each client on public routes.
+	PublicRate  float64
+	PublicBurst int
+	// TrustProxy takes the client address from X-Forwarded-For (behind a
+	// load balancer that sets it).
+	TrustProxy bool
+}
+
+// Body limits. A certificate request carries a photo (2 MiB as base64),
+// a seal application an imprint; a batch carries many photos.
+const (
+	limitSmall  = 64 << 10
+	limitPhoto  = 4 << 20
+	limitBatch  = 256 << 20
+	limitUpload = 10 << 20
+)
+
+type server struct{ Deps }
+
+// New returns the HTTP handler of the whole service.
+func New(d Deps) http.Handler {
+	s := &server{d}
+	r := chi.NewRouter()
+	r.Use(RequestID, Recoverer(d.Log), d.Metrics.Middleware, AccessLog(d.Log))
+	r.NotFound(NotFound)
+	r.MethodNotAllowed(MethodNotAllowed)
+
+	r.Get("/healthz", Healthz())
+	r.Get("/readyz", Readyz(d.Ready))
+	r.Method(http.MethodGet, "/metrics", d.Metrics.Handler())
+	r.Get("/api/v1/openapi.json", OpenAPIHandler())
+
+	r.Group(func(r chi.Router) {
+		r.Use(RateLimit(d.PublicRate, d.PublicBurst, TrustForwardedFor(d.TrustProxy)))
+		r.With(MaxBody(0)).Get("/v/{number}", s.verifyByToken)
+		r.With(MaxBody(0)).Get("/v", s.verifyByName)
+		r.With(MaxBody(limitUpload)).Post("/v/pdf", s.verifyUpload)
+		r.Get("/catalog", s.catalogHTML)
+		r.Get("/api/v1/catalog", s.catalogJSON)
+		r.Get("/pki/root.crt", d.PKI.HandleRoot())
+		r.Get("/pki/issuing.crt", d.PKI.HandleIssuing())
+		r.Get("/pki/crl", d.PKI.HandleCRL())
+		r.Get("/pki/ocsp/*", d.PKI.HandleOCSP())
+		r.Post("/pki/ocsp", d.PKI.HandleOCSP())
+	})
+
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(Authenticate(d.Store), Idempotency(d.Store))
+		platform := Require(registry.RolePlatform)
+		units := Require(registry.RolePlatform, registry.RoleUnit)
+		reviewers := Require(registry.RoleReviewer)
+		anyRole := Require(registry.RolePlatform, registry.RoleUnit, registry.RoleReviewer)
+		small := MaxBody(limitSmall)
+
+		r.With(platform, small).Post("/units", s.createUnit)
+		r.With(anyRole).Get("/units/{unit_id}", s.getUnit)
+
+		r.With(units, small).Post("/units/{unit_id}/filings", s.createFiling)
+		r.With(anyRole).Get("/units/{unit_id}/filings", s.listFilings)
+		r.With(anyRole).Get("/filings/{id}", s.getFiling)
+		r.With(reviewers, small).Post("/filings/{id}/review", s.reviewFiling)
+		r.With(units, small).Post("/filings/{id}/withdraw", s.withdrawFiling)
+
+		r.With(units, MaxBody(limitPhoto)).Post("/units/{unit_id}/seal-applications", s.createSealApplication)
+		r.With(anyRole).Get("/seal-applications/{id}", s.getSealApplication)
+		r.With(reviewers, small).Post("/seal-applications/{id}/review", s.reviewSealApplication)
+		r.With(units, small).Post("/seal-applications/{id}/withdraw", s.withdrawSealApplication)
+		r.With(anyRole).Get("/units/{unit_id}/seals", s.listSeals)
+		r.With(units, small).Post("/seals/{id}/revoke", s.revokeSeal)
+
+		r.With(units, MaxBody(limitPhoto)).Post("/certificates", s.issueCertificate)
+		r.With(units, MaxBody(limitBatch)).Post("/certificate-batches", s.createBatch)
+		r.With(units).Get("/certificate-batches/{id}", s.getBatch)
+		r.With(units).Get("/certificate-batches/{id}/rows", s.getBatchRows)
+		r.With(units).Get("/certificates/{number}", s.getCertificate)
+		r.With(units).Get("/certificates/{number}/pdf", s.getCertificatePDF)
+		r.With(units, small).Post("/certificates/{number}/revoke", s.revokeCertificate)
+		r.With(units, MaxBody(limitPhoto)).Post("/certificates/{number}/reissue", s.reissueCertificate)
+	})
+	return r
+}

@@ -1,0 +1,155 @@
+// Package config is the one place that reads certseal's settings: command
+// line flags, with CERTSEAL_* environment variables as their defaults.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config holds every setting. Zero values are replaced by defaults in Load.
+type Config struct {
+	DataDir     string // embedded store, development CA and key files
+	Addr        string
+	BaseURL     string // public address printed in QR codes and seal certificates
+	DatabaseURL string // PostgreSQL; empty: embedded SQLite
+	RedisURL    string // Redis; empty: in-process cache
+
+	CARootCert, CAIssuingCert, CAIssuingKey string // operator CA (PEM); empty: development CA
+	KEKFile                                 string // key-encryption key for seal keys and personal data
+	SealKeyAlg                              string
+	FontFile, TemplateFile                  string
+
+	PublicRateLimit float64 // requests per second per client on public routes
+	PublicBurst     int
+	TrustProxy      bool // honour X-Forwarded-For (behind a load balancer)
+	ShutdownTimeout time.Duration
+	LogLevel        slog.Level
+	LogJSON         bool
+}
+
+// Register adds the settings to fs; their defaults come from getenv.
+func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&c.DataDir, "data", env("CERTSEAL_DATA_DIR", "data"), "data directory (CERTSEAL_DATA_DIR)")
+	fs.StringVar(&c.Addr, "addr", env("CERTSEAL_ADDR", "127.0.0.1:8080"), "listen address (CERTSEAL_ADDR)")
+	fs.StringVar(&c.BaseURL, "base-url", env("CERTSEAL_BASE_URL", ""), "public base URL for QR codes and PKI addresses (CERTSEAL_BASE_URL; default http://ADDR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("CERTSEAL_DATABASE_URL", ""), "PostgreSQL URL; empty uses SQLite in the data directory (CERTSEAL_DATABASE_URL)")
+	fs.StringVar(&c.RedisURL, "redis-url", env("CERTSEAL_REDIS_URL", ""), "Redis URL; empty uses an in-process cache (CERTSEAL_REDIS_URL)")
+	fs.StringVar(&c.CARootCert, "ca-root", env("CERTSEAL_CA_ROOT", ""), "root CA certificate PEM (CERTSEAL_CA_ROOT)")
+	fs.StringVar(&c.CAIssuingCert, "ca-issuing-cert", env("CERTSEAL_CA_ISSUING_CERT", ""), "issuing CA certificate PEM (CERTSEAL_CA_ISSUING_CERT)")
+	fs.StringVar(&c.CAIssuingKey, "ca-issuing-key", env("CERTSEAL_CA_ISSUING_KEY", ""), "issuing CA private key PEM (CERTSEAL_CA_ISSUING_KEY)")
+	fs.StringVar(&c.KEKFile, "kek-file", env("CERTSEAL_KEK_FILE", ""), "key-encryption key file (CERTSEAL_KEK_FILE; default DATA/kek, created for development)")
+	fs.StringVar(&c.SealKeyAlg, "seal-key-alg", env("CERTSEAL_SEAL_KEY_ALG", "ecdsa-p256"), "seal key algorithm: ecdsa-p256 or rsa-2048 (CERTSEAL_SEAL_KEY_ALG)")
+	fs.StringVar(&c.FontFile, "font", env("CERTSEAL_FONT", ""), "TrueType font for certificates; empty uses the embedded GB2312 subset (CERTSEAL_FONT)")
+	fs.StringVar(&c.TemplateFile, "template", env("CERTSEAL_TEMPLATE", ""), "certificate layout template JSON; empty uses the embedded one (CERTSEAL_TEMPLATE)")
+	fs.Float64Var(&c.PublicRateLimit, "public-rate", envFloat(getenv, "CERTSEAL_PUBLIC_RATE", 20), "public requests per second per client (CERTSEAL_PUBLIC_RATE)")
+	fs.IntVar(&c.PublicBurst, "public-burst", int(envFloat(getenv, "CERTSEAL_PUBLIC_BURST", 40)), "public request burst per client (CERTSEAL_PUBLIC_BURST)")
+	fs.BoolVar(&c.TrustProxy, "trust-proxy", env("CERTSEAL_TRUST_PROXY", "") == "true", "honour X-Forwarded-For from a load balancer (CERTSEAL_TRUST_PROXY=true)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight requests may finish on shutdown")
+	fs.TextVar(&c.LogLevel, "log-level", levelOf(env("CERTSEAL_LOG_LEVEL", "info")), "log level: debug, info, warn, error (CERTSEAL_LOG_LEVEL)")
+	fs.BoolVar(&c.LogJSON, "log-json", env("CERTSEAL_LOG_FORMAT", "") == "json", "JSON logs (CERTSEAL_LOG_FORMAT=json)")
+}
+
+func envFloat(getenv func(string) string, name string, def float64) float64 {
+	var v float64
+	if s := getenv(name); s != "" {
+		if _, err := fmt.Sscan(s, &v); err == nil {
+			return v
+		}
+	}
+	return def
+}
+
+func levelOf(s string) slog.Level {
+	var l slog.Level
+	if l.UnmarshalText([]byte(s)) != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// Validate fills derived defaults and refuses settings that cannot work.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data must not be empty"))
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("--addr %q: %w", c.Addr, err))
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + c.Addr
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		errs = append(errs, fmt.Errorf("--base-url %q must be an absolute http(s) URL without query", c.BaseURL))
+	}
+	ca := []string{c.CARootCert, c.CAIssuingCert, c.CAIssuingKey}
+	set := 0
+	for _, v := range ca {
+		if v != "" {
+			set++
+		}
+	}
+	if set != 0 && set != 3 {
+		errs = append(errs, errors.New("an operator CA needs all three of --ca-root, --ca-issuing-cert and --ca-issuing-key"))
+	}
+	if c.KEKFile == "" {
+		c.KEKFile = filepath.Join(c.DataDir, "kek")
+	}
+	if c.SealKeyAlg != "ecdsa-p256" && c.SealKeyAlg != "rsa-2048" {
+		errs = append(errs, fmt.Errorf("--seal-key-alg %q: want ecdsa-p256 or rsa-2048", c.SealKeyAlg))
+	}
+	if c.PublicRateLimit <= 0 || c.PublicBurst <= 0 {
+		errs = append(errs, errors.New("--public-rate and --public-burst must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// DevCA reports whether the service runs on a development CA.
+func (c *Config) DevCA() bool { return c.CARootCert == "" }
+
+// SQLitePath is the embedded database file.
+func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "certseal.db") }
+
+// Parse registers the settings on a new flag set, parses args and validates.
+// extra registers a subcommand's own flags.
+func Parse(name string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (*Config, *flag.FlagSet, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &Config{}
+	c.Register(fs, getenv)
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, nil, err
+	}
+	return c, fs, nil
+}
+
+// Logger builds the process logger.
+func (c *Config) Logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
