@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/certseal/certseal/internal/api"
@@ -143,6 +144,15 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	if err := a.checkKeys(ctx); err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if strings.HasSuffix(cfg.Addr, ":0") && cfg.BaseURL == "http://"+cfg.Addr {
+		// Any free port: the public address is the one we got.
+		cfg.BaseURL = "http://" + ln.Addr().String()
+	}
 	svc, err := buildService(ctx, a)
 	if err != nil {
 		return err
@@ -153,10 +163,6 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	go watchRevocations(ctx, a, svc.pki, 5*time.Second)
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
 	srv := &http.Server{Handler: svc.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
 		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 	store, cache := "sqlite "+cfg.SQLitePath(), "in-process"
