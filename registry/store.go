@@ -73,6 +73,8 @@ type Tx interface {
 	CreateSealApplication(ctx context.Context, a *SealApplication) error
 	SealApplication(ctx context.Context, id int64) (SealApplication, error)
 	UpdateSealApplication(ctx context.Context, a *SealApplication) error
+	// ListSealApplications lists a unit's applications, oldest first.
+	ListSealApplications(ctx context.Context, unitID int64) ([]SealApplication, error)
 
 	CreateSeal(ctx context.Context, s *Seal) error
 	Seal(ctx context.Context, id int64, lock Lock) (Seal, error)

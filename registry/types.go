@@ -211,6 +211,7 @@ const (
 // Certificate is one version of an appointment certificate (评聘证书).
 // A reissue keeps Number and adds Version+1.
 type Certificate struct {
+	RowID       int64       `json:"-"` // storage order, for paging (CertFilter.AfterID)
 	Number      string      `json:"number"`
 	Version     int         `json:"version"`
 	Appointment Appointment `json:"appointment"`

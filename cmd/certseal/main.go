@@ -33,6 +33,7 @@ func commands() []command {
 		{"demo", "demo                      create a demo unit, filing, seal and certificate", runDemo},
 		{"verify-pdf", "verify-pdf FILE           check a certificate PDF offline", runVerifyPDF},
 		{"audit", "audit verify              walk the audit chain and name the first broken event", runAudit},
+		{"archive", "archive export --unit ID --out DIR | archive verify DIR   keep or check a unit's 10-year record", runArchive},
 		{"batch", "batch submit --server URL --key KEY --unit ID FILE   submit a CSV/XLSX batch and follow it", runBatch},
 	}
 }

@@ -277,6 +277,11 @@ func testSealLifecycle(t *testing.T, s RawStore) {
 	if got.Handler != app.Handler || !bytes.Equal(got.ImprintPNG, app.ImprintPNG) || got.State != registry.ApplicationSubmitted {
 		t.Fatalf("application round trip: %+v", got)
 	}
+	var apps []registry.SealApplication
+	must(t, s.View(ctx, func(tx registry.Tx) (err error) { apps, err = tx.ListSealApplications(ctx, u.ID); return err }))
+	if len(apps) != 1 || apps[0].ID != app.ID {
+		t.Fatalf("list applications: %+v", apps)
+	}
 	v1 := newSeal(t, s, u.ID, 1)
 	// A second active seal is refused by the schema itself.
 	wantCode(t, s.InTx(ctx, func(tx registry.Tx) error {

@@ -367,6 +367,11 @@ func (t *Tx) UpdateSealApplication(ctx context.Context, a *registry.SealApplicat
 	return updated(n, err, "seal application", a.ID, &a.Rev)
 }
 
+func (t *Tx) ListSealApplications(ctx context.Context, unitID int64) ([]registry.SealApplication, error) {
+	rows, err := t.c.Query(ctx, `SELECT `+applicationCols+` FROM seal_applications WHERE unit_id = $1 ORDER BY id`, unitID)
+	return collect(rows, err, t.scanApplication)
+}
+
 // --- seals ------------------------------------------------------------------
 
 const sealCols = `id, unit_id, version, state, imprint, key_blob, cert_der, serial, application_id, created_at, revoked_at, reason, invalidity_date, rev`
@@ -447,12 +452,11 @@ const certCols = `id, number, version, unit_id, appointment_json, id_number_seal
 // sealed in its own columns.
 func (t *Tx) scanCert(r Row) (registry.Certificate, error) {
 	var c registry.Certificate
-	var rowID int64
 	var appointment string
 	var sealedID, sealedPhoto []byte
 	var issued int64
 	var revoked *int64
-	if err := r.Scan(&rowID, &c.Number, &c.Version, &c.Appointment.UnitID, &appointment, &sealedID, &sealedPhoto, &c.TokenHash,
+	if err := r.Scan(&c.RowID, &c.Number, &c.Version, &c.Appointment.UnitID, &appointment, &sealedID, &sealedPhoto, &c.TokenHash,
 		&c.State, &c.SealID, &c.SealVersion, &issued, &c.PDFSHA256, &c.BatchID, &revoked, &c.RevokeReason,
 		&c.RevokedBy, &c.Category, &c.Rev); err != nil {
 		return c, err
@@ -494,6 +498,7 @@ func (t *Tx) CreateCertificate(ctx context.Context, c *registry.Certificate, pdf
 	if err != nil {
 		return t.duplicate(err, fmt.Sprintf("certificate %s version %d", c.Number, c.Version))
 	}
+	c.RowID = rowID
 	if _, err := t.c.Exec(ctx, `INSERT INTO certificate_pdfs (certificate_id, pdf) VALUES ($1, $2)`, rowID, pdf); err != nil {
 		return fmt.Errorf("store PDF of certificate %s: %w", c.Number, err)
 	}
