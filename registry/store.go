@@ -119,6 +119,11 @@ type Tx interface {
 	// PutIdempotency stores an answer; an existing (scope, key): ErrDuplicate.
 	PutIdempotency(ctx context.Context, r *IdempotencyRecord) error
 
+	CreateIntegrityRecord(ctx context.Context, r *IntegrityRecord) error
+	// ListIntegrityRecords lists records of units in a jurisdiction ("" all)
+	// or of one unit (0 all), newest last.
+	ListIntegrityRecords(ctx context.Context, jurisdiction string, unitID int64, p Page) ([]IntegrityRecord, error)
+
 	CreateBatch(ctx context.Context, b *Batch, rows []BatchRow) error
 	Batch(ctx context.Context, id int64) (Batch, error)
 	// BatchRows lists rows of a batch in row order; state "" lists all.

@@ -287,3 +287,35 @@ type IdempotencyRecord struct {
 	Body        []byte    `json:"-"`
 	CreatedAt   time.Time `json:"created_at"`
 }
+
+// IntegritySource says how an integrity record came about.
+type IntegritySource string
+
+const (
+	// FromRevocation: a unit or the platform revoked a certificate for
+	// forgery, tampering or abuse.
+	FromRevocation IntegritySource = "revocation"
+	// FromUpload: someone uploaded a PDF claiming a certificate number that
+	// is not a registered version of it. Nothing about the uploader is kept.
+	FromUpload IntegritySource = "upload"
+)
+
+// IntegrityRecord is one entry of the 诚信档案.
+type IntegrityRecord struct {
+	ID         int64           `json:"id"`
+	UnitID     int64           `json:"unit_id"`
+	Number     string          `json:"number"`
+	HolderName string          `json:"holder_name"`
+	Category   RevokeCategory  `json:"category"`
+	Source     IntegritySource `json:"source"`
+	Evidence   string          `json:"evidence"`
+	Actor      string          `json:"actor"`
+	RequestID  string          `json:"request_id"`
+	At         time.Time       `json:"at"`
+}
+
+// MakesIntegrityRecord reports whether revoking for category is a breach
+// of integrity (伪造、篡改、滥用) that goes into the 诚信档案.
+func (c RevokeCategory) MakesIntegrityRecord() bool {
+	return c == RevokeForgery || c == RevokeTamper || c == RevokeAbuse
+}

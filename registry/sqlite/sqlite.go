@@ -22,8 +22,11 @@ import (
 //go:embed migrations/001_init.sql
 var schemaV1 string
 
+//go:embed migrations/002_integrity.sql
+var schemaV2 string
+
 // migrations in order; the index+1 is the schema version.
-var migrations = []string{schemaV1}
+var migrations = []string{schemaV1, schemaV2}
 
 // Store implements registry.Store on SQLite.
 type Store struct {

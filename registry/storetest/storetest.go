@@ -53,6 +53,7 @@ func Run(t *testing.T, b Backend) {
 		{"AuditChainNamesRemovedEvent", testAuditRemoved},
 		{"NothingIsDeleted", testNothingDeleted},
 		{"RollbackLeavesNothing", testRollback},
+		{"IntegrityRecords", testIntegrityRecords},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -752,7 +753,10 @@ func testNothingDeleted(t *testing.T, s RawStore) {
 			tx.PutIdempotency(ctx, &registry.IdempotencyRecord{Scope: "s", Key: "k", RequestHash: []byte("h"), Body: []byte("b")}),
 			tx.CreateBatch(ctx, &b, []registry.BatchRow{{Row: 1, State: registry.RowPending}}))
 	}))
-	for _, table := range []string{"units", "filings", "seals", "seal_applications", "certificates", "certificate_pdfs", "audit_events", "api_keys", "idempotency", "batches", "batch_rows"} {
+	must(t, s.InTx(ctx, func(tx registry.Tx) error {
+		return tx.CreateIntegrityRecord(ctx, &registry.IntegrityRecord{UnitID: u.ID, Number: "n", Category: registry.RevokeForgery, Source: registry.FromRevocation, At: t0})
+	}))
+	for _, table := range []string{"units", "filings", "seals", "seal_applications", "certificates", "certificate_pdfs", "audit_events", "api_keys", "idempotency", "batches", "batch_rows", "integrity_records"} {
 		if err := s.Exec(ctx, `DELETE FROM `+table); err == nil {
 			t.Errorf("DELETE FROM %s was allowed", table)
 		}
@@ -809,4 +813,32 @@ func mustPII() *registry.PII {
 		panic(err)
 	}
 	return p
+}
+
+func testIntegrityRecords(t *testing.T, s RawStore) {
+	ctx := ctxT(t)
+	a := newUnit(t, s, "91370000MA3C000010")
+	b := registry.Unit{Name: "济南单位", USCC: "91370000MA3C000011", Jurisdiction: "济南市", CreatedAt: t0}
+	must(t, s.InTx(ctx, func(tx registry.Tx) error { return tx.CreateUnit(ctx, &b) }))
+	for _, u := range []registry.Unit{a, b} {
+		must(t, s.InTx(ctx, func(tx registry.Tx) error {
+			return tx.CreateIntegrityRecord(ctx, &registry.IntegrityRecord{UnitID: u.ID, Number: "372026000000013", HolderName: "王五",
+				Category: registry.RevokeForgery, Source: registry.FromRevocation, Evidence: "学历造假", Actor: "unit", At: t0})
+		}))
+	}
+	must(t, s.View(ctx, func(tx registry.Tx) error {
+		all, err := tx.ListIntegrityRecords(ctx, "", 0, registry.Page{})
+		if err != nil || len(all) != 2 {
+			return fmt.Errorf("all: %v %v", all, err)
+		}
+		weihai, err := tx.ListIntegrityRecords(ctx, "威海市", 0, registry.Page{})
+		if err != nil || len(weihai) != 1 || weihai[0].UnitID != a.ID || weihai[0].Evidence != "学历造假" || !weihai[0].At.Equal(t0) {
+			return fmt.Errorf("by jurisdiction: %+v %v", weihai, err)
+		}
+		one, err := tx.ListIntegrityRecords(ctx, "", b.ID, registry.Page{})
+		if err != nil || len(one) != 1 || one[0].UnitID != b.ID {
+			return fmt.Errorf("by unit: %+v %v", one, err)
+		}
+		return nil
+	}))
 }

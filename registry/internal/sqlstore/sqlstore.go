@@ -655,6 +655,32 @@ func (t *Tx) PutIdempotency(ctx context.Context, r *registry.IdempotencyRecord) 
 	return nil
 }
 
+// --- integrity records ------------------------------------------------------
+
+func (t *Tx) CreateIntegrityRecord(ctx context.Context, r *registry.IntegrityRecord) error {
+	err := t.c.QueryRow(ctx, `INSERT INTO integrity_records (unit_id, number, holder_name, category, source, evidence, actor, request_id, at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+		r.UnitID, r.Number, r.HolderName, r.Category, r.Source, r.Evidence, r.Actor, r.RequestID, micros(r.At)).Scan(&r.ID)
+	if err != nil {
+		return fmt.Errorf("insert integrity record: %w", err)
+	}
+	return nil
+}
+
+func (t *Tx) ListIntegrityRecords(ctx context.Context, jurisdiction string, unitID int64, p registry.Page) ([]registry.IntegrityRecord, error) {
+	rows, err := t.c.Query(ctx, `SELECT r.id, r.unit_id, r.number, r.holder_name, r.category, r.source, r.evidence, r.actor, r.request_id, r.at
+		FROM integrity_records r JOIN units u ON u.id = r.unit_id
+		WHERE r.id > $1 AND ($2 = '' OR u.jurisdiction = $2) AND ($3 = 0 OR r.unit_id = $3) ORDER BY r.id LIMIT $4`,
+		p.AfterID, jurisdiction, unitID, limit(p.Limit))
+	return collect(rows, err, func(r Row) (registry.IntegrityRecord, error) {
+		var ir registry.IntegrityRecord
+		var at int64
+		err := r.Scan(&ir.ID, &ir.UnitID, &ir.Number, &ir.HolderName, &ir.Category, &ir.Source, &ir.Evidence, &ir.Actor, &ir.RequestID, &at)
+		ir.At = fromMicros(at)
+		return ir, err
+	})
+}
+
 // --- batches ----------------------------------------------------------------
 
 const batchCols = `id, unit_id, actor, request_id, state, total, issued, failed, created_at, finished_at, idempotency_key, rev`
