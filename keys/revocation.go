@@ -274,11 +274,15 @@ func (r *Responder) ocspResponse(ctx context.Context, reqDER []byte) (resp []byt
 // signOCSP signs the status of one serial. Answers about serials nobody was
 // issued are not cached, so random serials cannot fill the cache.
 func (r *Responder) signOCSP(ctx context.Context, req *ocsp.Request, serial string, now time.Time) (der []byte, cache bool, err error) {
+	// x/crypto/ocsp stamps producedAt with the minute (time.Now truncated);
+	// NSS (pdfsig) refuses an answer produced before its thisUpdate, so
+	// thisUpdate is truncated to the minute too.
+	thisUpdate := now.Truncate(time.Minute)
 	tmpl := ocsp.Response{
 		Status:       ocsp.Good,
 		SerialNumber: req.SerialNumber,
-		ThisUpdate:   now.Truncate(time.Second),
-		NextUpdate:   now.Truncate(time.Second).Add(revocationValidity),
+		ThisUpdate:   thisUpdate,
+		NextUpdate:   thisUpdate.Add(revocationValidity),
 		IssuerHash:   req.HashAlgorithm,
 	}
 	s, err := r.src.SealBySerial(ctx, serial)

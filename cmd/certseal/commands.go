@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/certseal/certseal/internal/config"
@@ -130,7 +131,8 @@ func runVerifyPDF(ctx context.Context, env *cliEnv, args []string) error {
 			enc.SetIndent("", "  ")
 			return enc.Encode(verdict)
 		}
-		fmt.Fprintf(env.stdout, "%s %s\n%s\n", verdict.Indication, verdict.SubIndication, verdict.Message)
+		fmt.Fprintln(env.stdout, strings.TrimSpace(verdict.Indication+" "+verdict.SubIndication))
+		fmt.Fprintln(env.stdout, verdict.Message)
 		if verdict.Detail != "" {
 			fmt.Fprintln(env.stdout, verdict.Detail)
 		}

@@ -63,7 +63,7 @@ func dispatch(ctx context.Context, env *cliEnv, args []string) error {
 	for _, c := range commands() {
 		fmt.Fprintln(env.stderr, "  "+c.usage)
 	}
-	fmt.Fprintln(env.stderr, "\nEvery command takes --data DIR (CERTSEAL_DATA_DIR) and the other settings; see certseal serve -h.")
+	fmt.Fprintln(env.stderr, "\nCommands that open the data take --data DIR (CERTSEAL_DATA_DIR) and the other settings; see certseal serve -h.")
 	if len(args) == 0 {
 		return errors.New("no command given")
 	}
