@@ -52,7 +52,10 @@ type CertFilter struct {
 	Number      string
 	LatestOnly  bool
 	IssuedSince time.Time
-	Page        // AfterID is a row id here
+	// WithoutPersonalData leaves ID numbers and photos out (not even
+	// decrypted): reports and counts need neither.
+	WithoutPersonalData bool
+	Page                // AfterID is a row id here
 }
 
 // Tx is what a transaction can do. Get-style methods return an error

@@ -195,7 +195,20 @@ type Appointment struct {
 	PublicationNumber string `json:"publication_number"`
 	AppointedOn       Date   `json:"appointed_on"`
 	Photo             []byte `json:"-"` // JPEG or PNG, personal data
-	Backfill          bool   `json:"backfill"`
+	// Backfill (信息补录): appointed before the unit's filing was approved,
+	// still in term, issued once the filing came.
+	Backfill bool `json:"backfill"`
+
+	// The notice's deadlines (counted in working days, see registry/workday).
+	// SubmittedOn is when the unit submitted the data (the issue day); the
+	// information is due 15 working days after AppointedOn.
+	SubmittedOn      Date `json:"submitted_on,omitzero"`
+	InfoLateWorkdays int  `json:"info_late_workdays,omitempty"`
+	// The appointment result is filed (聘用结果备案) within 5 working days
+	// after the appraisal ends; both days are optional input.
+	AppraisalEndedOn   Date `json:"appraisal_ended_on,omitzero"`
+	ResultFiledOn      Date `json:"result_filed_on,omitzero"`
+	ResultLateWorkdays int  `json:"result_late_workdays,omitempty"`
 }
 
 type CertState string

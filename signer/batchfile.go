@@ -70,8 +70,7 @@ type BatchLimits struct {
 // number (the header row is usually row 1, so the first data row is row 2;
 // title lines above the header count too), for JSON it is the index in the
 // array plus one. Column is the column header as the user wrote it (for
-// JSON the key), or "" when the whole row is at fault. Reason never quotes
-// the cell, which may be personal data.
+// JSON the key). Reason never quotes the cell, which may be personal data.
 type RowError struct {
 	Row    int    `json:"row"`
 	Column string `json:"column"`
@@ -83,6 +82,20 @@ type RowError struct {
 type BatchFile struct {
 	Rows       []registry.Appointment
 	RowNumbers []int
+	names      []*[numColumns]string // the column headers of each row
+}
+
+// Column is the header, as the user wrote it, of the column holding field
+// (a JSON field name, as registry.FieldErr names it) in Rows[i], so that a
+// problem found later (by Issuer.Prepare, say) points at the user's column.
+// Other fields are returned as they are.
+func (f BatchFile) Column(i int, field string) string {
+	for c := range numColumns {
+		if c.field() == field && i >= 0 && i < len(f.names) {
+			return f.names[i][c]
+		}
+	}
+	return field
 }
 
 // ParseBatch reads a batch file for unit unitID. contentType is the request's
@@ -92,8 +105,9 @@ type BatchFile struct {
 // The returned error is about the file as a whole: an unsupported content
 // type (registry code invalid, field "content_type"), a body over
 // MaxBytes or more than MaxRows rows, a file that is not JSON, CSV or XLSX,
-// a header with unknown, duplicated or missing columns, no data rows (all
-// registry code invalid, field "file"). Otherwise every row is parsed and
+// a header with unknown, duplicated or missing columns (for JSON: an
+// element that is not an object, an unknown or repeated key), no data rows
+// (all registry code invalid, field "file"). Otherwise every row is parsed and
 // checked with Appointment.Normalize, and every problem becomes a RowError;
 // rows with none are returned in BatchFile. A batch must be issued only when
 // there are no RowErrors. Photos are decoded but not checked: Issuer.Prepare
@@ -108,7 +122,8 @@ type BatchFile struct {
 // 2023/7/1, 2023.7.1 and 2023年7月1日 (how spreadsheets show dates), and XLSX
 // takes date cells. A spreadsheet's data ends at its first empty row, so
 // notes below the table are ignored. Two rows with the same ID number,
-// series, level and term start are an error on the later one.
+// series, level and term start are an error on the later one. A JSON
+// object may also carry unit_id if it is unitID.
 func ParseBatch(ctx context.Context, contentType string, body []byte, unitID int64, limits BatchLimits) (BatchFile, []RowError, error) {
 	if unitID <= 0 {
 		return BatchFile{}, nil, errors.New("signer: ParseBatch needs the unit id")
@@ -143,7 +158,7 @@ func ParseBatch(ctx context.Context, contentType string, body []byte, unitID int
 	)
 	switch media {
 	case ContentTypeJSON:
-		recs, err = readJSONRows(ctx, body, limits.MaxRows)
+		recs, err = readJSONRows(ctx, body, unitID, limits.MaxRows)
 		parseDate = parseJSONDate
 	case ContentTypeCSV:
 		recs, err = readCSVRows(ctx, body, limits.MaxRows)
@@ -188,6 +203,7 @@ func ParseBatch(ctx context.Context, contentType string, body []byte, unitID int
 		}
 		out.Rows = append(out.Rows, a)
 		out.RowNumbers = append(out.RowNumbers, r.row)
+		out.names = append(out.names, r.names)
 	}
 	return out, rowErrs, nil
 }
@@ -233,13 +249,17 @@ func (c sheetColumn) isDate() bool {
 	return c == colTermFrom || c == colTermTo || c == colAppointedOn
 }
 
-// trimHeader is the header as the user wrote it, without the padding and
-// the required-field stars that templates add.
-func trimHeader(s string) string {
-	return strings.TrimFunc(s, func(r rune) bool {
-		return unicode.IsSpace(r) || r == '\uFEFF' || r == '\u200B' || r == '*' || r == '＊'
-	})
+// describe names the column both ways, for messages.
+func (c sheetColumn) describe() string { return c.header() + " (" + c.field() + ")" }
+
+// isHeaderPadding: spaces, byte order marks, and the stars templates put
+// on required columns.
+func isHeaderPadding(r rune) bool {
+	return unicode.IsSpace(r) || r == '\uFEFF' || r == '\u200B' || r == '*' || r == '＊'
 }
+
+// trimHeader is the header as the user wrote it, without padding.
+func trimHeader(s string) string { return strings.TrimFunc(s, isHeaderPadding) }
 
 // columnOf finds the column a header names. Spaces inside are ignored
 // (forms pad two-character headers: 姓  名) and full-width brackets equal
@@ -247,7 +267,7 @@ func trimHeader(s string) string {
 func columnOf(h string) (sheetColumn, bool) {
 	k := strings.Map(func(r rune) rune {
 		switch {
-		case unicode.IsSpace(r), r == '\uFEFF', r == '\u200B', r == '*', r == '＊':
+		case isHeaderPadding(r):
 			return -1
 		case r == '（':
 			return '('
@@ -273,14 +293,11 @@ func columnOf(h string) (sheetColumn, bool) {
 }
 
 func expectedColumns() string {
-	var b strings.Builder
+	var all []string
 	for c := range numColumns {
-		if c > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s (%s)", c.header(), c.field())
+		all = append(all, c.describe())
 	}
-	return b.String()
+	return strings.Join(all, ", ")
 }
 
 // sheetRecord is one data row as read, before validation.
@@ -337,11 +354,10 @@ func (r *sheetRecord) appointment(unitID int64, today registry.Date, parseDate f
 		r.fail(colIDNumber, "was saved as a number (like 1.10105E+17), which loses digits and the final X: format the column as text and type the numbers again")
 	}
 	if !r.failed[colPhoto] {
-		photo, err := decodeBase64Photo(r.cells[colPhoto])
-		if err != nil {
-			r.fail(colPhoto, err.Error())
+		var ok bool
+		if a.Photo, ok = decodeBase64Photo(r.cells[colPhoto]); !ok {
+			r.fail(colPhoto, "must be the base64 text of a JPEG or PNG image")
 		}
-		a.Photo = photo
 	}
 	n, err := a.Normalize(today)
 	if err == nil {
@@ -365,7 +381,7 @@ func (r *sheetRecord) appointment(unitID int64, today registry.Date, parseDate f
 
 // decodeBase64Photo accepts standard base64 with or without padding, with
 // line breaks, and as a data: URL.
-func decodeBase64Photo(s string) ([]byte, error) {
+func decodeBase64Photo(s string) ([]byte, bool) {
 	if strings.HasPrefix(s, "data:") {
 		if _, after, ok := strings.Cut(s, ";base64,"); ok {
 			s = after
@@ -378,10 +394,7 @@ func decodeBase64Photo(s string) ([]byte, error) {
 		return r
 	}, s)
 	b, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
-	if err != nil || len(b) == 0 {
-		return nil, errors.New("must be the base64 text of a JPEG or PNG image")
-	}
-	return b, nil
+	return b, err == nil && len(b) > 0
 }
 
 // parseJSONDate: the API's one date form.
@@ -405,7 +418,7 @@ func parseSheetDate(s string) (registry.Date, string) {
 }
 
 // readJSONRows reads an array of objects whose keys are column names.
-func readJSONRows(ctx context.Context, body []byte, maxRows int) ([]sheetRecord, error) {
+func readJSONRows(ctx context.Context, body []byte, unitID int64, maxRows int) ([]sheetRecord, error) {
 	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(body, []byte("\uFEFF"))))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
 		return nil, fileErr("JSON must be an array of objects, one per certificate")
@@ -424,7 +437,11 @@ func readJSONRows(ctx context.Context, body []byte, maxRows int) ([]sheetRecord,
 		if err := dec.Decode(&raw); err != nil {
 			return nil, jsonSyntaxErr(err)
 		}
-		recs = append(recs, jsonRecord(len(recs)+1, raw))
+		r, err := jsonRecord(len(recs)+1, raw, unitID)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, r)
 	}
 	if _, err := dec.Token(); err != nil {
 		return nil, jsonSyntaxErr(err)
@@ -447,29 +464,38 @@ func jsonSyntaxErr(err error) error {
 	return fileErr("not valid JSON (it ends too early)")
 }
 
-func jsonRecord(row int, raw json.RawMessage) sheetRecord {
+// jsonRecord reads one element of the array. Its keys are the file's
+// header, so an unknown or repeated key is an error about the file (a
+// program that adds one adds it to every row). unit_id, which the batch
+// request gives, may be repeated from the single-certificate request body
+// if it agrees.
+func jsonRecord(row int, raw json.RawMessage, unitID int64) (sheetRecord, error) {
 	r := sheetRecord{row: row, names: new([numColumns]string)}
 	for c := range numColumns {
 		r.names[c] = c.field()
 	}
 	var obj map[string]json.RawMessage
 	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &obj) != nil {
-		r.errs = append(r.errs, RowError{Row: row, Reason: "must be an object"})
-		for c := range numColumns {
-			r.failed[c] = true
-		}
-		return r
+		return r, fileErr("row %d is not an object: the array must hold one object per certificate", row)
 	}
-	var given [numColumns]bool
+	var (
+		given          [numColumns]bool
+		unknown, twice []string
+	)
 	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		c, ok := columnOf(k)
 		switch {
+		case k == "unit_id":
+			var id int64
+			if json.Unmarshal(obj[k], &id) != nil || id != unitID {
+				r.errs = append(r.errs, RowError{Row: row, Column: k, Reason: "is not the unit of this batch"})
+			}
+			continue
 		case !ok:
-			r.errs = append(r.errs, RowError{Row: row, Column: k, Reason: "is not a known field"})
+			unknown = append(unknown, k)
 			continue
 		case given[c]:
-			r.errs = append(r.errs, RowError{Row: row, Column: k, Reason: "gives " + r.names[c] + " a second time"})
-			r.failed[c] = true
+			twice = append(twice, r.names[c]+" and "+k)
 			continue
 		}
 		given[c] = true
@@ -481,7 +507,10 @@ func jsonRecord(row int, raw json.RawMessage) sheetRecord {
 			r.cells[c] = strings.TrimSpace(*s)
 		}
 	}
-	return r
+	if err := columnProblems(fmt.Sprintf("row %d", row), unknown, twice, nil); err != nil {
+		return r, err
+	}
+	return r, nil
 }
 
 // sheetRows yields the rows of a spreadsheet in order: the row number the
@@ -490,8 +519,8 @@ type sheetRows func() (row int, cells []string, ok bool, err error)
 
 // sheetTable is a spreadsheet's header and data rows.
 type sheetTable struct {
-	names   [numColumns]string
-	index   [numColumns]int // cell index of each column
+	names   *[numColumns]string // as the user wrote them
+	index   [numColumns]int     // cell index of each column
 	recs    []sheetRecord
 	lastRow int
 }
@@ -546,7 +575,7 @@ func readTable(ctx context.Context, next sheetRows, maxRows int) (sheetTable, er
 				return t, err
 			}
 		}
-		r := sheetRecord{row: row, names: &t.names}
+		r := sheetRecord{row: row, names: t.names}
 		for i, v := range cells {
 			c := slices.Index(t.index[:], i)
 			if c < 0 {
@@ -571,6 +600,7 @@ func readTable(ctx context.Context, next sheetRows, maxRows int) (sheetTable, er
 
 func (t *sheetTable) setHeader(cells []string) error {
 	var unknown, twice, missing []string
+	t.names = new([numColumns]string)
 	for c := range numColumns {
 		t.index[c] = -1
 	}
@@ -591,23 +621,43 @@ func (t *sheetTable) setHeader(cells []string) error {
 	}
 	for c := range numColumns {
 		if t.index[c] < 0 {
-			missing = append(missing, fmt.Sprintf("%s (%s)", c.header(), c.field()))
+			missing = append(missing, c.describe())
 		}
 	}
+	return columnProblems("header", unknown, twice, missing)
+}
+
+// columnProblems is the error, if any, about the columns in where.
+func columnProblems(where string, unknown, twice, missing []string) error {
 	var problems []string
-	if len(unknown) > 0 {
-		problems = append(problems, "unknown columns: "+strings.Join(unknown, ", "))
-	}
-	if len(twice) > 0 {
-		problems = append(problems, "columns given twice: "+strings.Join(twice, "; "))
-	}
-	if len(missing) > 0 {
-		problems = append(problems, "missing columns: "+strings.Join(missing, ", "))
+	for _, p := range []struct {
+		what  string
+		names []string
+	}{{"unknown columns", unknown}, {"columns given twice", twice}, {"missing columns", missing}} {
+		if len(p.names) > 0 {
+			problems = append(problems, p.what+": "+shortList(p.names))
+		}
 	}
 	if len(problems) > 0 {
-		return fileErr("header: %s", strings.Join(problems, "; "))
+		return fileErr("%s: %s", where, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// shortList joins names, cut short: a header is user input and can be long.
+func shortList(names []string) string {
+	const maxNames, maxRunes = 15, 40
+	var parts []string
+	for _, n := range names[:min(len(names), maxNames)] {
+		if r := []rune(n); len(r) > maxRunes {
+			n = string(r[:maxRunes]) + "…"
+		}
+		parts = append(parts, n)
+	}
+	if len(names) > maxNames {
+		parts = append(parts, fmt.Sprintf("and %d more", len(names)-maxNames))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func allEmpty(cells []string) bool {

@@ -167,6 +167,9 @@ func (s *server) getCertificatePDF(w http.ResponseWriter, r *http.Request) {
 type revokeCertificateRequest struct {
 	Reason   string                  `json:"reason"`
 	Category registry.RevokeCategory `json:"category"` // error (default), forgery, tamper, abuse, other
+	// Evidence is required for forgery, tamper and abuse: the revocation
+	// then also goes into the integrity record (诚信档案).
+	Evidence string `json:"evidence"`
 }
 
 func (s *server) revokeCertificate(w http.ResponseWriter, r *http.Request) {
@@ -183,6 +186,11 @@ func (s *server) revokeCertificate(w http.ResponseWriter, r *http.Request) {
 	if req.Category == "" {
 		req.Category = registry.RevokeError
 	}
+	evidence, err := text("evidence", req.Evidence, req.Category.MakesIntegrityRecord(), 2000)
+	if err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
 	var c registry.Certificate
 	err = s.Store.InTx(r.Context(), func(tx registry.Tx) (err error) {
 		if c, err = loadCertificate(r.Context(), tx, principal(r), chi.URLParam(r, "number")); err != nil {
@@ -193,6 +201,17 @@ func (s *server) revokeCertificate(w http.ResponseWriter, r *http.Request) {
 		}
 		if err := tx.UpdateCertificate(r.Context(), &c); err != nil {
 			return err
+		}
+		if c.Category.MakesIntegrityRecord() {
+			rec := registry.IntegrityRecord{UnitID: c.Appointment.UnitID, Number: c.Number, HolderName: c.Appointment.Name,
+				Category: c.Category, Source: registry.FromRevocation, Evidence: evidence, Actor: principal(r).Actor(),
+				RequestID: RequestIDFrom(r.Context()), At: s.Now()}
+			if err := tx.CreateIntegrityRecord(r.Context(), &rec); err != nil {
+				return err
+			}
+			if err := s.event(r.Context(), tx, r, "integrity.record", "certificate", c.Number, rec); err != nil {
+				return err
+			}
 		}
 		return s.event(r.Context(), tx, r, "certificate.revoke", "certificate", c.Number, map[string]any{"version": c.Version, "category": c.Category, "reason": reason})
 	})

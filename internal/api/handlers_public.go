@@ -2,6 +2,8 @@ package api
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	_ "embed"
 	"html/template"
 	"io"
@@ -55,7 +57,43 @@ func (s *server) verifyUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Metrics.Verification("upload_" + ans.Indication)
+	if claimed := r.URL.Query().Get("no"); claimed != "" {
+		if err := s.recordSuspectedForgery(r, claimed, ans); err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+	}
 	WriteJSON(w, http.StatusOK, ans)
+}
+
+// recordSuspectedForgery: a PDF presented as certificate `claimed` that is
+// not a registered version of it goes into the integrity record of the
+// certificate's unit. Nothing about the uploader is kept.
+func (s *server) recordSuspectedForgery(r *http.Request, claimed string, ans verify.UploadAnswer) error {
+	number, err := registry.ParseCertNumber(claimed)
+	if err != nil {
+		return err
+	}
+	if ans.Certificate != nil && ans.Certificate.Number == number {
+		return nil // a registered version of the number it claims
+	}
+	ctx := r.Context()
+	return s.Store.InTx(ctx, func(tx registry.Tx) error {
+		c, err := tx.Certificate(ctx, number)
+		if errors.Is(err, registry.ErrNotFound) {
+			return nil // no such certificate: nothing to attach the record to
+		}
+		if err != nil {
+			return err
+		}
+		rec := registry.IntegrityRecord{UnitID: c.Appointment.UnitID, Number: number, HolderName: c.Appointment.Name,
+			Category: registry.RevokeForgery, Source: registry.FromUpload, Actor: "public upload", RequestID: RequestIDFrom(ctx), At: s.Now(),
+			Evidence: fmt.Sprintf("uploaded PDF sha256 %s is not a registered version of %s (verdict %s %s)", ans.SHA256, number, ans.Indication, ans.SubIndication)}
+		if err := tx.CreateIntegrityRecord(ctx, &rec); err != nil {
+			return err
+		}
+		return s.event(ctx, tx, r, "integrity.suspected_forgery", "certificate", number, rec)
+	})
 }
 
 func uploadedPDF(r *http.Request) ([]byte, error) {

@@ -450,7 +450,9 @@ const certCols = `id, number, version, unit_id, appointment_json, id_number_seal
 
 // The appointment is stored as JSON without its personal data, which is
 // sealed in its own columns.
-func (t *Tx) scanCert(r Row) (registry.Certificate, error) {
+func (t *Tx) scanCert(r Row) (registry.Certificate, error) { return t.scanCertWith(r, true) }
+
+func (t *Tx) scanCertWith(r Row, personal bool) (registry.Certificate, error) {
 	var c registry.Certificate
 	var appointment string
 	var sealedID, sealedPhoto []byte
@@ -464,6 +466,11 @@ func (t *Tx) scanCert(r Row) (registry.Certificate, error) {
 	if err := json.Unmarshal([]byte(appointment), &c.Appointment); err != nil {
 		return c, fmt.Errorf("stored certificate %s: %w", c.Number, err)
 	}
+	c.IssuedAt = fromMicros(issued)
+	c.RevokedAt = fromMicrosPtr(revoked)
+	if !personal {
+		return c, nil
+	}
 	id, err := t.pii.Open(sealedID)
 	if err != nil {
 		return c, fmt.Errorf("certificate %s ID number: %w", c.Number, err)
@@ -473,8 +480,6 @@ func (t *Tx) scanCert(r Row) (registry.Certificate, error) {
 		return c, fmt.Errorf("certificate %s photo: %w", c.Number, err)
 	}
 	c.Appointment.IDNumber, c.Appointment.Photo = string(id), photo
-	c.IssuedAt = fromMicros(issued)
-	c.RevokedAt = fromMicrosPtr(revoked)
 	return c, nil
 }
 
@@ -562,7 +567,7 @@ func (t *Tx) ListCertificates(ctx context.Context, q registry.CertFilter) ([]reg
 		since = micros(q.IssuedSince)
 	}
 	rows, err := t.c.Query(ctx, query+` ORDER BY id LIMIT $5`, q.AfterID, q.UnitID, q.Number, since, limit(q.Limit))
-	return collect(rows, err, t.scanCert)
+	return collect(rows, err, func(r Row) (registry.Certificate, error) { return t.scanCertWith(r, !q.WithoutPersonalData) })
 }
 
 // --- audit ------------------------------------------------------------------
