@@ -2,9 +2,9 @@ package api
 
 import (
 	"bytes"
+	_ "embed"
 	"errors"
 	"fmt"
-	_ "embed"
 	"html/template"
 	"io"
 	"mime"
