@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -12,10 +13,22 @@ import (
 	"github.com/certseal/certseal/registry/audit"
 )
 
-// Batches issues many certificates from one upload. Every row is checked
-// before anything is issued; the rows are then stored, and issued one by
-// one, each in the transaction that records it, so a crash loses nothing
-// and, resumed, issues nothing twice.
+// Batches issues many certificates from one upload.
+//
+// Submit checks every row before anything is issued, then stores the rows
+// in one transaction, each with the certificate number it will carry,
+// reserved from the year's sequence (a row whose appointment already has a
+// certificate is stored settled and takes none). As the number is known
+// before any rendering, rows are rendered and signed ("drafted") outside
+// any transaction, on one worker per CPU, while recording stays serialized:
+// each row settles in the transaction that records its certificate, and that
+// transaction first re-reads the seal under a share lock (see commitGroup).
+// So a crash loses nothing and, resumed, issues nothing twice: a pending row
+// is drafted again under its own reserved number, and an unrecorded draft
+// is just discarded. A row that finally fails keeps its reserved number,
+// which is then void, never issued; its error says so. The sequence itself
+// stays gapless: each value is on a certificate or named void by the row
+// it was reserved for. The number's year is the year the batch was accepted.
 type Batches struct {
 	issuer  *Issuer
 	store   registry.Store
@@ -77,17 +90,61 @@ func (b *Batches) Submit(ctx context.Context, sub BatchSubmission) (registry.Bat
 	batch := registry.Batch{UnitID: sub.UnitID, Actor: sub.Actor, RequestID: sub.RequestID, State: registry.BatchRunning,
 		CreatedAt: b.issuer.now(), IdempotencyKey: sub.IdempotencyKey}
 	err = b.store.InTx(ctx, func(tx registry.Tx) error {
+		first, last, err := b.reserveNumbers(ctx, tx, &batch, rows, today.Year)
+		if err != nil {
+			return err
+		}
 		if err := tx.CreateBatch(ctx, &batch, rows); err != nil {
 			return err
 		}
 		return tx.AppendAudit(ctx, &registry.AuditEvent{At: time.Now(), Actor: sub.Actor, Action: "batch.submit", SubjectType: "batch",
-			SubjectID: fmt.Sprint(batch.ID), RequestID: sub.RequestID, PayloadDigest: audit.Digest(map[string]any{"rows": len(rows), "unit": sub.UnitID})})
+			SubjectID: fmt.Sprint(batch.ID), RequestID: sub.RequestID,
+			PayloadDigest: audit.Digest(map[string]any{"rows": len(rows), "unit": sub.UnitID, "first_number": first, "last_number": last})})
 	})
 	if err != nil {
 		return registry.Batch{}, nil, err
 	}
 	b.start(batch.ID)
 	return batch, nil, nil
+}
+
+// alreadyIssued is the note on a row whose appointment had a certificate
+// before the batch issued it one.
+const alreadyIssued = "already issued before; not issued again"
+
+// reserveNumbers gives each row its certificate number: the next values of
+// the year's sequence, in row order, so consecutive (nothing else can take
+// a value of the sequence before this transaction commits). A row whose
+// appointment already has a valid certificate is settled here, with that
+// certificate's number, so a file uploaded again after a partial failure
+// voids no numbers. It returns the first and last number reserved.
+func (b *Batches) reserveNumbers(ctx context.Context, tx registry.Tx, batch *registry.Batch, rows []registry.BatchRow, year int) (first, last string, err error) {
+	batch.Issued = 0 // InTx may run this again
+	for i := range rows {
+		r := &rows[i]
+		err := b.issuer.checkNotIssued(ctx, tx, r.Appointment)
+		var already *AlreadyIssuedError
+		if errors.As(err, &already) {
+			r.State, r.Number, r.Error = registry.RowIssued, already.Number, alreadyIssued
+			batch.Issued++
+			continue
+		} else if err != nil {
+			return "", "", err
+		}
+		seq, err := tx.NextSeq(ctx, registry.CertSeqName(year))
+		if err != nil {
+			return "", "", err
+		}
+		if r.Number, err = registry.FormatCertNumber(year, seq); err != nil {
+			return "", "", err
+		}
+		r.State, r.Error = registry.RowPending, ""
+		if first == "" {
+			first = r.Number
+		}
+		last = r.Number
+	}
+	return first, last, nil
 }
 
 // rowError turns a validation error into the row's error.
@@ -162,23 +219,37 @@ func (b *Batches) Close() {
 func (b *Batches) run(ctx context.Context, id int64) error {
 	var batch registry.Batch
 	var rows []registry.BatchRow
+	var st stamp
 	err := b.store.View(ctx, func(tx registry.Tx) (err error) {
 		if batch, err = tx.Batch(ctx, id); err != nil {
 			return err
 		}
-		rows, err = tx.BatchRows(ctx, id, registry.RowPending)
+		if rows, err = tx.BatchRows(ctx, id, registry.RowPending); err != nil {
+			return err
+		}
+		unit, err := tx.Unit(ctx, batch.UnitID)
+		if err != nil {
+			return err
+		}
+		// Which seal the workers sign with; the recording transaction
+		// checks it again (commitGroup).
+		st, err = stampOf(ctx, tx, unit, registry.NoLock)
+		if errors.Is(err, registry.ErrSealNotActive) {
+			return nil
+		}
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	for i := range rows {
-		if err := ctx.Err(); err != nil {
-			return err
+	for _, row := range rows {
+		if row.Number == "" {
+			return fmt.Errorf("signer: batch %d row %d has no reserved certificate number", id, row.Row)
 		}
-		if err := b.issueRow(ctx, batch, &rows[i]); err != nil {
-			return err
-		}
+	}
+	r := &batchRun{b: b, batch: batch, stamp: st}
+	if err := r.issue(ctx, rows); err != nil {
+		return err
 	}
 	return b.store.InTx(ctx, func(tx registry.Tx) error {
 		cur, err := tx.Batch(ctx, id)
@@ -195,25 +266,250 @@ func (b *Batches) run(ctx context.Context, id int64) error {
 	})
 }
 
-// issueRow settles one row: issued, already issued (a resubmitted row), or
-// failed with its reason. Only an unavailable store stops the batch.
-func (b *Batches) issueRow(ctx context.Context, batch registry.Batch, row *registry.BatchRow) error {
-	issued, err := b.issuer.Issue(ctx, Request{Appointment: row.Appointment, Actor: batch.Actor, RequestID: batch.RequestID, Row: row})
-	if err == nil {
-		if b.issued != nil {
-			b.issued(ctx, issued.Certificate.Number)
+// maxGroup bounds how many drafted rows one transaction records: enough to
+// spread a commit's fixed cost, few enough that other writers wait little.
+const maxGroup = 16
+
+// batchRun is one run over a batch's pending rows.
+type batchRun struct {
+	b     *Batches
+	batch registry.Batch
+
+	mu    sync.Mutex
+	stamp stamp // the seal drafts are signed with; zero when none is active
+}
+
+// rowDraft is a pending row and its draft, or why drafting failed.
+type rowDraft struct {
+	row    *registry.BatchRow
+	sealID int64 // of the seal it was drafted with; 0: not drafted, no seal was active
+	draft  draft
+	err    error
+}
+
+// issue drafts the rows on one worker per CPU and records them as they come.
+func (r *batchRun) issue(ctx context.Context, rows []registry.BatchRow) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	todo := make(chan *registry.BatchRow)
+	drafted := make(chan *rowDraft, 4*maxGroup)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(todo)
+		for i := range rows {
+			select {
+			case todo <- &rows[i]:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	var workers sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		workers.Go(func() {
+			for row := range todo {
+				rd := r.draft(ctx, row)
+				select {
+				case drafted <- rd:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		workers.Wait()
+		close(drafted)
+	})
+	err := r.commitAll(ctx, drafted)
+	cancel()
+	wg.Wait()
+	return err
+}
+
+// draft renders and signs a row with the current seal, outside any
+// transaction.
+func (r *batchRun) draft(ctx context.Context, row *registry.BatchRow) *rowDraft {
+	r.mu.Lock()
+	st := r.stamp
+	r.mu.Unlock()
+	rd := &rowDraft{row: row, sealID: st.seal.ID}
+	if st.seal.ID != 0 {
+		rd.draft, rd.err = r.b.issuer.draft(ctx, row.Appointment, row.Number, 1, st)
+	}
+	return rd
+}
+
+// commitAll records drafted rows until there are no more, taking as many
+// as are ready (up to maxGroup) into each transaction.
+func (r *batchRun) commitAll(ctx context.Context, drafted <-chan *rowDraft) error {
+	for {
+		var group []*rowDraft
+		select {
+		case rd, ok := <-drafted:
+			if !ok {
+				return nil
+			}
+			group = append(group, rd)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case rd, ok := <-drafted:
+				if !ok {
+					break more
+				}
+				group = append(group, rd)
+			default:
+				break more
+			}
+		}
+		if err := r.commit(ctx, group); err != nil {
+			return err
+		}
+	}
+}
+
+// commit records a group. Only an unavailable store (or the end of the
+// service) stops the batch; a row the store refuses for another reason is
+// found by recording the rows one by one, and fails alone.
+func (r *batchRun) commit(ctx context.Context, group []*rowDraft) error {
+	issued, err := r.commitGroup(ctx, group)
+	switch {
+	case err == nil:
+		if r.b.issued != nil {
+			for _, n := range issued {
+				r.b.issued(ctx, n)
+			}
+		}
+		return nil
+	case errors.Is(err, registry.ErrUnavailable) || ctx.Err() != nil:
+		return err
+	case len(group) > 1:
+		for _, rd := range group {
+			if err := r.commit(ctx, []*rowDraft{rd}); err != nil {
+				return err
+			}
 		}
 		return nil
 	}
-	if errors.Is(err, registry.ErrUnavailable) || ctx.Err() != nil {
-		return err
-	}
-	settled := *row
+	return r.b.store.InTx(ctx, func(tx registry.Tx) error { return r.fail(ctx, tx, *group[0].row, err) })
+}
+
+// commitGroup settles every row of group in one transaction: each with its
+// certificate, or failed with its reason, so a row never settles apart from
+// its certificate. It returns the numbers issued.
+//
+// Drafts were signed before this transaction began. Each is recorded only
+// if, read here under a share lock held until commit, the seal that signed
+// it is still the unit's active seal. That makes every recorded signature
+// one made before any revocation of its seal committed: had a revocation
+// committed before the signature, it would have committed before this
+// read, which would then have seen the seal revoked (SQLite: this
+// transaction holds the only write connection from its start; PostgreSQL:
+// a statement sees what committed before it began, and FOR SHARE waits
+// for an uncommitted update of the row) and refused the draft; and after
+// the read, the lock keeps any revocation waiting until this commit.
+// A draft signed with a seal that is no longer active is discarded; if
+// another seal is active (a change was approved), the row is drafted again
+// here, under the lock, as Issue does.
+func (r *batchRun) commitGroup(ctx context.Context, group []*rowDraft) ([]string, error) {
+	var issued []string
+	err := r.b.store.InTx(ctx, func(tx registry.Tx) error {
+		issued = issued[:0] // InTx may run this again
+		day := registry.Today(r.b.issuer.now())
+		grants := map[string]grantRead{}
+		for _, rd := range group {
+			number, err := r.settle(ctx, tx, rd, day, grants)
+			if err != nil {
+				return err
+			}
+			if number != "" {
+				issued = append(issued, number)
+			}
+		}
+		return nil
+	})
+	return issued, err
+}
+
+// grantRead is a grant read once per series and transaction.
+type grantRead struct {
+	grant
+	err error
+}
+
+// settle records one row's certificate, or settles the row failed or
+// already issued; it returns the number issued, if any. An error leaves the
+// row pending and rolls the whole transaction back.
+func (r *batchRun) settle(ctx context.Context, tx registry.Tx, rd *rowDraft, day registry.Date, grants map[string]grantRead) (string, error) {
+	row := *rd.row
+	a := row.Appointment
+	is := r.b.issuer
+	err := is.checkNotIssued(ctx, tx, a)
 	var already *AlreadyIssuedError
 	if errors.As(err, &already) {
-		settled.State, settled.Number, settled.Error = registry.RowIssued, already.Number, "already issued before; not issued again"
-	} else {
-		settled.State, settled.Error = registry.RowFailed, err.Error()
+		// Issued meanwhile by other means: the reserved number is void.
+		row.State, row.Number, row.Error = registry.RowIssued, already.Number, alreadyIssued+voidNote(row.Number)
+		return "", tx.UpdateBatchRow(ctx, &row)
+	} else if err != nil {
+		return "", err
 	}
-	return b.store.InTx(ctx, func(tx registry.Tx) error { return tx.UpdateBatchRow(ctx, &settled) })
+	g, ok := grants[a.Series]
+	if !ok {
+		g.grant, g.err = is.readGrant(ctx, tx, a.UnitID, a.Series, day)
+		if g.err != nil && !refusal(g.err) {
+			return "", g.err
+		}
+		if g.err == nil || errors.Is(g.err, registry.ErrSealNotActive) {
+			// The workers sign with the seal active now, or not at all.
+			r.mu.Lock()
+			r.stamp = g.stamp
+			r.mu.Unlock()
+		}
+		grants[a.Series] = g
+	}
+	err = g.err
+	if err == nil {
+		err = g.check(a, day)
+	}
+	if err == nil && rd.sealID != g.seal.ID {
+		// Not drafted with the seal active now: draft again, under the lock.
+		rd.sealID = g.seal.ID
+		rd.draft, rd.err = is.draft(ctx, a, row.Number, 1, g.stamp)
+	}
+	if err == nil {
+		err = rd.err
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", r.fail(ctx, tx, row, err)
+	}
+	if _, err := is.record(ctx, tx, rd.draft, Request{Actor: r.batch.Actor, RequestID: r.batch.RequestID}, r.batch.ID); err != nil {
+		return "", err
+	}
+	row.State, row.Error = registry.RowIssued, ""
+	return row.Number, tx.UpdateBatchRow(ctx, &row)
+}
+
+// fail settles a row failed; its reserved number stays on it, void.
+func (r *batchRun) fail(ctx context.Context, tx registry.Tx, row registry.BatchRow, reason error) error {
+	row.State, row.Error = registry.RowFailed, reason.Error()+voidNote(row.Number)
+	return tx.UpdateBatchRow(ctx, &row)
+}
+
+// voidNote records on a row that the number reserved for it was not issued.
+func voidNote(number string) string {
+	return fmt.Sprintf(" (number %s, reserved for this row, is void: it was never issued)", number)
+}
+
+// refusal tells a domain refusal (the filing, the seal, the data) from a
+// failure of the store.
+func refusal(err error) bool {
+	var e *registry.Error
+	return errors.As(err, &e) && e.Code != registry.CodeUnavailable
 }

@@ -55,9 +55,6 @@ type Request struct {
 	Appointment registry.Appointment
 	Actor       string // who asks (API principal)
 	RequestID   string
-	// Row, when set, is the batch row this issue settles in the same
-	// transaction, so a crash can neither lose nor repeat it.
-	Row *registry.BatchRow
 }
 
 // Issued is the outcome: the recorded certificate version, its QR token
@@ -97,7 +94,11 @@ func (is *Issuer) Prepare(a registry.Appointment) (registry.Appointment, error) 
 	return a, nil
 }
 
-// Issue signs and records a new certificate (version 1 of a new number).
+// Issue signs and records a new certificate (version 1 of a new number),
+// all in one transaction: the number comes from the year's gapless
+// sequence there, so a refused request uses none. Batches share the steps
+// (grant, draft, record) but reserve their numbers up front and draft
+// outside the transaction: see Batches.
 func (is *Issuer) Issue(ctx context.Context, req Request) (Issued, error) {
 	a, err := is.Prepare(req.Appointment)
 	if err != nil {
@@ -105,10 +106,7 @@ func (is *Issuer) Issue(ctx context.Context, req Request) (Issued, error) {
 	}
 	var out Issued
 	err = is.store.InTx(ctx, func(tx registry.Tx) error {
-		if prev, err := tx.CertificateByDedupKey(ctx, a.DedupKey(is.pii)); err == nil {
-			already := &AlreadyIssuedError{Number: prev.Number, Version: prev.Version}
-			return &registry.Error{Code: registry.CodeDuplicate, Msg: already.Error(), Err: already}
-		} else if !errors.Is(err, registry.ErrNotFound) {
+		if err := is.checkNotIssued(ctx, tx, a); err != nil {
 			return err
 		}
 		year := registry.Today(is.now()).Year
@@ -157,80 +155,153 @@ func (is *Issuer) Reissue(ctx context.Context, number string, corrected registry
 	return out, err
 }
 
-// signAndRecord runs inside the issuing transaction. The seal is read with
-// a share lock and signed with before commit: a revocation must wait for
-// this transaction, so no signature is ever made after a revocation committed.
+// checkNotIssued refuses an appointment that already has a valid
+// certificate, naming it (*AlreadyIssuedError in a duplicate error).
+func (is *Issuer) checkNotIssued(ctx context.Context, tx registry.Tx, a registry.Appointment) error {
+	prev, err := tx.CertificateByDedupKey(ctx, a.DedupKey(is.pii))
+	switch {
+	case err == nil:
+		already := &AlreadyIssuedError{Number: prev.Number, Version: prev.Version}
+		return &registry.Error{Code: registry.CodeDuplicate, Msg: already.Error(), Err: already}
+	case errors.Is(err, registry.ErrNotFound):
+		return nil
+	}
+	return err
+}
+
+// signAndRecord checks, signs and records one certificate inside tx. The
+// seal is read with a share lock and signed with before commit: a
+// revocation must wait for this transaction, so no signature is ever made
+// after a revocation committed.
 func (is *Issuer) signAndRecord(ctx context.Context, tx registry.Tx, a registry.Appointment, number string, version int, req Request) (Issued, error) {
 	day := registry.Today(is.now())
-	filings, err := tx.ListFilings(ctx, registry.FilingFilter{UnitID: a.UnitID, Series: a.Series, InForceOn: day, Page: registry.Page{Limit: 1}})
+	g, err := is.readGrant(ctx, tx, a.UnitID, a.Series, day)
 	if err != nil {
 		return Issued{}, err
 	}
-	if len(filings) == 0 {
-		return Issued{}, &registry.Error{Code: registry.CodeFilingNotInForce, Field: "series",
-			Msg: fmt.Sprintf("the unit has no filing for series %q in force on %s", a.Series, day)}
+	if err := g.check(a, day); err != nil {
+		return Issued{}, err
 	}
-	seals, err := tx.ListSeals(ctx, a.UnitID)
+	d, err := is.draft(ctx, a, number, version, g.stamp)
 	if err != nil {
 		return Issued{}, err
+	}
+	return is.record(ctx, tx, d, req, 0)
+}
+
+// stamp is what signing with a unit's seal needs from the store.
+type stamp struct {
+	seal registry.Seal
+	uscc string
+}
+
+// stampOf reads the unit's active seal, with lock.
+func stampOf(ctx context.Context, tx registry.Tx, unit registry.Unit, lock registry.Lock) (stamp, error) {
+	seals, err := tx.ListSeals(ctx, unit.ID)
+	if err != nil {
+		return stamp{}, err
 	}
 	active := registry.ActiveSeal(seals)
 	if active == nil {
-		return Issued{}, registry.Errf(registry.CodeSealNotActive, "the unit has no active seal")
+		return stamp{}, registry.Errf(registry.CodeSealNotActive, "the unit has no active seal")
 	}
-	seal, err := tx.Seal(ctx, active.ID, registry.LockShare)
+	seal, err := tx.Seal(ctx, active.ID, lock)
 	if err != nil {
-		return Issued{}, err
+		return stamp{}, err
 	}
-	if err := registry.CheckIssue(a, filings[0], seal, day); err != nil {
-		return Issued{}, err
-	}
-	// The signing time is taken under the seal's lock, so it is never
-	// earlier than a revocation it could have raced.
-	now := is.now()
-	unit, err := tx.Unit(ctx, a.UnitID)
+	return stamp{seal: seal, uscc: unit.USCC}, nil
+}
+
+// grant is what allows a unit to issue in a series on a day: a filing in
+// force and the active seal.
+type grant struct {
+	filing registry.Filing
+	stamp
+}
+
+// readGrant reads the grant inside the recording transaction. The seal is
+// read with a share lock, held until commit: a revocation (or a change)
+// of the seal cannot commit between this read and the commit.
+func (is *Issuer) readGrant(ctx context.Context, tx registry.Tx, unitID int64, series string, day registry.Date) (grant, error) {
+	unit, err := tx.Unit(ctx, unitID)
 	if err != nil {
-		return Issued{}, err
+		return grant{}, err
 	}
+	filings, err := tx.ListFilings(ctx, registry.FilingFilter{UnitID: unitID, Series: series, InForceOn: day, Page: registry.Page{Limit: 1}})
+	if err != nil {
+		return grant{}, err
+	}
+	if len(filings) == 0 {
+		return grant{}, &registry.Error{Code: registry.CodeFilingNotInForce, Field: "series",
+			Msg: fmt.Sprintf("the unit has no filing for series %q in force on %s", series, day)}
+	}
+	st, err := stampOf(ctx, tx, unit, registry.LockShare)
+	return grant{filing: filings[0], stamp: st}, err
+}
+
+// check is whether the grant covers appointment a on day.
+func (g grant) check(a registry.Appointment, day registry.Date) error {
+	return registry.CheckIssue(a, g.filing, g.seal, day)
+}
+
+// draft is a certificate rendered and signed but not recorded yet.
+type draft struct {
+	a         registry.Appointment
+	number    string
+	version   int
+	seal      registry.Seal // the seal version that signed
+	token     string
+	tokenHash []byte
+	verifyURL string
+	signed    Signed
+	at        time.Time // the signing time, recorded as IssuedAt
+}
+
+// draft renders and signs a certificate. It reads nothing from the store,
+// so it may run outside a transaction; record then decides whether the
+// signature may stand.
+func (is *Issuer) draft(ctx context.Context, a registry.Appointment, number string, version int, st stamp) (draft, error) {
 	token, tokenHash, err := newToken()
 	if err != nil {
-		return Issued{}, err
+		return draft{}, err
 	}
 	verifyURL := is.baseURL + "/v/" + url.PathEscape(number) + "?k=" + token
 	pdf, err := is.renderer.Render(Document{Appointment: a, Number: number, VerifyURL: verifyURL})
 	if err != nil {
-		return Issued{}, err
+		return draft{}, err
 	}
-	signed, err := is.sign(ctx, pdf, unit, seal, now)
+	at := is.now()
+	signed, err := is.sign(ctx, pdf, st, at)
 	if err != nil {
-		return Issued{}, err
+		return draft{}, err
 	}
-	c := registry.Certificate{Number: number, Version: version, Appointment: a, TokenHash: tokenHash, State: registry.CertValid,
-		SealID: seal.ID, SealVersion: seal.Version, IssuedAt: now, PDFSHA256: signed.SHA256[:]}
-	if req.Row != nil {
-		c.BatchID = req.Row.BatchID
-	}
-	if err := tx.CreateCertificate(ctx, &c, signed.PDF); err != nil {
+	return draft{a: a, number: number, version: version, seal: st.seal, token: token, tokenHash: tokenHash,
+		verifyURL: verifyURL, signed: signed, at: at}, nil
+}
+
+// record stores a drafted certificate and the record of the seal's use.
+// The caller must have read, in tx and after the draft was signed, the
+// grant whose seal signed it (readGrant): its share lock is what makes
+// "signed before any revocation of the seal committed" true of every
+// recorded signature.
+func (is *Issuer) record(ctx context.Context, tx registry.Tx, d draft, req Request, batchID int64) (Issued, error) {
+	c := registry.Certificate{Number: d.number, Version: d.version, Appointment: d.a, TokenHash: d.tokenHash, State: registry.CertValid,
+		SealID: d.seal.ID, SealVersion: d.seal.Version, IssuedAt: d.at, PDFSHA256: d.signed.SHA256[:], BatchID: batchID}
+	if err := tx.CreateCertificate(ctx, &c, d.signed.PDF); err != nil {
 		return Issued{}, err
 	}
 	// The record of every use of the seal (国办发〔2025〕33号).
-	if err := appendEvent(ctx, tx, req, "certificate.sign", number, map[string]any{
-		"number": number, "version": version, "seal_id": seal.ID, "seal_version": seal.Version,
-		"pdf_sha256": fmt.Sprintf("%x", signed.SHA256), "at": now,
+	if err := appendEvent(ctx, tx, req, "certificate.sign", d.number, map[string]any{
+		"number": d.number, "version": d.version, "seal_id": d.seal.ID, "seal_version": d.seal.Version,
+		"pdf_sha256": fmt.Sprintf("%x", d.signed.SHA256), "at": d.at,
 	}); err != nil {
 		return Issued{}, err
 	}
-	if req.Row != nil {
-		row := *req.Row
-		row.State, row.Number, row.Error = registry.RowIssued, number, ""
-		if err := tx.UpdateBatchRow(ctx, &row); err != nil {
-			return Issued{}, err
-		}
-	}
-	return Issued{Certificate: c, Token: token, VerifyURL: verifyURL, PDF: signed.PDF}, nil
+	return Issued{Certificate: c, Token: d.token, VerifyURL: d.verifyURL, PDF: d.signed.PDF}, nil
 }
 
-func (is *Issuer) sign(ctx context.Context, pdf []byte, unit registry.Unit, seal registry.Seal, now time.Time) (Signed, error) {
+func (is *Issuer) sign(ctx context.Context, pdf []byte, st stamp, now time.Time) (Signed, error) {
+	seal := st.seal
 	key, err := is.keys.Signer(ctx, seal)
 	if err != nil {
 		return Signed{}, fmt.Errorf("signer: key of seal version %d: %w", seal.Version, err)
@@ -244,7 +315,7 @@ func (is *Issuer) sign(ctx context.Context, pdf []byte, unit registry.Unit, seal
 		return Signed{}, err
 	}
 	return Sign(pdf, SealSigning{Signer: key, Certificate: chain[0], Chain: chain[1:], Time: now, Appearance: app,
-		Rect: is.renderer.Template().SealRect(), USCC: unit.USCC, SealVersion: seal.Version})
+		Rect: is.renderer.Template().SealRect(), USCC: st.uscc, SealVersion: seal.Version})
 }
 
 func (is *Issuer) appearance(seal registry.Seal) (*Appearance, error) {

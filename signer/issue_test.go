@@ -33,16 +33,16 @@ type fixture struct {
 
 var backends = []struct {
 	name string
-	open func(t *testing.T) registry.Store
+	open func(t testing.TB) registry.Store
 }{
-	{"sqlite", func(t *testing.T) registry.Store {
+	{"sqlite", func(t testing.TB) registry.Store {
 		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"), storetest.PII())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}},
-	{"postgres", func(t *testing.T) registry.Store {
+	{"postgres", func(t testing.TB) registry.Store {
 		s, err := postgres.Open(context.Background(), testenv.PostgresURL(t), storetest.PII())
 		if err != nil {
 			t.Fatal(err)
@@ -51,7 +51,7 @@ var backends = []struct {
 	}},
 }
 
-func newFixture(t *testing.T, store registry.Store) *fixture {
+func newFixture(t testing.TB, store registry.Store) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	t.Cleanup(func() { store.Close() })

@@ -256,8 +256,8 @@ func TestPrepareAppearance(t *testing.T) {
 	for i := range scan.Pix {
 		scan.Pix[i] = 0xFF
 	}
-	for y := 200; y < 400; y++ {
-		for x := 300; x < 600; x++ {
+	for y := 200; y < 360; y++ {
+		for x := 300; x < 540; x++ {
 			scan.Set(x, y, color.RGBA{0xC0, 0x10, 0x10, 0xFF})
 		}
 	}
@@ -269,8 +269,8 @@ func TestPrepareAppearance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w, h := sa.Size(); w != 300 || h != 200 {
-		t.Errorf("scan cropped to %dx%d, want 300x200", w, h)
+	if w, h := sa.Size(); w != 240 || h != 160 {
+		t.Errorf("scan cropped to %dx%d, want 240x160", w, h)
 	}
 
 	// Large imprints are scaled down.

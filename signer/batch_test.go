@@ -1,0 +1,289 @@
+package signer_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/certseal/certseal/keys"
+	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/signer"
+)
+
+// submit uploads rows maleIDNumber(0..n-1) and waits for the batch.
+func submit(t *testing.T, f *fixture, bs *signer.Batches, n int) registry.Batch {
+	t.Helper()
+	batch, rowErrs, err := bs.Submit(context.Background(), signer.BatchSubmission{UnitID: f.unit.ID, ContentType: signer.ContentTypeCSV,
+		Body: batchCSV(t, 0, n, f.photo), Actor: "unit:1#1", RequestID: "req-batch"})
+	if err != nil || len(rowErrs) > 0 {
+		t.Fatalf("submit: %v %v", err, rowErrs)
+	}
+	bs.Wait()
+	return batch
+}
+
+// batchState is what the store holds after a batch.
+type batchState struct {
+	batch registry.Batch
+	rows  []registry.BatchRow
+	certs map[string][]registry.Certificate // by number
+	signs map[string]int                    // certificate.sign events by number
+}
+
+func readBatch(t *testing.T, f *fixture, id int64) batchState {
+	t.Helper()
+	ctx := context.Background()
+	s := batchState{certs: map[string][]registry.Certificate{}, signs: map[string]int{}}
+	err := f.store.View(ctx, func(tx registry.Tx) (err error) {
+		if s.batch, err = tx.Batch(ctx, id); err != nil {
+			return err
+		}
+		if s.rows, err = tx.BatchRows(ctx, id, ""); err != nil {
+			return err
+		}
+		certs, err := tx.ListCertificates(ctx, registry.CertFilter{UnitID: f.unit.ID})
+		for _, c := range certs {
+			s.certs[c.Number] = append(s.certs[c.Number], c)
+		}
+		if err != nil {
+			return err
+		}
+		evs, err := tx.AuditEvents(ctx, 0, 1000)
+		for _, e := range evs {
+			if e.Action == "certificate.sign" {
+				s.signs[e.SubjectID]++
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// show is a row without its personal data, for failure messages.
+func show(r registry.BatchRow) string {
+	return fmt.Sprintf("row %d: %s %s %q", r.Row, r.State, r.Number, r.Error)
+}
+
+// number is the seq-th certificate number of the fixture's year.
+func number(t *testing.T, seq int64) string {
+	t.Helper()
+	n, err := registry.FormatCertNumber(2026, seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Every row is issued under the number reserved for it at submission, in
+// row order after the numbers issued before; a row repeating a certificate
+// takes no number; each certificate is signed (and the seal's use
+// recorded) once.
+func TestBatch(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			f := newFixture(t, b.open(t))
+			first, err := f.issuer.Issue(context.Background(), signer.Request{Appointment: f.appointment(maleIDNumber(2)), Actor: "t"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var told atomic.Int32
+			bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), func(context.Context, string) { told.Add(1) })
+			defer bs.Close()
+			const n = 8
+			s := readBatch(t, f, submit(t, f, bs, n).ID)
+			if s.batch.State != registry.BatchDone || s.batch.Issued != n || s.batch.Failed != 0 || told.Load() != n-1 {
+				t.Fatalf("batch %+v, told %d", s.batch, told.Load())
+			}
+			seq := int64(2)
+			for _, row := range s.rows {
+				if row.State != registry.RowIssued {
+					t.Fatal(show(row))
+				}
+				if row.Row == 4 { // maleIDNumber(2), on the CSV's fourth line
+					if row.Number != first.Certificate.Number || !strings.Contains(row.Error, "already issued") {
+						t.Errorf("repeated %s, want number %s", show(row), first.Certificate.Number)
+					}
+					continue
+				}
+				if want := number(t, seq); row.Number != want {
+					t.Errorf("row %d has number %s, want %s", row.Row, row.Number, want)
+				}
+				seq++
+				c := s.certs[row.Number]
+				if len(c) != 1 || c[0].BatchID != s.batch.ID || c[0].Version != 1 || s.signs[row.Number] != 1 {
+					t.Errorf("%s: %d certificates (want 1, version 1, of this batch), %d signing events", show(row), len(c), s.signs[row.Number])
+				}
+			}
+			if len(s.certs) != n {
+				t.Errorf("%d certificates, want %d", len(s.certs), n)
+			}
+		})
+	}
+}
+
+// unavailableAfter is a store that goes away after some write
+// transactions, as a crash would stop a batch halfway.
+type unavailableAfter struct {
+	registry.Store
+	left atomic.Int32
+}
+
+func (s *unavailableAfter) InTx(ctx context.Context, fn func(registry.Tx) error) error {
+	if s.left.Add(-1) < 0 {
+		return registry.Errf(registry.CodeUnavailable, "store went away")
+	}
+	return s.Store.InTx(ctx, fn)
+}
+
+// A batch stopped halfway resumes: every row ends issued exactly once,
+// under its reserved number, and drafts that were signed but not recorded
+// when it stopped leave no trace.
+func TestBatchResume(t *testing.T) {
+	f := newFixture(t, backends[0].open(t))
+	flaky := &unavailableAfter{Store: f.store}
+	flaky.left.Store(2) // the submission and one group of rows
+	stopped := signer.NewBatches(f.issuer, flaky, slog.New(slog.DiscardHandler), nil)
+	const n = 24 // more than one group (maxGroup 16)
+	id := submit(t, f, stopped, n).ID
+	stopped.Close()
+	s := readBatch(t, f, id)
+	if s.batch.State != registry.BatchRunning || s.batch.Issued == 0 || s.batch.Issued == n {
+		t.Fatalf("stopped batch %+v: want some rows issued, some pending", s.batch)
+	}
+
+	resumed := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), nil)
+	defer resumed.Close()
+	if err := resumed.Resume(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	resumed.Wait()
+	s = readBatch(t, f, id)
+	if s.batch.State != registry.BatchDone || s.batch.Issued != n || len(s.certs) != n {
+		t.Fatalf("resumed batch %+v, %d certificates", s.batch, len(s.certs))
+	}
+	for i, row := range s.rows {
+		if want := number(t, int64(i+1)); row.State != registry.RowIssued || row.Number != want || len(s.certs[want]) != 1 || s.signs[want] != 1 {
+			t.Errorf("%s (want number %s): %d certificates, %d signing events", show(row), want, len(s.certs[want]), s.signs[want])
+		}
+	}
+}
+
+// Revoking the seal while a batch runs: rows recorded before the
+// revocation committed stay issued, drafts signed before it but not yet
+// recorded are discarded, and every later row fails, its reserved number
+// void.
+func TestBatchSealRevokedMidway(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			f := newFixture(t, b.open(t))
+			ctx := context.Background()
+			var before int
+			var revokedAt time.Time
+			bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), func(context.Context, string) {
+				before++ // called in the order of commits, from one goroutine
+				if !revokedAt.IsZero() {
+					return
+				}
+				err := f.store.InTx(ctx, func(tx registry.Tx) error {
+					s, err := tx.Seal(ctx, f.seal.ID, registry.LockUpdate)
+					if err != nil {
+						return err
+					}
+					if err := registry.RevokeSeal(&s, registry.ReasonCessationOfOperation, nil, time.Now()); err != nil {
+						return err
+					}
+					return tx.UpdateSeal(ctx, &s)
+				})
+				if err != nil {
+					t.Error(err)
+				}
+				revokedAt = time.Now()
+			})
+			defer bs.Close()
+			const n = 24 // more than one group (maxGroup 16)
+			s := readBatch(t, f, submit(t, f, bs, n).ID)
+			if s.batch.State != registry.BatchDone || s.batch.Issued != before || s.batch.Failed != n-before || len(s.certs) != before {
+				t.Fatalf("batch %+v, %d certificates, %d rows recorded before the revocation", s.batch, len(s.certs), before)
+			}
+			for _, row := range s.rows {
+				if row.State == registry.RowIssued {
+					continue
+				}
+				if !strings.Contains(row.Error, "seal") || !strings.Contains(row.Error, row.Number+", reserved for this row, is void") || len(s.certs[row.Number]) != 0 {
+					t.Errorf("failed %s", show(row))
+				}
+			}
+		})
+	}
+}
+
+// A seal change approved while a batch runs: drafts signed with the old
+// seal are not recorded but signed again with the new one, so the batch
+// completes and nothing is recorded with the old seal after the change.
+func TestBatchSealChangedMidway(t *testing.T) {
+	f := newFixture(t, backends[0].open(t))
+	ctx := context.Background()
+	var changed bool
+	bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), func(context.Context, string) {
+		if changed {
+			return
+		}
+		changed = true
+		err := f.store.InTx(ctx, func(tx registry.Tx) error {
+			old, err := tx.Seal(ctx, f.seal.ID, registry.LockUpdate)
+			if err != nil {
+				return err
+			}
+			if err := registry.SupersedeSeal(&old, f.now); err != nil {
+				return err
+			}
+			if err := tx.UpdateSeal(ctx, &old); err != nil {
+				return err
+			}
+			pub, blob, err := f.keys.GenerateSealKey(ctx, keys.ECDSAP256, f.unit.ID, 2)
+			if err != nil {
+				return err
+			}
+			der, serial, err := f.ca.IssueSealCert(f.unit, 2, pub, f.now.Add(-time.Minute), "http://127.0.0.1:1")
+			if err != nil {
+				return err
+			}
+			return tx.CreateSeal(ctx, &registry.Seal{UnitID: f.unit.ID, Version: 2, State: registry.SealActive, ImprintPNG: f.seal.ImprintPNG,
+				KeyBlob: blob, CertDER: der, Serial: serial, CreatedAt: f.now})
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	defer bs.Close()
+	const n = 24 // more than one group (maxGroup 16)
+	id := submit(t, f, bs, n).ID
+	var certs []registry.Certificate
+	err := f.store.View(ctx, func(tx registry.Tx) (err error) {
+		certs, err = tx.ListCertificates(ctx, registry.CertFilter{UnitID: f.unit.ID})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := readBatch(t, f, id); s.batch.State != registry.BatchDone || s.batch.Issued != n || len(certs) != n {
+		t.Fatalf("batch %+v, %d certificates", s.batch, len(certs))
+	}
+	// In the order recorded: seal version 1, then only version 2.
+	var versions []int
+	for _, c := range certs {
+		if len(versions) == 0 || versions[len(versions)-1] != c.SealVersion {
+			versions = append(versions, c.SealVersion)
+		}
+	}
+	if fmt.Sprint(versions) != "[1 2]" {
+		t.Fatalf("seal versions in the order recorded: %v, want [1 2]", versions)
+	}
+}
