@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -36,10 +37,19 @@ func DecodeJSON(r *http.Request, dst any) error {
 		limit = DefaultMaxJSONBody
 		body = http.MaxBytesReader(nil, body, limit)
 	}
-	dec := json.NewDecoder(body)
+	// What was read is kept to find the field of a bad value afterwards;
+	// the route's limit bounds it.
+	var seen bytes.Buffer
+	src := &readErr{r: io.TeeReader(body, &seen)}
+	dec := json.NewDecoder(src)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return decodeError(err, limit)
+		if src.err == nil && !isJSONError(err) {
+			// Not the connection and not encoding/json's own words: a
+			// type's UnmarshalJSON (time.Time) refused the value.
+			err = registry.Errf(registry.CodeInvalid, "a value is not of the form its field takes: %v", err)
+		}
+		return withCulprit(decodeError(err, limit), seen.Bytes(), dst)
 	}
 	// A second value, or anything but white space, after the first is a
 	// client bug (two objects concatenated, a truncated rewrite): refuse it
@@ -51,6 +61,78 @@ func DecodeJSON(r *http.Request, dst any) error {
 		return registry.Errf(CodeMalformed, "unexpected data after the JSON value")
 	}
 	return nil
+}
+
+// readErr remembers whether reading the body failed.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
+}
+
+// isJSONError reports errors encoding/json makes itself.
+func isJSONError(err error) bool {
+	var (
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+		dom *registry.Error
+		b64 base64.CorruptInputError
+		inv *json.InvalidUnmarshalError
+	)
+	return errors.As(err, &syn) || errors.As(err, &typ) || errors.As(err, &dom) || errors.As(err, &b64) || errors.As(err, &inv) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || strings.HasPrefix(err.Error(), "json: unknown field ")
+}
+
+// withCulprit names the field of a bad value when encoding/json could not:
+// it does not say which field base64 or a type's own UnmarshalJSON
+// (registry.Date) refused. Each member is decoded again on its own until
+// one fails.
+func withCulprit(err error, body []byte, dst any) error {
+	var e *registry.Error
+	if !errors.As(err, &e) || e.Code != registry.CodeInvalid || e.Field != "" {
+		return err
+	}
+	if f := culprit(body, reflect.TypeOf(dst)); f != "" {
+		named := *e
+		named.Field = f
+		return &named
+	}
+	return err
+}
+
+func culprit(data []byte, t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return ""
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(data, &members) != nil {
+		return ""
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		raw, ok := members[name]
+		if name == "" || name == "-" || !ok {
+			continue
+		}
+		if json.Unmarshal(raw, reflect.New(f.Type).Interface()) != nil {
+			if sub := culprit(raw, f.Type); sub != "" {
+				return name + "." + sub
+			}
+			return name
+		}
+	}
+	return ""
 }
 
 // requireJSON accepts application/json with no charset or UTF-8 (RFC 8259

@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -268,6 +269,12 @@ func (s *server) createBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	if !p.CanUnit(unitID) {
 		WriteProblem(w, r, notFoundFor("unit", unitID))
+		return
+	}
+	switch mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt {
+	case signer.ContentTypeJSON, signer.ContentTypeCSV, signer.ContentTypeXLSX:
+	default:
+		WriteProblem(w, r, registry.Errf(CodeUnsupportedMediaType, "a batch must be application/json (JSON array), text/csv or %s (XLSX)", signer.ContentTypeXLSX))
 		return
 	}
 	body, err := io.ReadAll(r.Body)

@@ -59,8 +59,9 @@ type FilingStateLine struct {
 }
 
 // reportScope is what the caller may see: a reviewer its jurisdiction, a
-// unit itself, the platform what it asks for.
-func reportScope(r *http.Request) (jurisdiction string, unitID int64, err error) {
+// unit itself, the platform what it asks for. A unit the caller may not
+// see is "not found", as everywhere.
+func (s *server) reportScope(r *http.Request) (jurisdiction string, unitID int64, err error) {
 	p := principal(r)
 	q := r.URL.Query()
 	jurisdiction = q.Get("jurisdiction")
@@ -76,12 +77,17 @@ func reportScope(r *http.Request) (jurisdiction string, unitID int64, err error)
 		}
 		jurisdiction = p.Jurisdiction
 	case registry.RoleUnit:
-		if unitID != 0 && unitID != p.UnitID {
-			return "", 0, notFoundFor("unit", unitID)
+		if unitID == 0 {
+			unitID = p.UnitID
 		}
-		unitID = p.UnitID
 	}
-	return jurisdiction, unitID, nil
+	if unitID != 0 {
+		err = s.Store.View(r.Context(), func(tx registry.Tx) error {
+			_, err := visibleUnit(r.Context(), tx, p, unitID)
+			return err
+		})
+	}
+	return jurisdiction, unitID, err
 }
 
 func (s *server) buildReport(ctx context.Context, jurisdiction string, unitID int64) (Report, error) {
@@ -193,7 +199,7 @@ type reportTable struct {
 // getReport answers JSON, CSV (?format=csv&table=issued|late|revocations|filings)
 // or XLSX (one sheet per table), since reviewers work in Excel.
 func (s *server) getReport(w http.ResponseWriter, r *http.Request) {
-	jurisdiction, unitID, err := reportScope(r)
+	jurisdiction, unitID, err := s.reportScope(r)
 	if err != nil {
 		WriteProblem(w, r, err)
 		return
@@ -271,7 +277,7 @@ func (rep Report) xlsx() ([]byte, error) {
 // listIntegrityRecords is the 诚信档案 for reviewers (their jurisdiction)
 // and the platform (all, or ?jurisdiction=, ?unit_id=).
 func (s *server) listIntegrityRecords(w http.ResponseWriter, r *http.Request) {
-	jurisdiction, unitID, err := reportScope(r)
+	jurisdiction, unitID, err := s.reportScope(r)
 	if err != nil {
 		WriteProblem(w, r, err)
 		return
@@ -297,7 +303,7 @@ func (s *server) listIntegrityRecords(w http.ResponseWriter, r *http.Request) {
 // the unit and its reviewer renew them in time (filings are due by the end
 // of April each year).
 func (s *server) listExpiringFilings(w http.ResponseWriter, r *http.Request) {
-	jurisdiction, unitID, err := reportScope(r)
+	jurisdiction, unitID, err := s.reportScope(r)
 	if err != nil {
 		WriteProblem(w, r, err)
 		return

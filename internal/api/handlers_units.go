@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -96,6 +97,9 @@ func (s *server) createUnit(w http.ResponseWriter, r *http.Request) {
 	u.CreatedAt = s.Now()
 	err = s.Store.InTx(r.Context(), func(tx registry.Tx) error {
 		if err := tx.CreateUnit(r.Context(), &u); err != nil {
+			if errors.Is(err, registry.ErrDuplicate) {
+				return &registry.Error{Code: registry.CodeDuplicate, Field: "uscc", Msg: "a unit with this USCC is already registered"}
+			}
 			return err
 		}
 		return s.event(r.Context(), tx, r, "unit.register", "unit", u.ID, u)

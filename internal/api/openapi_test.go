@@ -124,8 +124,8 @@ func plumbLoadDoc(t *testing.T) plumbDoc {
 	return d
 }
 
-// The document lists exactly the routes of DESIGN.md §8, the lead's
-// additions, and the operational ones.
+// The document lists exactly the routes of DESIGN.md §8, the additions
+// (withdraw, reads, reports), and the operational ones.
 func TestOpenAPIListsEveryRoute(t *testing.T) {
 	want := []string{
 		"POST /api/v1/units",
@@ -163,6 +163,10 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 		"GET /readyz",
 		"GET /metrics",
 		"GET /api/v1/openapi.json",
+		// The notice's rules: reports, the integrity record, renewals.
+		"GET /api/v1/reports",
+		"GET /api/v1/integrity-records",
+		"GET /api/v1/filings/expiring",
 	}
 	ops, err := documentedOps(openAPIDoc)
 	if err != nil {

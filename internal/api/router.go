@@ -124,6 +124,9 @@ func New(d Deps) http.Handler {
 		r.With(anyRole).Get("/filings/{id}", s.getFiling)
 		r.With(reviewers, small).Post("/filings/{id}/review", s.reviewFiling)
 		r.With(units, small).Post("/filings/{id}/withdraw", s.withdrawFiling)
+		r.With(anyRole).Get("/filings/expiring", s.listExpiringFilings)
+		r.With(anyRole).Get("/reports", s.getReport)
+		r.With(Require(registry.RolePlatform, registry.RoleReviewer)).Get("/integrity-records", s.listIntegrityRecords)
 
 		r.With(units, MaxBody(limitPhoto)).Post("/units/{unit_id}/seal-applications", s.createSealApplication)
 		r.With(anyRole).Get("/seal-applications/{id}", s.getSealApplication)

@@ -1,0 +1,144 @@
+package api
+
+import (
+	"bytes"
+	"encoding/csv"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/certseal/certseal/registry"
+)
+
+type integrityList struct {
+	Items []registry.IntegrityRecord `json:"items"`
+}
+
+// Revoking for forgery, tampering or abuse needs evidence and writes the
+// integrity record; reviewers see their jurisdiction's, units none.
+func TestIntegrityRecordFromRevocation(t *testing.T) {
+	w := newWorld(t)
+	path := "/api/v1/certificates/" + w.a.cert + "/revoke"
+	before := w.state()
+	rec := w.do(call{method: "POST", path: path, key: w.a.key, body: map[string]any{"reason": "学历造假", "category": "forgery"}})
+	wantProblem(t, rec, http.StatusUnprocessableEntity, registry.CodeInvalid, "evidence")
+	w.unchanged(t, before, "revocation without evidence")
+
+	w.must(call{method: "POST", path: path, key: w.a.key, body: map[string]any{"reason": "学历造假", "category": "forgery",
+		"evidence": "毕业证书编号查无此人（核查函 2026-05）"}}, http.StatusOK, nil)
+	var list integrityList
+	w.must(call{method: "GET", path: "/api/v1/integrity-records", key: w.reviewer[weihai]}, http.StatusOK, &list)
+	if len(list.Items) != 1 || list.Items[0].Number != w.a.cert || list.Items[0].Source != registry.FromRevocation ||
+		list.Items[0].Category != registry.RevokeForgery || !strings.Contains(list.Items[0].Evidence, "核查函") || list.Items[0].HolderName == "" {
+		t.Fatalf("reviewer of the unit's city sees %+v", list.Items)
+	}
+	w.must(call{method: "GET", path: "/api/v1/integrity-records", key: w.reviewer[jinan]}, http.StatusOK, &list)
+	if len(list.Items) != 0 {
+		t.Fatalf("another city's reviewer sees %+v", list.Items)
+	}
+	// A revocation for an error is no integrity matter.
+	w.must(call{method: "POST", path: "/api/v1/certificates/" + w.b.cert + "/revoke", key: w.b.key,
+		body: map[string]any{"reason": "误发", "category": "error"}}, http.StatusOK, nil)
+	w.must(call{method: "GET", path: "/api/v1/integrity-records", key: w.platform}, http.StatusOK, &list)
+	if len(list.Items) != 1 {
+		t.Fatalf("platform sees %d records, want 1", len(list.Items))
+	}
+}
+
+// A PDF presented as certificate N that is not a registered version of N
+// is a suspected forgery in N's record; the genuine file is not.
+func TestIntegrityRecordFromUpload(t *testing.T) {
+	w := newWorld(t)
+	pdf := w.must(call{method: "GET", path: "/api/v1/certificates/" + w.a.cert + "/pdf", key: w.a.key}, http.StatusOK, nil).Body.Bytes()
+	upload := func(no string, body []byte) {
+		w.must(call{method: "POST", path: "/v/pdf?no=" + no, body: body, header: map[string]string{"Content-Type": "application/pdf"}}, http.StatusOK, nil)
+	}
+	upload(w.a.cert, pdf) // genuine: nothing recorded
+	var list integrityList
+	w.must(call{method: "GET", path: "/api/v1/integrity-records", key: w.platform}, http.StatusOK, &list)
+	if len(list.Items) != 0 {
+		t.Fatalf("a genuine upload was recorded: %+v", list.Items)
+	}
+	upload(w.b.cert, pdf) // A's file presented as B's certificate
+	tampered := bytes.Replace(pdf, []byte("/Producer"), []byte("/Prodvcer"), 1)
+	upload(w.a.cert, tampered)
+	w.must(call{method: "GET", path: "/api/v1/integrity-records", key: w.platform}, http.StatusOK, &list)
+	if len(list.Items) != 2 {
+		t.Fatalf("%d records, want 2: %+v", len(list.Items), list.Items)
+	}
+	for i, want := range []string{w.b.cert, w.a.cert} {
+		r := list.Items[i]
+		if r.Number != want || r.Source != registry.FromUpload || r.Actor != "public upload" || !strings.Contains(r.Evidence, "not a registered version") {
+			t.Errorf("record %d: %+v", i, r)
+		}
+	}
+}
+
+func TestReports(t *testing.T) {
+	w := newWorld(t)
+	w.must(call{method: "POST", path: "/api/v1/certificates/" + w.a.cert + "/revoke", key: w.a.key,
+		body: map[string]any{"reason": "伪造", "category": "forgery", "evidence": "核查"}}, http.StatusOK, nil)
+
+	var rep Report
+	w.must(call{method: "GET", path: "/api/v1/reports", key: w.reviewer[weihai]}, http.StatusOK, &rep)
+	if rep.Jurisdiction != weihai || len(rep.Issued) == 0 || len(rep.Filings) == 0 {
+		t.Fatalf("reviewer report: %+v", rep)
+	}
+	for _, l := range rep.Issued {
+		if l.Unit != w.a.Name || l.Month != "2026-06" {
+			t.Errorf("issued line outside the reviewer's city or month: %+v", l)
+		}
+	}
+	if len(rep.Revocations) != 1 || rep.Revocations[0].Category != registry.RevokeForgery || rep.Revocations[0].Count != 1 {
+		t.Errorf("revocations: %+v", rep.Revocations)
+	}
+	// A reviewer cannot widen its scope; a unit sees only itself.
+	w.must(call{method: "GET", path: "/api/v1/reports?jurisdiction=" + jinan, key: w.reviewer[weihai]}, http.StatusNotFound, nil)
+	w.must(call{method: "GET", path: "/api/v1/reports", key: w.b.key}, http.StatusOK, &rep)
+	if rep.UnitID != w.b.ID || len(rep.Revocations) != 0 {
+		t.Errorf("unit B's report: %+v", rep)
+	}
+
+	rec := w.must(call{method: "GET", path: "/api/v1/reports?format=csv&table=revocations", key: w.platform}, http.StatusOK, nil)
+	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(rec.Body.String(), "\ufeff"))).ReadAll()
+	if err != nil || len(rows) != 2 || rows[1][0] != w.a.Name || rows[1][1] != "forgery" || rows[1][2] != "1" {
+		t.Fatalf("CSV: %v %v", rows, err)
+	}
+	rec = w.must(call{method: "GET", path: "/api/v1/reports?format=xlsx", key: w.platform}, http.StatusOK, nil)
+	f, err := excelize.OpenReader(bytes.NewReader(rec.Body.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.GetSheetList(); strings.Join(got, ",") != "issued,late,revocations,filings" {
+		t.Errorf("sheets %v", got)
+	}
+	if v, _ := f.GetCellValue("filings", "A2"); v == "" {
+		t.Error("no filing in the XLSX")
+	}
+	w.must(call{method: "GET", path: "/api/v1/reports?format=pdf", key: w.platform}, http.StatusUnprocessableEntity, nil)
+}
+
+// Filings ending within 90 days are listed for renewal; the filing day
+// of each year is the end of April.
+func TestExpiringFilings(t *testing.T) {
+	w := newWorld(t)
+	var out struct {
+		Items []FilingStateLine `json:"items"`
+		Due   registry.Date     `json:"next_filing_due"`
+	}
+	w.must(call{method: "GET", path: "/api/v1/filings/expiring", key: w.a.key}, http.StatusOK, &out)
+	if len(out.Items) != 0 || out.Due.String() != "2027-04-30" {
+		t.Fatalf("fresh filings: %+v", out)
+	}
+	// Three years less 60 days after approval.
+	w.clock.Set(e2eStart.AddDate(3, 0, -60))
+	w.must(call{method: "GET", path: "/api/v1/filings/expiring", key: w.reviewer[weihai]}, http.StatusOK, &out)
+	if len(out.Items) != 1 || out.Items[0].Unit != w.a.Name || !out.Items[0].Expiring {
+		t.Fatalf("near the end: %+v", out)
+	}
+	if out.Due.String() != "2029-04-30" {
+		t.Errorf("next filing due %s", out.Due)
+	}
+}
