@@ -15,16 +15,20 @@
 //     invalidation of its own may not have reached Redis, and whenever its
 //     subscription (re)starts: whatever happened while it was away is
 //     unknown.
-//   - The L1 drops a key when the invalidation is published; a replica that
-//     loses its subscription, or sees Redis fail, clears its L1 and bypasses
-//     the cache (answers come from the loader) until a heartbeat on a live
-//     subscription proves nothing more was missed.
+//   - The L1 drops a key when the invalidation is published, and every
+//     replica that received the message confirms on the sender's ack
+//     channel once its copy is gone; Invalidate returns when all have (or
+//     after Timeout), so the next request to any replica sees the change.
+//     A replica that loses its subscription, or sees Redis fail, clears its
+//     L1 and bypasses the cache (answers come from the loader) until a
+//     heartbeat on a live subscription proves nothing more was missed.
 //
-// What remains: another replica drops its L1 copy when the published message
-// arrives, a moment after Invalidate returns; and while one replica cannot
-// reach Redis, replicas that can keep what it could not invalidate until it
-// is back. Redis keys are cluster-safe: a script only touches one stripe,
-// and a stripe is one hash slot.
+// What remains: a replica that received a message but neither confirms nor
+// loses its connection within Timeout (a stalled process) may serve its copy
+// until its heartbeat fails; and while one replica cannot reach Redis,
+// replicas that can keep what it could not invalidate until it is back.
+// Redis keys are cluster-safe: a script only touches one stripe, and a
+// stripe is one hash slot.
 package rediscache
 
 import (
@@ -76,10 +80,15 @@ type Cache struct {
 	id      string // names this Cache's messages
 	prefix  string
 	channel string
+	acks    string          // where other replicas confirm our invalidations
 	gens    [stripes]string // generation key of each stripe
 	l1ttl   time.Duration
 	hb      time.Duration
+	timeout time.Duration
 	log     *slog.Logger
+
+	waitMu  sync.Mutex
+	waiting map[string]chan struct{} // nonce -> one token per confirmation
 
 	// trusted: the L1 holds nothing a missed invalidation should have
 	// dropped, and Redis holds nothing an invalidation of ours failed to
@@ -130,7 +139,13 @@ type message struct {
 	From string   `json:"from"` // the sender drops its copies itself, before sending
 	All  bool     `json:"all,omitempty"`
 	Keys []string `json:"keys,omitempty"`
+	// Nonce asks every receiver to confirm on the sender's ack channel
+	// once its copies are gone.
+	Nonce string `json:"nonce,omitempty"`
 }
+
+// ackChannel is where the replica with the given id hears confirmations.
+func ackChannel(prefix, id string) string { return prefix + ":ack:" + id }
 
 // Open connects to the Redis at url (redis://...) and starts listening for
 // invalidations. Until the subscription is up the Cache passes every
@@ -176,9 +191,12 @@ func Open(url string, opts Options) (*Cache, error) {
 		channel: opts.Prefix + ":invalidate",
 		l1ttl:   opts.L1TTL,
 		hb:      opts.Heartbeat,
+		timeout: opts.Timeout,
 		log:     opts.Logger,
+		waiting: map[string]chan struct{}{},
 		done:    make(chan struct{}),
 	}
+	c.acks = ackChannel(c.prefix, c.id)
 	for s := range c.gens {
 		c.gens[s] = c.prefix + ":{" + strconv.Itoa(s) + "}:g"
 	}
@@ -261,7 +279,8 @@ func (c *Cache) SetIf(ctx context.Context, key string, val []byte, gen verify.Ge
 // Invalidate implements verify.Cache. It runs to the end even if ctx is
 // cancelled (the change has committed). If Redis cannot be told, the Cache
 // stops trusting itself and, once Redis is back, empties the shared cache
-// before trusting it again.
+// before trusting it again. It returns once every replica that received the
+// message has dropped its copies, or after Timeout.
 func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
@@ -273,9 +292,13 @@ func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
 		s := stripe(k)
 		byStripe[s] = append(byStripe[s], c.valKey(s, k))
 	}
-	msg, err := json.Marshal(message{From: c.id, Keys: keys})
+	nonce := strconv.FormatUint(rand.Uint64(), 36)
+	acked := c.expectAcks(nonce)
+	defer c.forgetAcks(nonce)
+	msg, err := json.Marshal(message{From: c.id, Keys: keys, Nonce: nonce})
+	var receivers int64
 	if err == nil {
-		err = c.bump(ctx, byStripe, msg)
+		receivers, err = c.bump(ctx, byStripe, msg)
 	}
 	if err != nil {
 		c.needBump.Store(true)
@@ -285,24 +308,73 @@ func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
 	// A Get on this replica may have read the old value from Redis after
 	// the first drop and kept it; drop again now that Redis is clean.
 	c.l1.Invalidate(ctx, keys...)
+	c.awaitAcks(acked, receivers)
 	return nil
 }
 
+func (c *Cache) expectAcks(nonce string) chan struct{} {
+	ch := make(chan struct{}, 256) // more replicas than this would only wait for Timeout
+	c.waitMu.Lock()
+	c.waiting[nonce] = ch
+	c.waitMu.Unlock()
+	return ch
+}
+
+func (c *Cache) forgetAcks(nonce string) {
+	c.waitMu.Lock()
+	delete(c.waiting, nonce)
+	c.waitMu.Unlock()
+}
+
+// ack counts one confirmation of the invalidation with this nonce.
+func (c *Cache) ack(nonce string) {
+	c.waitMu.Lock()
+	ch := c.waiting[nonce]
+	c.waitMu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// awaitAcks waits for n confirmations (ours included: we are subscribed
+// too, unless our subscription is down) for at most Timeout.
+func (c *Cache) awaitAcks(acked <-chan struct{}, n int64) {
+	timer := time.NewTimer(c.timeout)
+	defer timer.Stop()
+	for got := int64(0); got < n; got++ {
+		select {
+		case <-acked:
+		case <-timer.C:
+			c.log.Warn("rediscache: not every replica confirmed an invalidation in time; a stalled one may serve its copy until its heartbeat fails",
+				"confirmed", got, "receivers", n, "timeout", c.timeout)
+			return
+		}
+	}
+}
+
 // bump bumps the generations of the given stripes, deletes the given value
-// keys in them, and publishes msg, in one round trip.
-func (c *Cache) bump(ctx context.Context, byStripe map[int][]string, msg []byte) error {
+// keys in them, and publishes msg, in one round trip. It returns how many
+// subscriptions received msg.
+func (c *Cache) bump(ctx context.Context, byStripe map[int][]string, msg []byte) (int64, error) {
 	sha, err := bumpScript.Load(ctx, c.rdb).Result()
 	if err != nil {
-		return err
+		return 0, err
 	}
+	var pub *redis.IntCmd
 	_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for s, vals := range byStripe {
 			p.EvalSha(ctx, sha, append([]string{c.gens[s]}, vals...), randomGen())
 		}
-		p.Publish(ctx, c.channel, msg)
+		pub = p.Publish(ctx, c.channel, msg)
 		return nil
 	})
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return pub.Val(), nil
 }
 
 // failed reacts to a failed Redis call: it may have lost more than this
@@ -343,7 +415,7 @@ func (c *Cache) recover(ctx context.Context, e uint64) {
 		}
 		// Not trusted yet, so our own copies are gone already.
 		msg, _ := json.Marshal(message{From: c.id, All: true})
-		if err := c.bump(ctx, all, msg); err != nil {
+		if _, err := c.bump(ctx, all, msg); err != nil {
 			c.needBump.Store(true)
 			c.log.Warn("rediscache: emptying the shared cache failed; retrying", "err", err)
 			return
@@ -394,15 +466,17 @@ func (c *Cache) session(ctx context.Context) error {
 		ps.Close()
 	}()
 
-	if err := ps.Subscribe(ctx, c.channel); err != nil {
+	if err := ps.Subscribe(ctx, c.channel, c.acks); err != nil {
 		return err
 	}
-	msg, err := ps.ReceiveTimeout(ctx, c.hb)
-	if err != nil {
-		return err
-	}
-	if _, ok := msg.(*redis.Subscription); !ok {
-		return fmt.Errorf("unexpected %T before the subscription", msg)
+	for range 2 {
+		msg, err := ps.ReceiveTimeout(ctx, c.hb)
+		if err != nil {
+			return err
+		}
+		if _, ok := msg.(*redis.Subscription); !ok {
+			return fmt.Errorf("unexpected %T before the subscription", msg)
+		}
 	}
 	// From here on every invalidation reaches us, or the connection
 	// breaks. What was published before is unknown: start from empty.
@@ -434,7 +508,13 @@ func (c *Cache) session(ctx context.Context) error {
 		}
 		switch m := msg.(type) {
 		case *redis.Message:
-			c.apply(m.Payload)
+			if m.Channel == c.acks {
+				c.ack(m.Payload)
+				continue
+			}
+			if applied := c.apply(m.Payload); applied.Nonce != "" {
+				c.confirm(ctx, applied)
+			}
 		case *redis.Pong:
 			pinged = false
 			if e, err := strconv.ParseUint(m.Payload, 10, 64); err == nil && !c.trusted.Load() {
@@ -448,23 +528,40 @@ func (c *Cache) session(ctx context.Context) error {
 	}
 }
 
-// apply drops what a published invalidation names.
-func (c *Cache) apply(payload string) {
+// apply drops what a published invalidation names, and returns it.
+func (c *Cache) apply(payload string) message {
 	var m message
 	if err := json.Unmarshal([]byte(payload), &m); err != nil {
 		// Someone else's message, or a newer format: drop everything
 		// rather than keep what it may have meant.
 		c.log.Warn("rediscache: unreadable invalidation; clearing the in-process cache", "err", err)
-		m.All = true
+		m = message{All: true}
 	}
-	if m.From == c.id {
-		return
-	}
-	if m.All {
+	switch {
+	case m.From == c.id:
+		// Dropped before sending.
+	case m.All:
 		c.l1.Clear()
+	default:
+		c.l1.Invalidate(context.Background(), m.Keys...)
+	}
+	return m
+}
+
+// confirm tells the sender of an applied invalidation that our copies are
+// gone.
+func (c *Cache) confirm(ctx context.Context, m message) {
+	if m.From == c.id {
+		c.ack(m.Nonce)
 		return
 	}
-	c.l1.Invalidate(context.Background(), m.Keys...)
+	// A failure costs the sender its Timeout, and tells us Redis is in
+	// trouble.
+	pctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	if err := c.rdb.Publish(pctx, ackChannel(c.prefix, m.From), m.Nonce).Err(); err != nil {
+		c.failed(ctx, err)
+	}
 }
 
 // Close stops listening and closes the connections.
