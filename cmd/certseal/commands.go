@@ -35,8 +35,25 @@ func withApp(ctx context.Context, env *cliEnv, name string, args []string, extra
 }
 
 func runMigrate(ctx context.Context, env *cliEnv, args []string) error {
-	return withApp(ctx, env, "migrate", args, nil, func(a *app, _ *flagSet) error {
+	var appRole string
+	extra := func(fs *flagSet) {
+		fs.StringVar(&appRole, "grant-app-role", "", "PostgreSQL: let this role run certseal without owning the schema (no DELETE anywhere, no UPDATE of the audit trail)")
+	}
+	return withApp(ctx, env, "migrate", args, extra, func(a *app, _ *flagSet) error {
 		fmt.Fprintln(env.stderr, "database schema is up to date")
+		if appRole == "" {
+			return nil
+		}
+		g, ok := a.store.(interface {
+			GrantAppRole(ctx context.Context, role string) error
+		})
+		if !ok {
+			return errors.New("-grant-app-role is for PostgreSQL (CERTSEAL_DATABASE_URL)")
+		}
+		if err := g.GrantAppRole(ctx, appRole); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stderr, "granted role %s what certseal needs, and no DELETE or audit UPDATE\n", appRole)
 		return nil
 	})
 }

@@ -115,8 +115,16 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("postgres: take migration lock: %w", err)
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrateLockID))
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
-		return fmt.Errorf("postgres: create schema_migrations: %w", err)
+	// Checked first: the application role (see GrantAppRole) may not
+	// create tables, and needs not when the schema is there.
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return fmt.Errorf("postgres: look for schema_migrations: %w", err)
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
+			return fmt.Errorf("postgres: create schema_migrations: %w", err)
+		}
 	}
 	var current int
 	if err := conn.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
@@ -141,6 +149,46 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// appTables are the tables whose rows change state (a certificate is
+// revoked, a batch row settles); every other table only grows.
+var appTables = []string{"units", "filings", "seal_applications", "seals", "certificates", "sequences", "batches", "batch_rows"}
+
+// GrantAppRole lets role run certseal on this schema without owning it:
+// it may read and insert everywhere and update only the tables whose rows
+// change state. It gets no DELETE or TRUNCATE on anything, and no UPDATE
+// on the audit trail, the integrity records or the PDFs; not being the
+// owner, it cannot drop the triggers that refuse the same to the owner.
+// Run it as the owner after the migrations (certseal migrate
+// -grant-app-role), and again after an upgrade adds tables.
+func (s *Store) GrantAppRole(ctx context.Context, role string) error {
+	if role == "" {
+		return errors.New("postgres: grant: empty role name")
+	}
+	r := pgx.Identifier{role}.Sanitize()
+	var schema string
+	if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return fmt.Errorf("postgres: grant: %w", err)
+	}
+	sc := pgx.Identifier{schema}.Sanitize()
+	stmts := []string{
+		"REVOKE ALL ON ALL TABLES IN SCHEMA " + sc + " FROM " + r,
+		"GRANT USAGE ON SCHEMA " + sc + " TO " + r,
+		"GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA " + sc + " TO " + r,
+		"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA " + sc + " TO " + r,
+	}
+	for _, t := range appTables {
+		stmts = append(stmts, "GRANT UPDATE ON "+sc+"."+pgx.Identifier{t}.Sanitize()+" TO "+r)
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for _, q := range stmts {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return fmt.Errorf("postgres: grant to %s: %w", role, err)
+			}
+		}
+		return nil
+	})
 }
 
 // InTx retries when PostgreSQL aborts the transaction for a serialization
