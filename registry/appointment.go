@@ -69,6 +69,14 @@ func (a Appointment) Normalize(today Date) (Appointment, error) {
 		return a, FieldErr("appointed_on", "cannot be in the future")
 	case a.TermTo.After(a.TermFrom.AddDate(10, 0, 0)):
 		return a, FieldErr("term_to", "a term longer than 10 years is not plausible")
+	case a.AppraisalEndedOn.After(today):
+		return a, FieldErr("appraisal_ended_on", "cannot be in the future")
+	case !a.ResultFiledOn.IsZero() && a.AppraisalEndedOn.IsZero():
+		return a, FieldErr("appraisal_ended_on", "is required with result_filed_on")
+	case a.ResultFiledOn.Before(a.AppraisalEndedOn) && !a.ResultFiledOn.IsZero():
+		return a, FieldErr("result_filed_on", "cannot be before appraisal_ended_on")
+	case a.ResultFiledOn.After(today):
+		return a, FieldErr("result_filed_on", "cannot be in the future")
 	}
 	return a, nil
 }

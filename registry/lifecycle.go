@@ -234,6 +234,11 @@ func CheckIssue(a Appointment, f Filing, s Seal, day Date) error {
 	return nil
 }
 
+// IsBackfill says whether a is a backfill (信息补录) under filing f: the
+// appointment was made before the filing was approved. CheckIssue has
+// already refused one whose term has ended.
+func IsBackfill(a Appointment, f Filing) bool { return a.AppointedOn.Before(f.ValidFrom) }
+
 // CertStatusOn is the certificate's status on day: expiry is derived from
 // the term, never stored.
 func CertStatusOn(c Certificate, day Date) CertState {

@@ -209,6 +209,10 @@ type Appointment struct {
 	AppraisalEndedOn   Date `json:"appraisal_ended_on,omitzero"`
 	ResultFiledOn      Date `json:"result_filed_on,omitzero"`
 	ResultLateWorkdays int  `json:"result_late_workdays,omitempty"`
+	// LatenessUnchecked says why the deadlines could not be counted (the
+	// calendar has no data for a year they need): shown to reviewers,
+	// never guessed.
+	LatenessUnchecked string `json:"lateness_unchecked,omitempty"`
 }
 
 type CertState string

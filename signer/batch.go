@@ -489,6 +489,7 @@ func (r *batchRun) settle(ctx context.Context, tx registry.Tx, rd *rowDraft, day
 		}
 		return "", r.fail(ctx, tx, row, err)
 	}
+	rd.draft.a.Backfill = registry.IsBackfill(a, g.filing)
 	if _, err := is.record(ctx, tx, rd.draft, Request{Actor: r.batch.Actor, RequestID: r.batch.RequestID}, r.batch.ID); err != nil {
 		return "", err
 	}

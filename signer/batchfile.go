@@ -118,7 +118,8 @@ func (f BatchFile) Column(i int, field string) string {
 // id_number, 职称系列 series, 从事专业 specialty, 职称层级 level, 评聘岗位 post,
 // 聘期开始 term_from, 聘期结束 term_to, 评聘委员会名称 committee, 公布文号
 // publication_number, 聘任日期 appointed_on, 照片 photo (base64 of a JPEG or
-// PNG). All are required. Dates are YYYY-MM-DD; CSV and XLSX also take
+// PNG), all required; and, optional, 评聘结束日期 appraisal_ended_on and
+// 聘用结果备案日期 result_filed_on. Dates are YYYY-MM-DD; CSV and XLSX also take
 // 2023/7/1, 2023.7.1 and 2023年7月1日 (how spreadsheets show dates), and XLSX
 // takes date cells. A spreadsheet's data ends at its first empty row, so
 // notes below the table are ignored. Two rows with the same ID number,
@@ -230,23 +231,31 @@ const (
 	colPublicationNumber
 	colAppointedOn
 	colPhoto
+	// Optional columns from here on.
+	colAppraisalEndedOn
+	colResultFiledOn
 	numColumns
 )
+
+// optional columns may be left out of the header, and their cells empty.
+func (c sheetColumn) optional() bool { return c >= colAppraisalEndedOn }
 
 // field is the JSON name, which is also how registry.FieldErr names it.
 func (c sheetColumn) field() string {
 	return [numColumns]string{"name", "gender", "id_number", "series", "specialty", "level", "post",
-		"term_from", "term_to", "committee", "publication_number", "appointed_on", "photo"}[c]
+		"term_from", "term_to", "committee", "publication_number", "appointed_on", "photo",
+		"appraisal_ended_on", "result_filed_on"}[c]
 }
 
 // header is the Chinese column header, as on the certificate.
 func (c sheetColumn) header() string {
 	return [numColumns]string{"姓名", "性别", "身份证号", "职称系列", "从事专业", "职称层级", "评聘岗位",
-		"聘期开始", "聘期结束", "评聘委员会名称", "公布文号", "聘任日期", "照片"}[c]
+		"聘期开始", "聘期结束", "评聘委员会名称", "公布文号", "聘任日期", "照片",
+		"评聘结束日期", "聘用结果备案日期"}[c]
 }
 
 func (c sheetColumn) isDate() bool {
-	return c == colTermFrom || c == colTermTo || c == colAppointedOn
+	return c == colTermFrom || c == colTermTo || c == colAppointedOn || c == colAppraisalEndedOn || c == colResultFiledOn
 }
 
 // describe names the column both ways, for messages.
@@ -313,7 +322,11 @@ type sheetRecord struct {
 
 func (r *sheetRecord) fail(c sheetColumn, reason string) {
 	r.failed[c] = true
-	r.errs = append(r.errs, RowError{Row: r.row, Column: r.names[c], Reason: reason})
+	column := r.names[c]
+	if column == "" { // an optional column the file leaves out
+		column = c.header()
+	}
+	r.errs = append(r.errs, RowError{Row: r.row, Column: column, Reason: reason})
 }
 
 // appointment turns the record into an Appointment, adding every problem to
@@ -321,12 +334,12 @@ func (r *sheetRecord) fail(c sheetColumn, reason string) {
 // first (empty cells, dates, photo) let one row report several.
 func (r *sheetRecord) appointment(unitID int64, today registry.Date, parseDate func(string) (registry.Date, string)) (registry.Appointment, error) {
 	for c := range numColumns {
-		if r.cells[c] == "" && !r.failed[c] {
+		if r.cells[c] == "" && !r.failed[c] && !c.optional() {
 			r.fail(c, "is required")
 		}
 	}
 	date := func(c sheetColumn) registry.Date {
-		if r.failed[c] {
+		if r.failed[c] || r.cells[c] == "" {
 			return registry.Date{}
 		}
 		d, problem := parseDate(r.cells[c])
@@ -349,6 +362,8 @@ func (r *sheetRecord) appointment(unitID int64, today registry.Date, parseDate f
 		Committee:         r.cells[colCommittee],
 		PublicationNumber: r.cells[colPublicationNumber],
 		AppointedOn:       date(colAppointedOn),
+		AppraisalEndedOn:  date(colAppraisalEndedOn),
+		ResultFiledOn:     date(colResultFiledOn),
 	}
 	if !r.failed[colIDNumber] && strings.ContainsAny(a.IDNumber, "Ee") && strings.Contains(a.IDNumber, "+") {
 		r.fail(colIDNumber, "was saved as a number (like 1.10105E+17), which loses digits and the final X: format the column as text and type the numbers again")
@@ -620,7 +635,7 @@ func (t *sheetTable) setHeader(cells []string) error {
 		}
 	}
 	for c := range numColumns {
-		if t.index[c] < 0 {
+		if t.index[c] < 0 && !c.optional() {
 			missing = append(missing, c.describe())
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -460,7 +461,7 @@ func TestParseBatchFileErrors(t *testing.T) {
 		{"no header", ContentTypeCSV, []byte("a,b\n1,2\n"), batchLimits(), "file", []string{"no header row", "姓名 (name)"}},
 		{"no data rows", ContentTypeCSV, csvOf(fields...)[:len(strings.Join(fields, ","))+1], batchLimits(), "file", []string{"no data rows"}},
 		{"data after an empty row only", ContentTypeCSV, []byte(strings.Join(fields, ",") + "\n\n" + strings.Repeat("x,", 12) + "x\n"), batchLimits(), "file", []string{"no data rows"}},
-		{"value without a header", ContentTypeCSV, []byte(string(csvOf(fields...)[:len(csvOf(fields...))-1]) + ",extra\n"), batchLimits(), "file", []string{"row 2 has a value in column N, which has no header"}},
+		{"value without a header", ContentTypeCSV, []byte(string(csvOf(fields...)[:len(csvOf(fields...))-1]) + ",extra\n"), batchLimits(), "file", []string{"row 2 has a value in column P, which has no header"}},
 		{"bad csv quote", ContentTypeCSV, []byte(strings.Join(fields, ",") + "\n\"a\"b,c\n"), batchLimits(), "file", []string{"not valid CSV", "line 2"}},
 		{"not text", ContentTypeCSV, []byte{0x81, 0x30, 0xff, 0xff, '\n'}, batchLimits(), "file", []string{"neither UTF-8 nor GB18030"}},
 		{"utf-16", ContentTypeCSV, []byte{0xFF, 0xFE, 'a', 0}, batchLimits(), "file", []string{"UTF-16"}},
@@ -609,5 +610,57 @@ func TestParseBatchXLSXDate1904(t *testing.T) {
 	}
 	if d := got.Rows[0].AppointedOn.String(); d != "2024-01-01" {
 		t.Errorf("appointed on %s, want 2024-01-01", d)
+	}
+}
+
+// The deadline columns are optional: a file may leave them out, or give
+// them, and what they say is checked like any date.
+func TestParseBatchOptionalDeadlineColumns(t *testing.T) {
+	required := batchHeaders()[:colAppraisalEndedOn]
+	all := append(slices.Clone(required), "评聘结束日期", "聘用结果备案日期")
+	row := func(n int, ended, filed string) map[string]string {
+		r := batchRow(batchPersonID(n))
+		r["appraisal_ended_on"], r["result_filed_on"] = ended, filed
+		return r
+	}
+	d := func(m time.Month, day int) registry.Date { return registry.Date{Year: 2025, Month: m, Day: day} }
+	tests := []struct {
+		name         string
+		header       []string
+		row          map[string]string
+		ended, filed registry.Date
+		wantErr      *RowError
+	}{
+		{"columns left out", required, row(1, "", ""), registry.Date{}, registry.Date{}, nil},
+		{"both given", all, row(2, "2025/12/20", "2025年12月29日"), d(12, 20), d(12, 29), nil},
+		{"cells empty", all, row(3, "", ""), registry.Date{}, registry.Date{}, nil},
+		{"filed without the end", all, row(4, "", "2025-12-29"), registry.Date{}, registry.Date{},
+			&RowError{Row: 2, Column: "评聘结束日期", Reason: "is required with result_filed_on"}},
+		{"filed before the end", all, row(5, "2025-12-20", "2025-12-19"), registry.Date{}, registry.Date{},
+			&RowError{Row: 2, Column: "聘用结果备案日期", Reason: "cannot be before appraisal_ended_on"}},
+		{"end in the future", all, row(6, "2026-02-01", ""), registry.Date{}, registry.Date{},
+			&RowError{Row: 2, Column: "评聘结束日期", Reason: "cannot be in the future"}},
+		{"not a date", all, row(7, "last week", ""), registry.Date{}, registry.Date{},
+			&RowError{Row: 2, Column: "评聘结束日期", Reason: "must be a date such as 2023-07-01 or 2023/7/1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			file, rowErrs, err := ParseBatch(t.Context(), ContentTypeCSV, batchCSV(t, batchTable(t, tc.header, tc.row)), 7, batchLimits())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantErr != nil {
+				if len(rowErrs) != 1 || rowErrs[0] != *tc.wantErr {
+					t.Fatalf("row errors = %+v, want %+v", rowErrs, *tc.wantErr)
+				}
+				return
+			}
+			if len(rowErrs) > 0 || len(file.Rows) != 1 {
+				t.Fatalf("row errors = %+v, rows = %d", rowErrs, len(file.Rows))
+			}
+			if a := file.Rows[0]; a.AppraisalEndedOn != tc.ended || a.ResultFiledOn != tc.filed {
+				t.Fatalf("appraisal ended %v, result filed %v; want %v, %v", a.AppraisalEndedOn, a.ResultFiledOn, tc.ended, tc.filed)
+			}
+		})
 	}
 }

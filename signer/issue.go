@@ -16,6 +16,7 @@ import (
 
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/registry/audit"
+	"github.com/certseal/certseal/registry/workday"
 )
 
 // KeyManager hands out a seal's signing key (keys.KeyManager satisfies it).
@@ -36,6 +37,7 @@ type Issuer struct {
 	renderer *Renderer
 	pii      *registry.PII // the store's key, for the dedup key of an appointment
 	baseURL  string
+	calendar *workday.Calendar
 	now      func() time.Time
 	log      *slog.Logger
 
@@ -44,10 +46,29 @@ type Issuer struct {
 	appearances sync.Map
 }
 
-// NewIssuer wires an issuer. baseURL is the public address of the
-// verification pages ({base}/v/{number}?k={token}).
-func NewIssuer(store registry.Store, pii *registry.PII, km KeyManager, chains Chains, r *Renderer, baseURL string, now func() time.Time, log *slog.Logger) *Issuer {
-	return &Issuer{store: store, pii: pii, keys: km, chains: chains, renderer: r, baseURL: baseURL, now: now, log: log}
+// IssuerDeps is what an Issuer works with. All are required but Log.
+type IssuerDeps struct {
+	Store    registry.Store
+	PII      *registry.PII // the store's key, for the dedup key of an appointment
+	Keys     KeyManager
+	Chains   Chains
+	Renderer *Renderer
+	// BaseURL is the public address of the verification pages
+	// ({base}/v/{number}?k={token}).
+	BaseURL string
+	// Calendar counts the notice's deadlines in working days.
+	Calendar *workday.Calendar
+	Now      func() time.Time
+	Log      *slog.Logger
+}
+
+// NewIssuer wires an issuer.
+func NewIssuer(d IssuerDeps) *Issuer {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Issuer{store: d.Store, pii: d.PII, keys: d.Keys, chains: d.Chains, renderer: d.Renderer,
+		baseURL: d.BaseURL, calendar: d.Calendar, now: d.Now, log: d.Log}
 }
 
 // Request is one certificate to issue.
@@ -79,9 +100,11 @@ func (e *AlreadyIssuedError) Error() string {
 
 // Prepare checks everything about a request that does not need the
 // database: fields, ID number, photo, and that the font can draw every
-// character. Batches call it for every row before issuing any.
+// character; and it marks the deadlines, the information being submitted
+// today. Batches call it for every row before issuing any.
 func (is *Issuer) Prepare(a registry.Appointment) (registry.Appointment, error) {
-	a, err := a.Normalize(registry.Today(is.now()))
+	today := registry.Today(is.now())
+	a, err := a.Normalize(today)
 	if err != nil {
 		return a, err
 	}
@@ -91,7 +114,23 @@ func (is *Issuer) Prepare(a registry.Appointment) (registry.Appointment, error) 
 	if err := is.renderer.CheckText(a); err != nil {
 		return a, err
 	}
-	return a, nil
+	return a, is.markLateness(&a, today)
+}
+
+// markLateness records the deadlines of a submitted on submittedOn. A late
+// submission is accepted and marked; a year without calendar data is
+// marked unchecked (and logged for the operator) rather than guessed, and
+// does not stop issuing.
+func (is *Issuer) markLateness(a *registry.Appointment, submittedOn registry.Date) error {
+	a.LatenessUnchecked = ""
+	err := workday.MarkLateness(is.calendar, a, submittedOn)
+	var missing *workday.MissingYearError
+	if errors.As(err, &missing) {
+		a.LatenessUnchecked = missing.Error()
+		is.log.Warn("deadlines not counted: the working-day calendar lacks a year", "year", missing.Year, "err", missing)
+		return nil
+	}
+	return err
 }
 
 // Issue signs and records a new certificate (version 1 of a new number),
@@ -140,6 +179,12 @@ func (is *Issuer) Reissue(ctx context.Context, number string, corrected registry
 		if old.Appointment.UnitID != a.UnitID {
 			return registry.FieldErr("unit_id", "a reissue stays with the unit that issued the certificate")
 		}
+		// A correction does not move the day the information came in.
+		if !old.Appointment.SubmittedOn.IsZero() {
+			if err := is.markLateness(&a, old.Appointment.SubmittedOn); err != nil {
+				return err
+			}
+		}
 		if err := registry.SupersedeCertificate(&old); err != nil {
 			return err
 		}
@@ -182,6 +227,7 @@ func (is *Issuer) signAndRecord(ctx context.Context, tx registry.Tx, a registry.
 	if err := g.check(a, day); err != nil {
 		return Issued{}, err
 	}
+	a.Backfill = registry.IsBackfill(a, g.filing)
 	d, err := is.draft(ctx, a, number, version, g.stamp)
 	if err != nil {
 		return Issued{}, err

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,20 +17,22 @@ import (
 	"github.com/certseal/certseal/registry/postgres"
 	"github.com/certseal/certseal/registry/sqlite"
 	"github.com/certseal/certseal/registry/storetest"
+	"github.com/certseal/certseal/registry/workday"
 	"github.com/certseal/certseal/signer"
 )
 
 // fixture is a unit with an approved filing and an active seal.
 type fixture struct {
-	store  registry.Store
-	issuer *signer.Issuer
-	unit   registry.Unit
-	seal   registry.Seal
-	photo  []byte
-	now    time.Time
-	keys   *keys.SoftwareKeys
-	ca     *keys.CA
-	render *signer.Renderer
+	store    registry.Store
+	issuer   *signer.Issuer
+	unit     registry.Unit
+	seal     registry.Seal
+	photo    []byte
+	now      time.Time
+	keys     *keys.SoftwareKeys
+	ca       *keys.CA
+	render   *signer.Renderer
+	calendar *workday.Calendar
 }
 
 var backends = []struct {
@@ -107,12 +111,16 @@ func newFixture(t testing.TB, store registry.Store) *fixture {
 	if f.render, err = signer.NewRenderer(signer.DefaultTemplate(), signer.DefaultFont()); err != nil {
 		t.Fatal(err)
 	}
+	if f.calendar, err = workday.Default(); err != nil {
+		t.Fatal(err)
+	}
 	f.issuer = f.issuerWithClock(func() time.Time { return f.now })
 	return f
 }
 
 func (f *fixture) issuerWithClock(now func() time.Time) *signer.Issuer {
-	return signer.NewIssuer(f.store, storetest.PII(), f.keys, f.ca, f.render, "https://zc.example.cn", now, nil)
+	return signer.NewIssuer(signer.IssuerDeps{Store: f.store, PII: storetest.PII(), Keys: f.keys, Chains: f.ca, Renderer: f.render,
+		BaseURL: "https://zc.example.cn", Calendar: f.calendar, Now: now})
 }
 
 func (f *fixture) appointment(id string) registry.Appointment {
@@ -123,7 +131,8 @@ func (f *fixture) appointment(id string) registry.Appointment {
 }
 
 // Valid male ID numbers (check characters computed by the registry).
-var ids = []string{"370102198001010015", "370102198001010031", "370102198001010058", "370102198001010074", "370102198001010090"}
+var ids = []string{"370102198001010015", "370102198001010031", "370102198001010058", "370102198001010074", "370102198001010090",
+	"370102198001010111", "370102198001010138", "370102198001010154", "370102198001010170", "370102198001010197"}
 
 func TestIssue(t *testing.T) {
 	for _, b := range backends {
@@ -289,5 +298,99 @@ func TestNoSignatureAfterRevocation(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// The notice's deadlines, counted by hand on the 2026 calendar (May 1-5
+// off, Saturday May 9 worked), and backfill against the filing approved
+// on 2026-05-05; the issue day is Wednesday 2026-05-06.
+func TestIssueMarksDeadlinesAndBackfill(t *testing.T) {
+	f := newFixture(t, backends[0].open(t))
+	ctx := context.Background()
+	d := func(m time.Month, day int) registry.Date { return registry.Date{Year: 2026, Month: m, Day: day} }
+	tests := []struct {
+		name                 string
+		appointed            registry.Date
+		ended, filed         registry.Date
+		infoLate, resultLate int
+		backfill             bool
+	}{
+		// Apr 10 (Fri): 13-17, 20-24, 27-30 are 14 days; May 6 is the 15th.
+		{"last day in time", d(4, 10), registry.Date{}, registry.Date{}, 0, 0, true},
+		// Apr 9: the 15th working day is Apr 30; May 6 is one over.
+		{"one working day late", d(4, 9), registry.Date{}, registry.Date{}, 1, 0, true},
+		{"appointed after the filing", d(5, 5), registry.Date{}, registry.Date{}, 0, 0, false},
+		// Ended Apr 22: due Apr 29; Apr 30 and May 6 are over.
+		{"result filed late", d(5, 6), d(4, 22), d(5, 6), 0, 2, false},
+		// Ended Apr 24: Apr 27-30 and May 6 are the five.
+		{"result filed in time", d(5, 6), d(4, 24), d(5, 6), 0, 0, false},
+		{"result not filed yet", d(5, 6), d(4, 1), registry.Date{}, 0, 0, false},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := f.appointment(ids[i])
+			a.AppointedOn, a.AppraisalEndedOn, a.ResultFiledOn = tc.appointed, tc.ended, tc.filed
+			got, err := f.issuer.Issue(ctx, signer.Request{Appointment: a, Actor: "unit:1#1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stored registry.Certificate
+			err = f.store.View(ctx, func(tx registry.Tx) error {
+				stored, err = tx.Certificate(ctx, got.Certificate.Number)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := stored.Appointment
+			if s.SubmittedOn != d(5, 6) || s.InfoLateWorkdays != tc.infoLate || s.ResultLateWorkdays != tc.resultLate ||
+				s.Backfill != tc.backfill || s.LatenessUnchecked != "" {
+				t.Fatalf("stored: submitted %v, info late %d, result late %d, backfill %v, unchecked %q; want info %d, result %d, backfill %v",
+					s.SubmittedOn, s.InfoLateWorkdays, s.ResultLateWorkdays, s.Backfill, s.LatenessUnchecked, tc.infoLate, tc.resultLate, tc.backfill)
+			}
+		})
+	}
+
+	t.Run("a correction keeps the submission day", func(t *testing.T) {
+		a := f.appointment(ids[len(tests)])
+		a.AppointedOn = d(4, 9)
+		got, err := f.issuer.Issue(ctx, signer.Request{Appointment: a})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Post = "教授"
+		later := f.issuerWithClock(func() time.Time { return f.now.AddDate(0, 0, 14) })
+		re, err := later.Reissue(ctx, got.Certificate.Number, a, signer.Request{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := re.Certificate.Appointment; s.SubmittedOn != d(5, 6) || s.InfoLateWorkdays != 1 {
+			t.Fatalf("reissue: submitted %v, info late %d; want 2026-05-06, 1", s.SubmittedOn, s.InfoLateWorkdays)
+		}
+	})
+}
+
+// A year the calendar lacks is not guessed: the certificate is issued and
+// its deadlines are marked unchecked, naming the year.
+func TestIssueWithoutCalendarYear(t *testing.T) {
+	f := newFixture(t, backends[0].open(t))
+	cal, err := workday.Load(t.TempDir()) // the shipped years only
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(cal.Years(), 2027) {
+		t.Fatal("2027 is shipped now: move this test to a year without data")
+	}
+	in2027 := time.Date(2027, 1, 6, 10, 0, 0, 0, registry.ChinaTZ)
+	is := signer.NewIssuer(signer.IssuerDeps{Store: f.store, PII: storetest.PII(), Keys: f.keys, Chains: f.ca, Renderer: f.render,
+		BaseURL: "https://zc.example.cn", Calendar: cal, Now: func() time.Time { return in2027 }})
+	a := f.appointment(ids[0])
+	a.AppointedOn = registry.Date{Year: 2026, Month: 12, Day: 28}
+	got, err := is.Issue(context.Background(), signer.Request{Appointment: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := got.Certificate.Appointment.LatenessUnchecked; !strings.Contains(u, "no data for 2027") {
+		t.Fatalf("lateness_unchecked = %q, want it to name 2027", u)
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/certseal/certseal/internal/config"
 	"github.com/certseal/certseal/keys"
 	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/registry/workday"
 	"github.com/certseal/certseal/signer"
 	"github.com/certseal/certseal/verify"
 	"github.com/certseal/certseal/verify/memcache"
@@ -73,8 +76,14 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
+	calendar, err := workday.Load(cfg.CalendarDir)
+	if err != nil {
+		return nil, err
+	}
+	warnCalendarGaps(a.log, calendar, registry.Today(time.Now()))
 	metrics := api.NewMetrics()
-	issuer := signer.NewIssuer(a.store, a.pii, a.keys, a.ca, renderer, cfg.BaseURL, time.Now, a.log)
+	issuer := signer.NewIssuer(signer.IssuerDeps{Store: a.store, PII: a.pii, Keys: a.keys, Chains: a.ca, Renderer: renderer,
+		BaseURL: cfg.BaseURL, Calendar: calendar, Now: time.Now, Log: a.log})
 	svc.batches = signer.NewBatches(issuer, a.store, a.log, func(ctx context.Context, number string) {
 		svc.verifier.Invalidate(ctx, number)
 		metrics.CertificatesIssued(1)
@@ -86,6 +95,22 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 		PublicRate: cfg.PublicRateLimit, PublicBurst: cfg.PublicBurst, TrustProxy: cfg.TrustProxy,
 	})
 	return svc, nil
+}
+
+// warnCalendarGaps says at start when the working-day calendar lacks this
+// year, or next year with the year's end near: deadlines that need a
+// missing year are marked unchecked until the operator adds it.
+func warnCalendarGaps(log *slog.Logger, c *workday.Calendar, today registry.Date) {
+	need := []int{today.Year}
+	if today.Month >= 11 {
+		need = append(need, today.Year+1)
+	}
+	for _, y := range need {
+		if !slices.Contains(c.Years(), y) {
+			log.Warn("the working-day calendar has no data for a year deadlines will need; add <year>.json to the calendar directory",
+				"year", y, "have", c.Years(), "flag", "-calendar-dir / CERTSEAL_CALENDAR_DIR")
+		}
+	}
 }
 
 // cachePing reports a shared cache that is not trusted (Redis unreachable):

@@ -27,6 +27,7 @@ import (
 	"github.com/certseal/certseal/keys"
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/registry/sqlite"
+	"github.com/certseal/certseal/registry/workday"
 	"github.com/certseal/certseal/signer"
 	"github.com/certseal/certseal/verify"
 	"github.com/certseal/certseal/verify/memcache"
@@ -195,7 +196,12 @@ func newE2E(t testing.TB) *e2eEnv {
 		t.Fatal(err)
 	}
 	metrics := NewMetrics()
-	issuer := signer.NewIssuer(store, pii, soft, ca, renderer, e2eBaseURL, clock.Now, log)
+	calendar, err := workday.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := signer.NewIssuer(signer.IssuerDeps{Store: store, PII: pii, Keys: soft, Chains: ca, Renderer: renderer,
+		BaseURL: e2eBaseURL, Calendar: calendar, Now: clock.Now, Log: log})
 	batches := signer.NewBatches(issuer, store, log, func(ctx context.Context, number string) {
 		verifier.Invalidate(ctx, number)
 		metrics.CertificatesIssued(1)

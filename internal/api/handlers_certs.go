@@ -33,12 +33,17 @@ type certificateRequest struct {
 	PublicationNumber string          `json:"publication_number"`
 	AppointedOn       registry.Date   `json:"appointed_on"`
 	Photo             []byte          `json:"photo"` // base64 JPEG or PNG
+	// Optional: the appraisal's end and the day its result was filed
+	// (聘用结果备案), for the 5-working-day deadline.
+	AppraisalEndedOn registry.Date `json:"appraisal_ended_on"`
+	ResultFiledOn    registry.Date `json:"result_filed_on"`
 }
 
 func (c certificateRequest) appointment() registry.Appointment {
 	return registry.Appointment{UnitID: c.UnitID, Name: c.Name, Gender: c.Gender, IDNumber: c.IDNumber, Series: c.Series,
 		Specialty: c.Specialty, Level: c.Level, Post: c.Post, TermFrom: c.TermFrom, TermTo: c.TermTo, Committee: c.Committee,
-		PublicationNumber: c.PublicationNumber, AppointedOn: c.AppointedOn, Photo: c.Photo}
+		PublicationNumber: c.PublicationNumber, AppointedOn: c.AppointedOn, Photo: c.Photo,
+		AppraisalEndedOn: c.AppraisalEndedOn, ResultFiledOn: c.ResultFiledOn}
 }
 
 // certificateJSON is the record as its owners see it. The ID number is
@@ -66,6 +71,14 @@ type certificateJSON struct {
 	RevokedAt         *time.Time         `json:"revoked_at,omitempty"`
 	RevokeReason      string             `json:"revoke_reason,omitempty"`
 	RevokeCategory    string             `json:"revoke_category,omitempty"`
+	// The notice's deadlines, counted when the information came in.
+	Backfill           bool          `json:"backfill"`
+	SubmittedOn        registry.Date `json:"submitted_on,omitzero"`
+	InfoLateWorkdays   int           `json:"info_late_workdays"`
+	AppraisalEndedOn   registry.Date `json:"appraisal_ended_on,omitzero"`
+	ResultFiledOn      registry.Date `json:"result_filed_on,omitzero"`
+	ResultLateWorkdays int           `json:"result_late_workdays"`
+	LatenessUnchecked  string        `json:"lateness_unchecked,omitempty"`
 	// VerifyURL is only in the answer that created the version: the token
 	// is not stored, only its hash.
 	VerifyURL string `json:"verify_url,omitempty"`
@@ -77,7 +90,9 @@ func certificateView(c registry.Certificate, now time.Time) certificateJSON {
 		Name: a.Name, Gender: a.Gender, IDNumberMasked: registry.MaskIDNumber(a.IDNumber), Series: a.Series, Specialty: a.Specialty,
 		Level: a.Level, Post: a.Post, TermFrom: a.TermFrom, TermTo: a.TermTo, Committee: a.Committee,
 		PublicationNumber: a.PublicationNumber, AppointedOn: a.AppointedOn, SealVersion: c.SealVersion, IssuedAt: c.IssuedAt,
-		PDFSHA256: hex.EncodeToString(c.PDFSHA256), RevokedAt: c.RevokedAt, RevokeReason: c.RevokeReason, RevokeCategory: string(c.Category)}
+		PDFSHA256: hex.EncodeToString(c.PDFSHA256), RevokedAt: c.RevokedAt, RevokeReason: c.RevokeReason, RevokeCategory: string(c.Category),
+		Backfill: a.Backfill, SubmittedOn: a.SubmittedOn, InfoLateWorkdays: a.InfoLateWorkdays, AppraisalEndedOn: a.AppraisalEndedOn,
+		ResultFiledOn: a.ResultFiledOn, ResultLateWorkdays: a.ResultLateWorkdays, LatenessUnchecked: a.LatenessUnchecked}
 }
 
 func (s *server) issueCertificate(w http.ResponseWriter, r *http.Request) {

@@ -36,9 +36,11 @@ type IssuedLine struct {
 }
 
 type LateLine struct {
-	Unit         string        `json:"unit"`
-	Number       string        `json:"number"`
-	Deadline     string        `json:"deadline"` // information (15 working days) or result_filing (5)
+	Unit   string `json:"unit"`
+	Number string `json:"number"`
+	// information (15 working days), result_filing (5), or unchecked: the
+	// working-day calendar lacked a year when it came in.
+	Deadline     string        `json:"deadline"`
 	From         registry.Date `json:"from"`
 	Done         registry.Date `json:"done"`
 	WorkdaysOver int           `json:"workdays_over"`
@@ -128,6 +130,12 @@ func (s *server) buildReport(ctx context.Context, jurisdiction string, unitID in
 					if c.State == registry.CertRevoked {
 						revoked[[2]string{u.Name, string(c.Category)}]++
 					}
+					if c.State == registry.CertSuperseded {
+						continue // a correction carries the same days on
+					}
+					if a.LatenessUnchecked != "" {
+						rep.Late = append(rep.Late, LateLine{u.Name, c.Number, "unchecked", a.AppointedOn, a.SubmittedOn, 0})
+					}
 					if a.InfoLateWorkdays > 0 {
 						rep.Late = append(rep.Late, LateLine{u.Name, c.Number, "information", a.AppointedOn, a.SubmittedOn, a.InfoLateWorkdays})
 					}
@@ -162,7 +170,10 @@ func (s *server) buildReport(ctx context.Context, jurisdiction string, unitID in
 	sort.Slice(rep.Revocations, func(i, j int) bool {
 		return rep.Revocations[i].Unit+string(rep.Revocations[i].Category) < rep.Revocations[j].Unit+string(rep.Revocations[j].Category)
 	})
-	sort.Slice(rep.Late, func(i, j int) bool { return rep.Late[i].Number < rep.Late[j].Number })
+	sort.Slice(rep.Late, func(i, j int) bool {
+		a, b := rep.Late[i], rep.Late[j]
+		return a.Number < b.Number || a.Number == b.Number && a.Deadline < b.Deadline
+	})
 	sort.Slice(rep.Filings, func(i, j int) bool { return rep.Filings[i].ValidUntil.Before(rep.Filings[j].ValidUntil) })
 	return rep, err
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/csv"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -81,6 +82,18 @@ func TestReports(t *testing.T) {
 	w.must(call{method: "POST", path: "/api/v1/certificates/" + w.a.cert + "/revoke", key: w.a.key,
 		body: map[string]any{"reason": "伪造", "category": "forgery", "evidence": "核查"}}, http.StatusOK, nil)
 
+	// Submitted Monday 2026-06-01. Appointed Friday May 8: the 15 working
+	// days are May 9 (a make-up Saturday), 11-15, 18-22 and 25-29 less one,
+	// so due May 28 and 2 over. The appraisal ended Wednesday May 20: due
+	// May 27, filed May 29, 2 over. The filing was approved June 1: backfill.
+	appt := w.appointment(w.a.ID)
+	appt["appointed_on"], appt["appraisal_ended_on"], appt["result_filed_on"] = "2026-05-08", "2026-05-20", "2026-05-29"
+	var late certificateJSON
+	w.must(call{method: "POST", path: "/api/v1/certificates", key: w.a.key, body: appt}, http.StatusCreated, &late)
+	if late.SubmittedOn.String() != "2026-06-01" || late.InfoLateWorkdays != 2 || late.ResultLateWorkdays != 2 || !late.Backfill {
+		t.Fatalf("late certificate: submitted %v, info %d, result %d, backfill %v", late.SubmittedOn, late.InfoLateWorkdays, late.ResultLateWorkdays, late.Backfill)
+	}
+
 	var rep Report
 	w.must(call{method: "GET", path: "/api/v1/reports", key: w.reviewer[weihai]}, http.StatusOK, &rep)
 	if rep.Jurisdiction != weihai || len(rep.Issued) == 0 || len(rep.Filings) == 0 {
@@ -93,6 +106,15 @@ func TestReports(t *testing.T) {
 	}
 	if len(rep.Revocations) != 1 || rep.Revocations[0].Category != registry.RevokeForgery || rep.Revocations[0].Count != 1 {
 		t.Errorf("revocations: %+v", rep.Revocations)
+	}
+	var lateLines []string
+	for _, l := range rep.Late {
+		if l.Number == late.Number {
+			lateLines = append(lateLines, fmt.Sprintf("%s %s %s %d", l.Deadline, l.From, l.Done, l.WorkdaysOver))
+		}
+	}
+	if want := "information 2026-05-08 2026-06-01 2,result_filing 2026-05-20 2026-05-29 2"; strings.Join(lateLines, ",") != want {
+		t.Errorf("late lines of %s: %q, want %q", late.Number, lateLines, want)
 	}
 	// A reviewer cannot widen its scope; a unit sees only itself.
 	w.must(call{method: "GET", path: "/api/v1/reports?jurisdiction=" + jinan, key: w.reviewer[weihai]}, http.StatusNotFound, nil)

@@ -27,6 +27,7 @@ type Config struct {
 	KEKFile                                 string // key-encryption key for seal keys and personal data
 	SealKeyAlg                              string
 	FontFile, TemplateFile                  string
+	CalendarDir                             string
 
 	PublicRateLimit float64 // requests per second per client on public routes
 	PublicBurst     int
@@ -56,6 +57,7 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.SealKeyAlg, "seal-key-alg", env("CERTSEAL_SEAL_KEY_ALG", "ecdsa-p256"), "seal key algorithm: ecdsa-p256 or rsa-2048 (CERTSEAL_SEAL_KEY_ALG)")
 	fs.StringVar(&c.FontFile, "font", env("CERTSEAL_FONT", ""), "TrueType font for certificates; empty uses the embedded GB2312 subset (CERTSEAL_FONT)")
 	fs.StringVar(&c.TemplateFile, "template", env("CERTSEAL_TEMPLATE", ""), "certificate layout template JSON; empty uses the embedded one (CERTSEAL_TEMPLATE)")
+	fs.StringVar(&c.CalendarDir, "calendar-dir", env("CERTSEAL_CALENDAR_DIR", ""), "directory of <year>.json working-day files laid over the shipped ones (CERTSEAL_CALENDAR_DIR)")
 	fs.Float64Var(&c.PublicRateLimit, "public-rate", envFloat(getenv, "CERTSEAL_PUBLIC_RATE", 20), "public requests per second per client (CERTSEAL_PUBLIC_RATE)")
 	fs.IntVar(&c.PublicBurst, "public-burst", int(envFloat(getenv, "CERTSEAL_PUBLIC_BURST", 40)), "public request burst per client (CERTSEAL_PUBLIC_BURST)")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", env("CERTSEAL_TRUST_PROXY", "") == "true", "honour X-Forwarded-For from a load balancer (CERTSEAL_TRUST_PROXY=true)")

@@ -84,3 +84,25 @@ const ExpiryWarningDays = 90
 func ExpiringSoon(validUntil, today registry.Date) bool {
 	return !validUntil.Before(today) && !validUntil.After(today.AddDate(0, 0, ExpiryWarningDays))
 }
+
+// MarkLateness records on a the notice's two deadlines for information
+// submitted on submittedOn: the information (15 working days after the
+// appointment) and, when both of its days are given, the result filing
+// (ResultFiledOn within 5 working days after AppraisalEndedOn). A year the calendar lacks is returned as a
+// *MissingYearError and leaves the counts at zero.
+func MarkLateness(c *Calendar, a *registry.Appointment, submittedOn registry.Date) error {
+	a.SubmittedOn = submittedOn
+	a.InfoLateWorkdays, a.ResultLateWorkdays = 0, 0
+	_, info, err := Lateness(c, InfoDeadline, a.AppointedOn, submittedOn)
+	if err != nil {
+		return err
+	}
+	result := 0
+	if !a.AppraisalEndedOn.IsZero() && !a.ResultFiledOn.IsZero() {
+		if _, result, err = Lateness(c, ResultFilingDeadline, a.AppraisalEndedOn, a.ResultFiledOn); err != nil {
+			return err
+		}
+	}
+	a.InfoLateWorkdays, a.ResultLateWorkdays = info, result
+	return nil
+}

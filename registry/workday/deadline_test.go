@@ -143,3 +143,42 @@ func TestExpiringSoon(t *testing.T) {
 		}
 	}
 }
+
+func TestMarkLateness(t *testing.T) {
+	c := defaultCal(t)
+	for _, tt := range []struct {
+		name                            string
+		appointed, ended, filed, submit string
+		info, result                    int
+		missingYear                     int
+	}{
+		// Info due 2024-03-01 (see TestDue); result due 2024-02-07.
+		{"both in time", "2024-02-05", "2024-02-01", "2024-02-07", "2024-03-01", 0, 0, 0},
+		{"both late", "2024-02-05", "2024-02-01", "2024-02-08", "2024-03-04", 1, 1, 0},
+		{"no result days", "2024-02-05", "", "", "2024-03-05", 2, 0, 0},
+		{"result end without filing day is not counted", "2024-02-05", "2024-02-01", "", "2024-03-01", 0, 0, 0},
+		{"year without data", "2026-12-20", "", "", "2027-01-10", 0, 0, 2027},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := registry.Appointment{AppointedOn: day(t, tt.appointed), InfoLateWorkdays: 9, ResultLateWorkdays: 9}
+			if tt.ended != "" {
+				a.AppraisalEndedOn = day(t, tt.ended)
+			}
+			if tt.filed != "" {
+				a.ResultFiledOn = day(t, tt.filed)
+			}
+			err := MarkLateness(c, &a, day(t, tt.submit))
+			var missing *MissingYearError
+			if tt.missingYear != 0 {
+				if !errors.As(err, &missing) || missing.Year != tt.missingYear {
+					t.Fatalf("err = %v, want the missing year %d", err, tt.missingYear)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if a.SubmittedOn != day(t, tt.submit) || a.InfoLateWorkdays != tt.info || a.ResultLateWorkdays != tt.result {
+				t.Fatalf("submitted %v, info %d, result %d; want %s, %d, %d", a.SubmittedOn, a.InfoLateWorkdays, a.ResultLateWorkdays, tt.submit, tt.info, tt.result)
+			}
+		})
+	}
+}
