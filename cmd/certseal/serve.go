@@ -82,6 +82,7 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	}
 	warnCalendarGaps(a.log, calendar, registry.Today(time.Now()))
 	metrics := api.NewMetrics()
+	metrics.WatchCache(func() (uint64, uint64) { s := cached.Stats(); return s.Hits, s.Loads })
 	issuer := signer.NewIssuer(signer.IssuerDeps{Store: a.store, PII: a.pii, Keys: a.keys, Chains: a.ca, Renderer: renderer,
 		BaseURL: cfg.BaseURL, Calendar: calendar, Now: time.Now, Log: a.log})
 	svc.batches = signer.NewBatches(issuer, a.store, a.log, func(ctx context.Context, number string) {

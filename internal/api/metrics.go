@@ -20,10 +20,6 @@ type Metrics struct {
 	inFlight      prometheus.Gauge
 	issued        prometheus.Counter
 	verifications *prometheus.CounterVec
-	cacheHits     prometheus.Counter
-	cacheMisses   prometheus.Counter
-	signing       prometheus.Histogram
-	batchRows     *prometheus.CounterVec
 }
 
 // verificationOutcomes are the label values Verification accepts; anything
@@ -55,26 +51,8 @@ func NewMetrics() *Metrics {
 			Name: "certseal_verifications_total",
 			Help: "Public verification answers, by outcome.",
 		}, []string{"outcome"}),
-		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "certseal_verify_cache_hits_total",
-			Help: "Verification answers served from the cache.",
-		}),
-		cacheMisses: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "certseal_verify_cache_misses_total",
-			Help: "Verification answers the cache did not have (hit ratio: hits / (hits + misses)).",
-		}),
-		signing: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "certseal_signing_duration_seconds",
-			Help:    "Time to render and sign one certificate PDF.",
-			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-		}),
-		batchRows: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "certseal_batch_rows_total",
-			Help: "Batch rows finished, by outcome (issued, failed).",
-		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.requests, m.inFlight, m.issued, m.verifications, m.cacheHits, m.cacheMisses,
-		m.signing, m.batchRows,
+	m.reg.MustRegister(m.requests, m.inFlight, m.issued, m.verifications,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Zero series exist from the start, so rate() and ratios work before
 	// the first event.
@@ -82,8 +60,6 @@ func NewMetrics() *Metrics {
 		m.verifications.WithLabelValues(o)
 	}
 	m.verifications.WithLabelValues("other")
-	m.batchRows.WithLabelValues("issued")
-	m.batchRows.WithLabelValues("failed")
 	return m
 }
 
@@ -163,34 +139,21 @@ func (m *Metrics) Verification(outcome string) {
 	m.verifications.WithLabelValues("other").Inc()
 }
 
-// CacheHit and CacheMiss count verification cache lookups.
-func (m *Metrics) CacheHit() {
-	if m != nil {
-		m.cacheHits.Inc()
-	}
-}
-
-func (m *Metrics) CacheMiss() {
-	if m != nil {
-		m.cacheMisses.Inc()
-	}
-}
-
-// SigningDuration records how long one certificate took to render and sign.
-func (m *Metrics) SigningDuration(d time.Duration) {
-	if m != nil {
-		m.signing.Observe(d.Seconds())
-	}
-}
-
-// BatchRow counts one finished batch row.
-func (m *Metrics) BatchRow(issued bool) {
+// WatchCache exports the verification cache's own counters, read at each
+// scrape: hits, and misses (loads from the database; callers that joined a
+// load in flight count as neither). Hit ratio: hits / (hits + misses).
+func (m *Metrics) WatchCache(stats func() (hits, misses uint64)) {
 	if m == nil {
 		return
 	}
-	outcome := "failed"
-	if issued {
-		outcome = "issued"
-	}
-	m.batchRows.WithLabelValues(outcome).Inc()
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "certseal_verify_cache_hits_total",
+			Help: "Verification answers served from the cache.",
+		}, func() float64 { h, _ := stats(); return float64(h) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "certseal_verify_cache_misses_total",
+			Help: "Verification answers loaded from the database (hit ratio: hits / (hits + misses)).",
+		}, func() float64 { _, mi := stats(); return float64(mi) }),
+	)
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -181,6 +182,20 @@ func lifecycle(t *testing.T, env ...string) {
 	}
 	if st := c.verifyJSON(address); st.Status != "valid" || st.StatusText != "有效" || st.Name != "李华" {
 		t.Fatalf("verification JSON of a valid certificate: %+v", st)
+	}
+	// The second look comes from the cache, and /metrics says so.
+	c.page(address, "text/html")
+	metrics := string(c.get("/metrics"))
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^certseal_verify_cache_hits_total [1-9]`),
+		regexp.MustCompile(`(?m)^certseal_verify_cache_misses_total [1-9]`),
+		regexp.MustCompile(`(?m)^certseal_certificates_issued_total 1$`),
+		regexp.MustCompile(`(?m)^certseal_verifications_total\{outcome="valid"\} 3$`),
+		regexp.MustCompile(`(?m)^certseal_http_request_duration_seconds_count\{method="GET",route="/v/\{number\}",status="2xx"\} [1-9]`),
+	} {
+		if !want.MatchString(metrics) {
+			t.Errorf("/metrics does not match %s", want)
+		}
 	}
 	var upload struct {
 		Indication  string `json:"indication"`
