@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -40,7 +41,9 @@ func (req sealApplicationRequest) application(unitID int64, today registry.Date)
 		return a, err
 	}
 	if a.Handler.IDNumber, _, err = registry.CheckIDNumber(req.Handler.IDNumber, "", today); err != nil {
-		err.(*registry.Error).Field = "handler.id_number"
+		if re, ok := errors.AsType[*registry.Error](err); ok {
+			re.Field = "handler.id_number"
+		}
 		return a, err
 	}
 	if !mobilePattern.MatchString(req.Handler.Mobile) {
