@@ -156,10 +156,18 @@ func rowError(row int, err error) RowError {
 	return RowError{Row: row, Reason: err.Error()}
 }
 
+// seriesInForce is the series the unit may issue in on day. A unit without
+// an active seal may issue in none: the whole batch is refused up front,
+// rather than accepted for every row to fail. (Each row is checked again
+// when it is recorded.)
 func (b *Batches) seriesInForce(ctx context.Context, unitID int64, day registry.Date) (map[string]bool, error) {
 	in := map[string]bool{}
 	err := b.store.View(ctx, func(tx registry.Tx) error {
-		if _, err := tx.Unit(ctx, unitID); err != nil {
+		unit, err := tx.Unit(ctx, unitID)
+		if err != nil {
+			return err
+		}
+		if _, err := stampOf(ctx, tx, unit, registry.NoLock); err != nil {
 			return err
 		}
 		filings, err := tx.ListFilings(ctx, registry.FilingFilter{UnitID: unitID, InForceOn: day})

@@ -2,6 +2,7 @@ package signer_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -285,5 +286,39 @@ func TestBatchSealChangedMidway(t *testing.T) {
 	}
 	if fmt.Sprint(versions) != "[1 2]" {
 		t.Fatalf("seal versions in the order recorded: %v, want [1 2]", versions)
+	}
+}
+
+// A unit without an active seal cannot issue: its batch is refused whole,
+// before anything is stored, rather than accepted for every row to fail.
+func TestBatchWithoutActiveSealRefused(t *testing.T) {
+	f := newFixture(t, backends[0].open(t))
+	ctx := context.Background()
+	err := f.store.InTx(ctx, func(tx registry.Tx) error {
+		s, err := tx.Seal(ctx, f.seal.ID, registry.LockUpdate)
+		if err != nil {
+			return err
+		}
+		if err := registry.RevokeSeal(&s, registry.ReasonCessationOfOperation, nil, time.Now()); err != nil {
+			return err
+		}
+		return tx.UpdateSeal(ctx, &s)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), nil)
+	defer bs.Close()
+	_, rowErrs, err := bs.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: signer.ContentTypeCSV,
+		Body: batchCSV(t, 0, 3, f.photo), Actor: "unit:1#1", RequestID: "req-batch"})
+	if !errors.Is(err, registry.ErrSealNotActive) || len(rowErrs) != 0 {
+		t.Fatalf("Submit = %v, %v; want the whole batch refused for want of an active seal", err, rowErrs)
+	}
+	err = f.store.View(ctx, func(tx registry.Tx) error {
+		_, err := tx.Batch(ctx, 1)
+		return err
+	})
+	if !errors.Is(err, registry.ErrNotFound) {
+		t.Fatalf("the first batch id: %v; want nothing stored", err)
 	}
 }

@@ -131,23 +131,11 @@ func TestUnitRevokesOwnSeal(t *testing.T) {
 		http.StatusConflict, registry.CodeSealNotActive, "")
 	wantProblem(t, w.do(call{method: "POST", path: "/api/v1/certificates/" + w.a.cert + "/reissue", key: w.a.key,
 		body: withField(w.appointment(w.a.ID), "post", "教授")}), http.StatusConflict, registry.CodeSealNotActive, "")
-	w.unchanged(t, st, "issuing and reissuing with a revoked seal")
-	// A batch is checked row by row before it is stored, but the seal is
-	// taken when each row is signed: the batch is accepted and every row
-	// fails for the seal, none is signed.
-	var b registry.Batch
-	w.must(call{method: "POST", path: fmt.Sprintf("/api/v1/certificate-batches?unit_id=%d", w.a.ID), key: w.a.key,
-		body: []map[string]any{w.appointment(w.a.ID)}}, http.StatusAccepted, &b)
-	w.batches.Wait()
-	w.must(call{method: "GET", path: fmt.Sprintf("/api/v1/certificate-batches/%d", b.ID), key: w.a.key}, http.StatusOK, &b)
-	if b.Issued != 0 || b.Failed != 1 {
-		t.Errorf("a batch after the seal was revoked: %d issued, %d failed; want 0 and 1", b.Issued, b.Failed)
-	}
-	var rows listJSON[registry.BatchRow]
-	w.must(call{method: "GET", path: fmt.Sprintf("/api/v1/certificate-batches/%d/rows", b.ID), key: w.a.key}, http.StatusOK, &rows)
-	if len(rows.Items) != 1 || rows.Items[0].State != registry.RowFailed || !strings.Contains(rows.Items[0].Error, string(registry.CodeSealNotActive)) {
-		t.Errorf("rows of a batch after the seal was revoked: %+v; want the row failed with seal_not_active", rows.Items)
-	}
+	// A batch is refused whole, before anything is stored, rather than
+	// accepted for every row to fail.
+	wantProblem(t, w.do(call{method: "POST", path: fmt.Sprintf("/api/v1/certificate-batches?unit_id=%d", w.a.ID), key: w.a.key,
+		body: []map[string]any{w.appointment(w.a.ID)}}), http.StatusConflict, registry.CodeSealNotActive, "")
+	w.unchanged(t, st, "issuing, reissuing and a batch with a revoked seal")
 	wantProblem(t, w.do(revoke), http.StatusConflict, registry.CodeIllegalTransition, "")
 
 	// The CRL lists it.
