@@ -51,3 +51,9 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
 )
+
+// A copy of pdfsign at the pinned commit with one patch: the appearance
+// image is decoded and compressed once per seal version (sign.PrepareImage)
+// instead of on every signature, which took half the CPU of a certificate.
+// See internal/third_party/pdfsign/PATCHES.md.
+replace github.com/digitorus/pdfsign => ./internal/third_party/pdfsign

@@ -99,7 +99,7 @@ func Sign(unsigned []byte, s SealSigning) (Signed, error) {
 				LowerLeftY:  rect.LLY,
 				UpperRightX: rect.URX,
 				UpperRightY: rect.URY,
-				Image:       s.Appearance.png,
+				Prepared:    s.Appearance.prepared,
 			},
 		},
 		SignatureMaxLengthBase: uint32(hex.EncodedLen(reserve)),

@@ -6,6 +6,8 @@ import (
 	"image/color"
 	"image/png"
 
+	"github.com/digitorus/pdfsign/sign"
+
 	"github.com/certseal/certseal/registry"
 )
 
@@ -14,23 +16,21 @@ const (
 	MaxImprintBytes = 2 << 20
 	MaxImprintSide  = 4000
 	MinImprintSide  = 64
-	// appearanceSide bounds the prepared imprint. pdfsign's cost per
-	// signature grows with the pixel count (a per-pixel loop, then deflate
-	// of RGB and alpha, about half of all the CPU a batch certificate
-	// takes): Sign measured p50 7.4 ms at 320 px, 6.7 ms at 288, 5.7 ms at
-	// 256, 5.0 ms at 224. 256 px across the 42 mm seal box is about 155
-	// dpi: rendered at 300 dpi the ring and the 职称专用章 strokes keep
-	// their shape, with edge steps of 0.17 mm that 320 px (190 dpi) only
-	// slightly smooths; 224 px turns small characters blocky.
-	appearanceSide = 256
+	// appearanceSide bounds the prepared imprint: 384 px across the 42 mm
+	// seal box is about 230 dpi, enough for print. It is prepared once per
+	// seal version (pdfsign is patched to take it prepared: see
+	// internal/third_party/pdfsign/PATCHES.md), so the size costs a
+	// certificate only bytes: 53 KB a PDF against 50 KB at 256 px.
+	appearanceSide = 384
 )
 
 // Appearance is a seal imprint prepared for signing: cropped to the ink,
-// background made transparent, scaled down, re-encoded in the form pdfsign
-// handles cheapest. Prepare it once per seal version and reuse it for every
-// signature: pdfsign decodes and recompresses the image on each signature.
+// background made transparent, scaled down, and decoded and compressed for
+// the PDF once. Prepare it once per seal version and reuse it for every
+// signature.
 type Appearance struct {
-	png           []byte // 8-bit RGBA PNG, stored (uncompressed) deflate blocks
+	png           []byte // 8-bit RGBA PNG
+	prepared      *sign.PreparedImage
 	width, height int
 }
 
@@ -83,13 +83,14 @@ func PrepareAppearance(imprintPNG []byte) (*Appearance, error) {
 	out := resample(src, ink, box, w, h)
 
 	var buf bytes.Buffer
-	// Stored blocks: pdfsign inflates this on every signature, and
-	// inflating stored data is a copy.
-	enc := png.Encoder{CompressionLevel: png.NoCompression}
-	if err := enc.Encode(&buf, out); err != nil {
+	if err := png.Encode(&buf, out); err != nil {
 		return nil, err
 	}
-	return &Appearance{png: buf.Bytes(), width: out.Bounds().Dx(), height: out.Bounds().Dy()}, nil
+	prepared, err := sign.PrepareImage(buf.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	return &Appearance{png: buf.Bytes(), prepared: prepared, width: out.Bounds().Dx(), height: out.Bounds().Dy()}, nil
 }
 
 // mask says, per pixel of the source, whether it is ink.

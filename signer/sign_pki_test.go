@@ -171,7 +171,7 @@ func testRenderer(t testing.TB) *Renderer {
 	return r
 }
 
-const testVerifyURL = "https://certseal.example.cn/v/3710002025000123X?k=Qm9vay1vZi1DZXJ0c2VhbC0xMjM"
+const testVerifyURL = "https://certseal.example.cn/v/372025000001230?k=Qm9vay1vZi1DZXJ0c2VhbC0xMjM"
 
 func testDocument(t testing.TB) Document {
 	t.Helper()
@@ -191,7 +191,7 @@ func testDocument(t testing.TB) Document {
 			AppointedOn:       registry.Date{Year: 2024, Month: 12, Day: 20},
 			Photo:             readTestdata(t, "photo.jpg"),
 		},
-		Number:    "3710002025000123X",
+		Number:    "372025000001230",
 		VerifyURL: testVerifyURL,
 		SealLine:  "电子印章第1版 · 2025年1月2日签发",
 	}
