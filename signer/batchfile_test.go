@@ -525,7 +525,7 @@ func TestParseBatchNeedsTodayAndUnit(t *testing.T) {
 
 // The real photo survives the trip through base64 in every format.
 func TestParseBatchPhotoBytes(t *testing.T) {
-	photo, err := os.ReadFile("testdata/photo.jpg")
+	photo, err := os.ReadFile("../testdata/photo.jpg")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,11 +70,11 @@ func newFixture(t testing.TB, store registry.Store) *fixture {
 		t.Fatal(err)
 	}
 	km := keys.NewSoftwareKeys(kek)
-	imprint, err := os.ReadFile("testdata/seal.png")
+	imprint, err := os.ReadFile("../testdata/seal.png")
 	if err != nil {
 		t.Fatal(err)
 	}
-	photo, err := os.ReadFile("testdata/photo.jpg")
+	photo, err := os.ReadFile("../testdata/photo.jpg")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -334,7 +334,7 @@ func TestPhotoForPDF(t *testing.T) {
 	// CMYK JPEGs and PNGs become plain JPEGs.
 	cmyk := readTestdata(t, "photo-cmyk.jpg")
 	if cfg, err := jpeg.DecodeConfig(bytes.NewReader(cmyk)); err != nil || cfg.ColorModel != color.CMYKModel {
-		t.Fatalf("testdata/photo-cmyk.jpg is not CMYK: %v %v", cfg.ColorModel, err)
+		t.Fatalf("../testdata/photo-cmyk.jpg is not CMYK: %v %v", cfg.ColorModel, err)
 	}
 	for name, in := range map[string][]byte{"CMYK JPEG": cmyk, "PNG": encodePNG(t, 120, 150)} {
 		out := embed(in)

@@ -12,6 +12,7 @@ import (
 	"io"
 	"math/big"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -144,9 +145,10 @@ func (p *testPKI) signing(t testing.TB, r *Renderer) SealSigning {
 	}
 }
 
+// readTestdata reads one of the repository's shared fixtures (testdata/ at the top).
 func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
+	b, err := os.ReadFile(filepath.Join("..", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}

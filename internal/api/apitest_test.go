@@ -6,7 +6,6 @@ import (
 	"crypto"
 	"crypto/x509"
 	"database/sql"
-	_ "embed"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -38,11 +38,19 @@ import (
 // SQLite store in a temporary directory, driven through HTTP as the
 // platform, reviewers and units would drive it.
 
-//go:embed testdata/photo.jpg
-var e2ePhoto []byte
+// The repository's shared fixtures (testdata/ at the top).
+var (
+	e2ePhoto = mustReadFile("../../testdata/photo.jpg")
+	e2eSeal  = mustReadFile("../../testdata/seal.png")
+)
 
-//go:embed testdata/seal.png
-var e2eSeal []byte
+func mustReadFile(name string) []byte {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
 
 const (
 	e2eBaseURL   = "https://certseal.test"

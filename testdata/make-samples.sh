@@ -1,9 +1,11 @@
 #!/bin/sh
-# make-samples.sh draws the sample inputs the signer tests use, with
+# make-samples.sh draws the shared sample inputs of the tests (signer, api,
+# e2e) and the demo, with
 # ImageMagick and the WenQuanYi font (Debian: imagemagick, fonts-wqy-microhei):
 #   seal.png   a red round seal imprint (职称专用章) on a transparent background
 #   photo.jpg  a stand-in ID photo (a drawn silhouette, no real person)
-# Outputs land next to this script.
+# Outputs land next to this script; cmd/certseal/demodata embeds copies of
+# photo.jpg and seal.png for `certseal demo`.
 set -eu
 dir=$(cd "$(dirname "$0")" && pwd)
 font=${WQY_TTC:-/usr/share/fonts/truetype/wqy/wqy-microhei.ttc}
