@@ -78,9 +78,9 @@ func (b *Batches) Submit(ctx context.Context, sub BatchSubmission) (registry.Bat
 		a, err := b.issuer.Prepare(a)
 		switch {
 		case err != nil:
-			rowErrs = append(rowErrs, rowError(n, err))
+			rowErrs = append(rowErrs, rowError(n, err, func(field string) string { return file.Column(i, field) }))
 		case !inForce[a.Series]:
-			rowErrs = append(rowErrs, RowError{Row: n, Column: "series", Reason: fmt.Sprintf("the unit has no filing for series %q in force today", a.Series)})
+			rowErrs = append(rowErrs, RowError{Row: n, Column: file.Column(i, "series"), Reason: fmt.Sprintf("the unit has no filing for series %q in force today", a.Series)})
 		}
 		rows[i] = registry.BatchRow{Row: n, Appointment: a, State: registry.RowPending}
 	}
@@ -147,11 +147,12 @@ func (b *Batches) reserveNumbers(ctx context.Context, tx registry.Tx, batch *reg
 	return first, last, nil
 }
 
-// rowError turns a validation error into the row's error.
-func rowError(row int, err error) RowError {
+// rowError turns a validation error into the row's error, naming the
+// column as the file does.
+func rowError(row int, err error, column func(field string) string) RowError {
 	var e *registry.Error
 	if errors.As(err, &e) {
-		return RowError{Row: row, Column: e.Field, Reason: e.Msg}
+		return RowError{Row: row, Column: column(e.Field), Reason: e.Msg}
 	}
 	return RowError{Row: row, Reason: err.Error()}
 }

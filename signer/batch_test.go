@@ -322,3 +322,28 @@ func TestBatchWithoutActiveSealRefused(t *testing.T) {
 		t.Fatalf("the first batch id: %v; want nothing stored", err)
 	}
 }
+
+// Problems found after parsing (the photo, the filing) name the column as
+// the uploaded file does.
+func TestBatchRowErrorsNameTheFilesColumns(t *testing.T) {
+	f := newFixture(t, backends[0].open(t))
+	bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), nil)
+	defer bs.Close()
+	submit := func(body []byte) []signer.RowError {
+		t.Helper()
+		_, rowErrs, err := bs.Submit(context.Background(), signer.BatchSubmission{UnitID: f.unit.ID, ContentType: signer.ContentTypeCSV,
+			Body: body, Actor: "unit:1#1", RequestID: "req-batch"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rowErrs
+	}
+	notAnImage := []byte("\xff\xd8\xff\xe0 but not a JPEG after all")
+	if errs := submit(batchCSV(t, 0, 1, notAnImage)); len(errs) != 1 || errs[0].Row != 2 || errs[0].Column != "照片" {
+		t.Errorf("a photo that is not an image: %+v; want row 2, column 照片", errs)
+	}
+	other := strings.Replace(string(batchCSV(t, 0, 1, f.photo)), "高校教师", "中小学教师", 1)
+	if errs := submit([]byte(other)); len(errs) != 1 || errs[0].Column != "职称系列" || !strings.Contains(errs[0].Reason, "中小学教师") {
+		t.Errorf("a series without a filing: %+v; want column 职称系列", errs)
+	}
+}
