@@ -71,11 +71,12 @@ type Deps struct {
 }
 
 // Body limits. A certificate request carries a photo (2 MiB as base64),
-// a seal application an imprint; a batch carries many photos.
+// a seal application an imprint; a batch carries many photos, up to what
+// the batch parser takes (so the answer to a bigger one is 413 at once).
 const (
 	limitSmall  = 64 << 10
 	limitPhoto  = 4 << 20
-	limitBatch  = 256 << 20
+	limitBatch  = signer.DefaultBatchMaxBytes
 	limitUpload = 10 << 20
 )
 
