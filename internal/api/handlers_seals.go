@@ -118,104 +118,45 @@ func applicationView(a registry.SealApplication) applicationJSON {
 		IDNumber: registry.MaskIDNumber(a.Handler.IDNumber), Mobile: a.Handler.Mobile, Landline: a.Handler.Landline}}
 }
 
-func loadApplication(ctx context.Context, tx registry.Tx, p Principal, id int64) (registry.SealApplication, registry.Unit, error) {
-	a, err := tx.SealApplication(ctx, id)
-	if err != nil {
-		return a, registry.Unit{}, err
-	}
-	u, err := visibleUnit(ctx, tx, p, a.UnitID)
-	if err != nil {
-		return a, u, notFoundFor("seal application", id)
-	}
-	return a, u, nil
-}
-
 func (s *server) getSealApplication(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		WriteProblem(w, r, err)
-		return
-	}
-	var a registry.SealApplication
-	err = s.Store.View(r.Context(), func(tx registry.Tx) error {
-		a, _, err = loadApplication(r.Context(), tx, principal(r), id)
-		return err
-	})
-	if err != nil {
-		WriteProblem(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, applicationView(a))
+	a, err := sealApplications.get(r, s.Store)
+	answer(w, r, applicationView(a), err)
 }
 
 func (s *server) withdrawSealApplication(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		WriteProblem(w, r, err)
-		return
-	}
-	var a registry.SealApplication
-	err = s.Store.InTx(r.Context(), func(tx registry.Tx) error {
-		if a, _, err = loadApplication(r.Context(), tx, principal(r), id); err != nil {
-			return err
-		}
-		if err := registry.WithdrawSealApplication(&a); err != nil {
-			return err
-		}
-		if err := tx.UpdateSealApplication(r.Context(), &a); err != nil {
-			return err
-		}
-		return s.event(r.Context(), tx, r, "seal_application.withdraw", "seal_application", a.ID, a.State)
+	a, err := sealApplications.change(s, r, "withdraw", func(_ registry.Tx, a *registry.SealApplication, _ registry.Unit) (any, error) {
+		err := registry.WithdrawSealApplication(a)
+		return a.State, err // the new state
 	})
-	if err != nil {
-		WriteProblem(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, applicationView(a))
+	answer(w, r, applicationView(a), err)
 }
 
 // reviewSealApplication decides an application; approval acts on the
 // unit's seals in the same transaction: new makes version 1, change makes
 // the next version and supersedes the old one, revoke revokes the seal.
 func (s *server) reviewSealApplication(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		WriteProblem(w, r, err)
-		return
-	}
 	rv, err := s.review(r)
 	if err != nil {
 		WriteProblem(w, r, err)
 		return
 	}
-	var a registry.SealApplication
 	var retired int64 // a seal whose state changed: its certificates' pages change too
-	err = s.Store.InTx(r.Context(), func(tx registry.Tx) error {
-		var unit registry.Unit
-		if a, unit, err = loadApplication(r.Context(), tx, principal(r), id); err != nil {
-			return err
-		}
-		if err := registry.ReviewSealApplication(&a, rv); err != nil {
-			return err
+	a, err := sealApplications.change(s, r, "review", func(tx registry.Tx, a *registry.SealApplication, unit registry.Unit) (any, error) {
+		if err := registry.ReviewSealApplication(a, rv); err != nil {
+			return nil, err
 		}
 		if a.State == registry.ApplicationApproved {
-			if a.SealID, retired, err = s.applySealApplication(r.Context(), tx, r, a, unit); err != nil {
-				return err
+			var err error
+			if a.SealID, retired, err = s.applySealApplication(r.Context(), tx, r, *a, unit); err != nil {
+				return nil, err
 			}
 		}
-		if err := tx.UpdateSealApplication(r.Context(), &a); err != nil {
-			return err
-		}
-		return s.event(r.Context(), tx, r, "seal_application.review", "seal_application", a.ID, rv)
+		return rv, nil
 	})
-	if err != nil {
-		WriteProblem(w, r, err)
-		return
-	}
-	if retired != 0 {
+	if err == nil && retired != 0 {
 		s.sealChanged(r.Context(), retired)
 	}
-	WriteJSON(w, http.StatusOK, applicationView(a))
+	answer(w, r, applicationView(a), err)
 }
 
 func (s *server) applySealApplication(ctx context.Context, tx registry.Tx, r *http.Request, a registry.SealApplication, unit registry.Unit) (sealID, retired int64, err error) {

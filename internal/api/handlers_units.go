@@ -242,35 +242,9 @@ func filingView(f registry.Filing, now time.Time) filingJSON {
 	return filingJSON{Filing: f, State: registry.FilingStateOn(f, registry.Today(now))}
 }
 
-// loadFiling reads a filing the caller may see.
-func loadFiling(ctx context.Context, tx registry.Tx, p Principal, id int64) (registry.Filing, registry.Unit, error) {
-	f, err := tx.Filing(ctx, id)
-	if err != nil {
-		return f, registry.Unit{}, err
-	}
-	u, err := visibleUnit(ctx, tx, p, f.UnitID)
-	if err != nil {
-		return f, u, notFoundFor("filing", id)
-	}
-	return f, u, nil
-}
-
 func (s *server) getFiling(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		WriteProblem(w, r, err)
-		return
-	}
-	var f registry.Filing
-	err = s.Store.View(r.Context(), func(tx registry.Tx) error {
-		f, _, err = loadFiling(r.Context(), tx, principal(r), id)
-		return err
-	})
-	if err != nil {
-		WriteProblem(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, filingView(f, s.Now()))
+	f, err := filings.get(r, s.Store)
+	answer(w, r, filingView(f, s.Now()), err)
 }
 
 func (s *server) listFilings(w http.ResponseWriter, r *http.Request) {
@@ -321,60 +295,23 @@ func (s *server) review(r *http.Request) (registry.Review, error) {
 }
 
 func (s *server) reviewFiling(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		WriteProblem(w, r, err)
-		return
-	}
 	rv, err := s.review(r)
 	if err != nil {
 		WriteProblem(w, r, err)
 		return
 	}
-	var f registry.Filing
-	err = s.Store.InTx(r.Context(), func(tx registry.Tx) error {
-		if f, _, err = loadFiling(r.Context(), tx, principal(r), id); err != nil {
-			return err
-		}
-		if err := registry.ReviewFiling(&f, rv); err != nil {
-			return err
-		}
-		if err := tx.UpdateFiling(r.Context(), &f); err != nil {
-			return err
-		}
-		return s.event(r.Context(), tx, r, "filing.review", "filing", f.ID, rv)
+	f, err := filings.change(s, r, "review", func(_ registry.Tx, f *registry.Filing, _ registry.Unit) (any, error) {
+		return rv, registry.ReviewFiling(f, rv)
 	})
-	if err != nil {
-		WriteProblem(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, filingView(f, s.Now()))
+	answer(w, r, filingView(f, s.Now()), err)
 }
 
 func (s *server) withdrawFiling(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		WriteProblem(w, r, err)
-		return
-	}
-	var f registry.Filing
-	err = s.Store.InTx(r.Context(), func(tx registry.Tx) error {
-		if f, _, err = loadFiling(r.Context(), tx, principal(r), id); err != nil {
-			return err
-		}
-		if err := registry.WithdrawFiling(&f); err != nil {
-			return err
-		}
-		if err := tx.UpdateFiling(r.Context(), &f); err != nil {
-			return err
-		}
-		return s.event(r.Context(), tx, r, "filing.withdraw", "filing", f.ID, f.State)
+	f, err := filings.change(s, r, "withdraw", func(_ registry.Tx, f *registry.Filing, _ registry.Unit) (any, error) {
+		err := registry.WithdrawFiling(f)
+		return f.State, err // the new state
 	})
-	if err != nil {
-		WriteProblem(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, filingView(f, s.Now()))
+	answer(w, r, filingView(f, s.Now()), err)
 }
 
 // --- lists ------------------------------------------------------------------
