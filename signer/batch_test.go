@@ -184,7 +184,6 @@ func TestBatchSealRevokedMidway(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			f := newFixture(t, b.open(t))
-			ctx := context.Background()
 			var before int
 			var revokedAt time.Time
 			bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), func(context.Context, string) {
@@ -192,17 +191,7 @@ func TestBatchSealRevokedMidway(t *testing.T) {
 				if !revokedAt.IsZero() {
 					return
 				}
-				err := f.store.InTx(ctx, func(tx registry.Tx) error {
-					s, err := tx.Seal(ctx, f.seal.ID, registry.LockUpdate)
-					if err != nil {
-						return err
-					}
-					if err := registry.RevokeSeal(&s, registry.ReasonCessationOfOperation, nil, time.Now()); err != nil {
-						return err
-					}
-					return tx.UpdateSeal(ctx, &s)
-				})
-				if err != nil {
+				if err := f.revokeSeal(); err != nil {
 					t.Error(err)
 				}
 				revokedAt = time.Now()
@@ -294,17 +283,7 @@ func TestBatchSealChangedMidway(t *testing.T) {
 func TestBatchWithoutActiveSealRefused(t *testing.T) {
 	f := newFixture(t, backends[0].open(t))
 	ctx := context.Background()
-	err := f.store.InTx(ctx, func(tx registry.Tx) error {
-		s, err := tx.Seal(ctx, f.seal.ID, registry.LockUpdate)
-		if err != nil {
-			return err
-		}
-		if err := registry.RevokeSeal(&s, registry.ReasonCessationOfOperation, nil, time.Now()); err != nil {
-			return err
-		}
-		return tx.UpdateSeal(ctx, &s)
-	})
-	if err != nil {
+	if err := f.revokeSeal(); err != nil {
 		t.Fatal(err)
 	}
 	bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), nil)

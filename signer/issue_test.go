@@ -123,6 +123,21 @@ func (f *fixture) issuerWithClock(now func() time.Time) *signer.Issuer {
 		BaseURL: "https://zc.example.cn", Calendar: f.calendar, Now: now})
 }
 
+// revokeSeal revokes the fixture's seal, as its unit would.
+func (f *fixture) revokeSeal() error {
+	ctx := context.Background()
+	return f.store.InTx(ctx, func(tx registry.Tx) error {
+		s, err := tx.Seal(ctx, f.seal.ID, registry.LockUpdate)
+		if err != nil {
+			return err
+		}
+		if err := registry.RevokeSeal(&s, registry.ReasonCessationOfOperation, nil, time.Now()); err != nil {
+			return err
+		}
+		return tx.UpdateSeal(ctx, &s)
+	})
+}
+
 func (f *fixture) appointment(id string) registry.Appointment {
 	return registry.Appointment{UnitID: f.unit.ID, Name: "王晓明", Gender: registry.Male, IDNumber: id, Series: "高校教师",
 		Specialty: "计算机科学与技术", Level: "副高级", Post: "副教授", TermFrom: registry.Date{Year: 2026, Month: 1, Day: 1},
@@ -268,16 +283,7 @@ func TestNoSignatureAfterRevocation(t *testing.T) {
 			wg.Go(func() {
 				<-start
 				time.Sleep(5 * time.Millisecond)
-				err := f.store.InTx(ctx, func(tx registry.Tx) error {
-					s, err := tx.Seal(ctx, f.seal.ID, registry.LockUpdate)
-					if err != nil {
-						return err
-					}
-					if err := registry.RevokeSeal(&s, registry.ReasonCessationOfOperation, nil, time.Now()); err != nil {
-						return err
-					}
-					return tx.UpdateSeal(ctx, &s)
-				})
+				err := f.revokeSeal()
 				revokedAt = time.Now() // after commit
 				if err != nil {
 					t.Error(err)
