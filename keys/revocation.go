@@ -32,6 +32,28 @@ type SealSource interface {
 	SealBySerial(ctx context.Context, serial string) (registry.Seal, error)
 }
 
+// StoreSeals is the SealSource of a registry.Store: each read in a read
+// transaction of its own.
+func StoreSeals(store registry.Store) SealSource { return storeSeals{store} }
+
+type storeSeals struct{ store registry.Store }
+
+func (s storeSeals) RevokedSeals(ctx context.Context) (seals []registry.Seal, err error) {
+	err = s.store.View(ctx, func(tx registry.Tx) error {
+		seals, err = tx.RevokedSeals(ctx)
+		return err
+	})
+	return seals, err
+}
+
+func (s storeSeals) SealBySerial(ctx context.Context, serial string) (seal registry.Seal, err error) {
+	err = s.store.View(ctx, func(tx registry.Tx) error {
+		seal, err = tx.SealBySerial(ctx, serial)
+		return err
+	})
+	return seal, err
+}
+
 const (
 	// revocationValidity is nextUpdate - thisUpdate of CRLs and OCSP
 	// responses: how long a validator may rely on one it fetched.

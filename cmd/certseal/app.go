@@ -91,22 +91,3 @@ func (a *app) Close() error {
 	}
 	return a.store.Close()
 }
-
-// sealSource adapts the store to what the OCSP responder reads.
-type sealSource struct{ store registry.Store }
-
-func (s sealSource) RevokedSeals(ctx context.Context) (seals []registry.Seal, err error) {
-	err = s.store.View(ctx, func(tx registry.Tx) error {
-		seals, err = tx.RevokedSeals(ctx)
-		return err
-	})
-	return seals, err
-}
-
-func (s sealSource) SealBySerial(ctx context.Context, serial string) (seal registry.Seal, err error) {
-	err = s.store.View(ctx, func(tx registry.Tx) error {
-		seal, err = tx.SealBySerial(ctx, serial)
-		return err
-	})
-	return seal, err
-}

@@ -57,7 +57,7 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	if svc.verifier, err = verify.NewService(a.store, cached, cfg.BaseURL, trust, time.Now); err != nil {
 		return nil, err
 	}
-	if svc.pki, err = keys.NewResponder(a.ca, sealSource{a.store}, a.log, time.Now); err != nil {
+	if svc.pki, err = keys.NewResponder(a.ca, keys.StoreSeals(a.store), a.log, time.Now); err != nil {
 		return nil, err
 	}
 	font := signer.DefaultFont()

@@ -100,25 +100,6 @@ func (k *failingKeys) GenerateSealKey(ctx context.Context, alg keys.Alg, unitID 
 	return k.SealKeys.GenerateSealKey(ctx, alg, unitID, version)
 }
 
-// e2eSeals adapts the store to the OCSP responder (as cmd/certseal does).
-type e2eSeals struct{ store registry.Store }
-
-func (s e2eSeals) RevokedSeals(ctx context.Context) (seals []registry.Seal, err error) {
-	err = s.store.View(ctx, func(tx registry.Tx) error {
-		seals, err = tx.RevokedSeals(ctx)
-		return err
-	})
-	return seals, err
-}
-
-func (s e2eSeals) SealBySerial(ctx context.Context, serial string) (seal registry.Seal, err error) {
-	err = s.store.View(ctx, func(tx registry.Tx) error {
-		seal, err = tx.SealBySerial(ctx, serial)
-		return err
-	})
-	return seal, err
-}
-
 // e2eEnv is one running service.
 type e2eEnv struct {
 	t       testing.TB
@@ -195,7 +176,7 @@ func newE2E(t testing.TB) *e2eEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pki, err := keys.NewResponder(ca, e2eSeals{store}, log, clock.Now)
+	pki, err := keys.NewResponder(ca, keys.StoreSeals(store), log, clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

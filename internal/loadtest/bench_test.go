@@ -272,7 +272,7 @@ func (d *deployment) handler(b *testing.B, c verify.Cache, level slog.Level) htt
 	if err != nil {
 		b.Fatal(err)
 	}
-	pki, err := keys.NewResponder(d.ca, sealSource{d.store}, log, time.Now)
+	pki, err := keys.NewResponder(d.ca, keys.StoreSeals(d.store), log, time.Now)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -292,24 +292,4 @@ func (d *deployment) get(b *testing.B, h http.Handler) []byte {
 		b.Fatalf("verification page %d:\n%s", w.code, w.body.Bytes())
 	}
 	return w.body.Bytes()
-}
-
-// sealSource reads seals for the OCSP responder, as cmd/certseal's does;
-// the benchmarks never ask it, but the router needs a PKI.
-type sealSource struct{ store registry.Store }
-
-func (s sealSource) RevokedSeals(ctx context.Context) (seals []registry.Seal, err error) {
-	err = s.store.View(ctx, func(tx registry.Tx) error {
-		seals, err = tx.RevokedSeals(ctx)
-		return err
-	})
-	return seals, err
-}
-
-func (s sealSource) SealBySerial(ctx context.Context, serial string) (seal registry.Seal, err error) {
-	err = s.store.View(ctx, func(tx registry.Tx) error {
-		seal, err = tx.SealBySerial(ctx, serial)
-		return err
-	})
-	return seal, err
 }
