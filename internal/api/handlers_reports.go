@@ -92,7 +92,17 @@ func (s *server) reportScope(r *http.Request) (jurisdiction string, unitID int64
 	return jurisdiction, unitID, err
 }
 
-func (s *server) buildReport(ctx context.Context, jurisdiction string, unitID int64) (Report, error) {
+// scopedReport is the report of what the caller may see; without
+// certificates it holds only the filings (and reads no certificate).
+func (s *server) scopedReport(r *http.Request, certificates bool) (Report, error) {
+	jurisdiction, unitID, err := s.reportScope(r)
+	if err != nil {
+		return Report{}, err
+	}
+	return s.buildReport(r.Context(), jurisdiction, unitID, certificates)
+}
+
+func (s *server) buildReport(ctx context.Context, jurisdiction string, unitID int64, certificates bool) (Report, error) {
 	now := s.Now()
 	today := registry.Today(now)
 	rep := Report{GeneratedAt: now, Jurisdiction: jurisdiction, UnitID: unitID}
@@ -119,7 +129,7 @@ func (s *server) buildReport(ctx context.Context, jurisdiction string, unitID in
 			return notFoundFor("unit", unitID)
 		}
 		for id, u := range units {
-			for after := int64(0); ; {
+			for after := int64(0); certificates; {
 				certs, err := tx.ListCertificates(ctx, registry.CertFilter{UnitID: id, WithoutPersonalData: true, Page: registry.Page{AfterID: after, Limit: 1000}})
 				if err != nil {
 					return err
@@ -210,12 +220,7 @@ type reportTable struct {
 // getReport answers JSON, CSV (?format=csv&table=issued|late|revocations|filings)
 // or XLSX (one sheet per table), since reviewers work in Excel.
 func (s *server) getReport(w http.ResponseWriter, r *http.Request) {
-	jurisdiction, unitID, err := s.reportScope(r)
-	if err != nil {
-		WriteProblem(w, r, err)
-		return
-	}
-	rep, err := s.buildReport(r.Context(), jurisdiction, unitID)
+	rep, err := s.scopedReport(r, true)
 	if err != nil {
 		WriteProblem(w, r, err)
 		return
@@ -314,12 +319,7 @@ func (s *server) listIntegrityRecords(w http.ResponseWriter, r *http.Request) {
 // the unit and its reviewer renew them in time (filings are due by the end
 // of April each year).
 func (s *server) listExpiringFilings(w http.ResponseWriter, r *http.Request) {
-	jurisdiction, unitID, err := s.reportScope(r)
-	if err != nil {
-		WriteProblem(w, r, err)
-		return
-	}
-	rep, err := s.buildReport(r.Context(), jurisdiction, unitID)
+	rep, err := s.scopedReport(r, false)
 	if err != nil {
 		WriteProblem(w, r, err)
 		return
