@@ -32,9 +32,13 @@ const (
 // WriteProblem). Inner layers see it through the context but cannot hand a
 // new context back out, hence one shared, locked record per request.
 type requestInfo struct {
-	mu     sync.Mutex
-	actor  string
-	code   string
+	mu    sync.Mutex
+	actor string
+	code  string
+	// The request's logger is base with the request id, made when a
+	// handler first asks (most never do: the access log line is enough).
+	base   *slog.Logger
+	id     string
 	logger *slog.Logger
 }
 
@@ -73,10 +77,12 @@ func setInfoCode(ctx context.Context, code string) {
 func LoggerFrom(ctx context.Context) *slog.Logger {
 	if i := infoFrom(ctx); i != nil {
 		i.mu.Lock()
-		l := i.logger
-		i.mu.Unlock()
-		if l != nil {
-			return l
+		defer i.mu.Unlock()
+		if i.logger == nil && i.base != nil {
+			i.logger = i.base.With("request_id", i.id)
+		}
+		if i.logger != nil {
+			return i.logger
 		}
 	}
 	if id := RequestIDFrom(ctx); id != "" {
@@ -177,7 +183,7 @@ func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 			info, r := withInfo(withRouteContext(r))
 			id := RequestIDFrom(r.Context())
 			info.mu.Lock()
-			info.logger = logger.With("request_id", id)
+			info.base, info.id = logger, id
 			info.mu.Unlock()
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			completed := false
