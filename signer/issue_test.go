@@ -384,19 +384,19 @@ func TestIssueWithoutCalendarYear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if slices.Contains(cal.Years(), 2027) {
-		t.Fatal("2027 is shipped now: move this test to a year without data")
+	if slices.Contains(cal.Years(), 2028) {
+		t.Fatal("2028 is shipped now: move this test to a year without data")
 	}
-	in2027 := time.Date(2027, 1, 6, 10, 0, 0, 0, registry.ChinaTZ)
+	in2028 := time.Date(2028, 1, 6, 10, 0, 0, 0, registry.ChinaTZ)
 	is := signer.NewIssuer(signer.IssuerDeps{Store: f.store, PII: storetest.PII(), Keys: f.keys, Chains: f.ca, Renderer: f.render,
-		BaseURL: "https://zc.example.cn", Calendar: cal, Now: func() time.Time { return in2027 }})
+		BaseURL: "https://zc.example.cn", Calendar: cal, Now: func() time.Time { return in2028 }})
 	a := f.appointment(ids[0])
-	a.AppointedOn = registry.Date{Year: 2026, Month: 12, Day: 28}
+	a.AppointedOn = registry.Date{Year: 2027, Month: 12, Day: 28}
 	got, err := is.Issue(context.Background(), signer.Request{Appointment: a})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u := got.Certificate.Appointment.LatenessUnchecked; !strings.Contains(u, "no data for 2027") {
-		t.Fatalf("lateness_unchecked = %q, want it to name 2027", u)
+	if u := got.Certificate.Appointment.LatenessUnchecked; !strings.Contains(u, "no data for 2028") {
+		t.Fatalf("lateness_unchecked = %q, want it to name 2028", u)
 	}
 }

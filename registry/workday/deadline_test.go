@@ -101,8 +101,8 @@ func TestLatenessMeaning(t *testing.T) {
 
 func TestLatenessErrors(t *testing.T) {
 	c := defaultCal(t)
-	if _, _, err := Lateness(c, InfoDeadline, day(t, "2026-12-20"), day(t, "2026-12-21")); !errors.As(err, new(*MissingYearError)) {
-		t.Errorf("due in 2027: err = %v, want MissingYearError", err)
+	if _, _, err := Lateness(c, InfoDeadline, day(t, "2027-12-20"), day(t, "2027-12-21")); !errors.As(err, new(*MissingYearError)) {
+		t.Errorf("due in 2028: err = %v, want MissingYearError", err)
 	}
 	if _, _, err := Lateness(c, InfoDeadline, day(t, "2024-02-05"), registry.Date{Year: 2024, Month: 2, Day: 31}); !errors.Is(err, registry.ErrInvalid) {
 		t.Errorf("impossible submission day: err = %v, want invalid", err)
@@ -157,7 +157,7 @@ func TestMarkLateness(t *testing.T) {
 		{"both late", "2024-02-05", "2024-02-01", "2024-02-08", "2024-03-04", 1, 1, 0},
 		{"no result days", "2024-02-05", "", "", "2024-03-05", 2, 0, 0},
 		{"result end without filing day is not counted", "2024-02-05", "2024-02-01", "", "2024-03-01", 0, 0, 0},
-		{"year without data", "2026-12-20", "", "", "2027-01-10", 0, 0, 2027},
+		{"year without data", "2027-12-20", "", "", "2028-01-10", 0, 0, 2028},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			a := registry.Appointment{AppointedOn: day(t, tt.appointed), InfoLateWorkdays: 9, ResultLateWorkdays: 9}

@@ -32,8 +32,7 @@ func defaultCal(t testing.TB) *Calendar {
 }
 
 func TestShippedYears(t *testing.T) {
-	// 2027 is not shipped: its notice was not published when this was written.
-	if got, want := defaultCal(t).Years(), []int{2023, 2024, 2025, 2026}; !slices.Equal(got, want) {
+	if got, want := defaultCal(t).Years(), []int{2023, 2024, 2025, 2026, 2027}; !slices.Equal(got, want) {
 		t.Fatalf("Years() = %v, want %v", got, want)
 	}
 }
@@ -54,6 +53,18 @@ func TestIsWorkday(t *testing.T) {
 		{"2023-10-08", true, "make-up Sunday"},
 		{"2023-10-09", true, "Monday after"},
 		{"2023-01-02", false, "New Year moved off Sunday Jan 1"},
+		// 2027 Spring Festival: Feb 5 – 13 off, Sun Jan 31 and Sun Feb 14 worked.
+		{"2027-01-31", true, "make-up Sunday"},
+		{"2027-02-05", false, "first day off, Friday"},
+		{"2027-02-12", false, "Friday off"},
+		{"2027-02-13", false, "last day off, Saturday"},
+		{"2027-02-14", true, "make-up Sunday"},
+		{"2027-02-15", true, "Monday after"},
+		// 2027 Mid-Autumn on Wednesday Sep 15; National Day Oct 1 – 7, Sun Sep 26 and Sat Oct 9 worked.
+		{"2027-09-15", false, "Mid-Autumn, Wednesday"},
+		{"2027-09-26", true, "make-up Sunday"},
+		{"2027-10-07", false, "last day off, Thursday"},
+		{"2027-10-09", true, "make-up Saturday"},
 		// 2024 Spring Festival: Feb 10–17 off, Sun Feb 4 and Sun Feb 18 worked.
 		{"2024-02-03", false, "plain Saturday"},
 		{"2024-02-04", true, "make-up Sunday"},
@@ -174,11 +185,11 @@ func TestWorkdaysBetween(t *testing.T) {
 // day after d is a working day, and exactly n working days lie in between.
 func TestAddAndCountAgree(t *testing.T) {
 	c := defaultCal(t)
-	for d := day(t, "2022-12-31"); d.Year < 2027; d = d.AddDate(0, 0, 1) {
+	for d := day(t, "2022-12-31"); d.Year < 2028; d = d.AddDate(0, 0, 1) {
 		for _, n := range []int{1, 5, 15} {
 			e, err := c.AddWorkdays(d, n)
 			if errors.As(err, new(*MissingYearError)) {
-				continue // runs into 2027
+				continue // runs into 2028
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -203,18 +214,18 @@ func TestMissingYear(t *testing.T) {
 		call func() error
 		year int
 	}{
-		{"IsWorkday 2027", func() error { _, err := c.IsWorkday(day(t, "2027-01-04")); return err }, 2027},
+		{"IsWorkday 2028", func() error { _, err := c.IsWorkday(day(t, "2028-01-04")); return err }, 2028},
 		{"IsWorkday 2022", func() error { _, err := c.IsWorkday(day(t, "2022-06-01")); return err }, 2022},
-		{"AddWorkdays into 2027", func() error { _, err := c.AddWorkdays(day(t, "2026-12-20"), 15); return err }, 2027},
-		{"WorkdaysBetween into 2027", func() error {
-			_, err := c.WorkdaysBetween(day(t, "2026-12-30"), day(t, "2027-01-02"))
+		{"AddWorkdays into 2028", func() error { _, err := c.AddWorkdays(day(t, "2027-12-20"), 15); return err }, 2028},
+		{"WorkdaysBetween into 2028", func() error {
+			_, err := c.WorkdaysBetween(day(t, "2027-12-30"), day(t, "2028-01-02"))
 			return err
-		}, 2027},
+		}, 2028},
 		{"WorkdaysBetween backwards from 2022", func() error {
 			_, err := c.WorkdaysBetween(day(t, "2023-01-05"), day(t, "2022-12-30"))
 			return err
 		}, 2022},
-		{"InfoDue into 2027", func() error { _, err := InfoDue(c, day(t, "2026-12-20")); return err }, 2027},
+		{"InfoDue into 2028", func() error { _, err := InfoDue(c, day(t, "2027-12-20")); return err }, 2028},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.call()
@@ -363,6 +374,17 @@ var notices = map[int][]struct {
 		{"中秋节", "2026-09-25", "2026-09-27", 3, nil},
 		{"国庆节", "2026-10-01", "2026-10-07", 7, []string{"2026-09-20", "2026-10-10"}},
 	},
+	// As github.com/6tail/lunar-go v1.4.7 gives the periods (see
+	// data/2027.json's source); to be checked against the notice's text.
+	2027: {
+		{"元旦", "2027-01-01", "2027-01-03", 3, nil},
+		{"春节", "2027-02-05", "2027-02-13", 9, []string{"2027-01-31", "2027-02-14"}},
+		{"清明节", "2027-04-03", "2027-04-05", 3, nil},
+		{"劳动节", "2027-05-01", "2027-05-05", 5, []string{"2027-05-08"}},
+		{"端午节", "2027-06-09", "2027-06-09", 1, nil},
+		{"中秋节", "2027-09-15", "2027-09-15", 1, nil},
+		{"国庆节", "2027-10-01", "2027-10-07", 7, []string{"2027-09-26", "2027-10-09"}},
+	},
 }
 
 // TestShippedDataMatchesNotices is double entry: every period of a notice
@@ -436,7 +458,7 @@ func TestLoadOverridesAndAdds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := c.Years(), []int{2023, 2024, 2025, 2026, 2030}; !slices.Equal(got, want) {
+	if got, want := c.Years(), []int{2023, 2024, 2025, 2026, 2027, 2030}; !slices.Equal(got, want) {
 		t.Fatalf("Years() = %v, want %v", got, want)
 	}
 	for _, tt := range []struct {
