@@ -148,10 +148,13 @@ func Parse(name string, args []string, getenv func(string) string, stderr io.Wri
 }
 
 // Logger builds the process logger.
-func (c *Config) Logger(w io.Writer) *slog.Logger {
+func (c *Config) Logger(w io.Writer) *slog.Logger { return slog.New(c.LogHandler(w)) }
+
+// LogHandler is the slog.Handler of the configured format and level.
+func (c *Config) LogHandler(w io.Writer) slog.Handler {
 	opts := &slog.HandlerOptions{Level: c.LogLevel}
 	if c.LogJSON {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.NewTextHandler(w, opts)
 }
