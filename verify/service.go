@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,13 +67,16 @@ type Response struct {
 
 // WriteTo writes the answer with the current server time.
 func (r Response) WriteTo(w http.ResponseWriter) {
+	at := serverTime(r.format, r.now)
 	h := w.Header()
 	h.Set("Content-Type", r.format.ContentType())
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Robots-Tag", "noindex")
+	// Known up front: sent whole, not in chunks.
+	h.Set("Content-Length", strconv.Itoa(len(r.page.body)+len(at)))
 	w.WriteHeader(r.Status)
 	w.Write(r.page.body[:r.page.split])
-	w.Write(serverTime(r.format, r.now))
+	w.Write(at)
 	w.Write(r.page.body[r.page.split:])
 }
 
@@ -93,7 +97,7 @@ func sha256Of(s string) []byte {
 
 // Keys of the cache entries of a number.
 func cacheKey(kind, number string, f Format) string {
-	return fmt.Sprintf("v1:%s:%s:%d", kind, number, f)
+	return "v1:" + kind + ":" + number + ":" + strconv.Itoa(int(f))
 }
 
 // Invalidate drops the cached answers of numbers; call it after the change
