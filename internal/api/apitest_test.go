@@ -550,6 +550,16 @@ func (w *e2eWorld) fileApproved(u *e2eUnit, series string) int64 {
 	return id
 }
 
+// rejectAndWithdraw leaves u a rejected filing of 工程 and a withdrawn one
+// of 图书资料: neither is in force.
+func (w *e2eWorld) rejectAndWithdraw(u *e2eUnit) {
+	rejected := w.file(u, "工程")
+	w.must(call{method: "POST", path: fmt.Sprintf("/api/v1/filings/%d/review", rejected), key: w.reviewer[u.Jurisdiction],
+		body: map[string]any{"decision": "reject", "opinion": "材料不全"}}, http.StatusOK, nil)
+	withdrawn := w.fileApproved(u, "图书资料")
+	w.must(call{method: "POST", path: fmt.Sprintf("/api/v1/filings/%d/withdraw", withdrawn), key: u.key}, http.StatusOK, nil)
+}
+
 func (w *e2eWorld) apply(u *e2eUnit, kind registry.SealApplicationKind) int64 {
 	w.t.Helper()
 	var a idAnswer

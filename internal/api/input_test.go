@@ -248,11 +248,7 @@ func TestBadInputSeals(t *testing.T) {
 func TestBadInputCertificates(t *testing.T) {
 	w := newWorld(t)
 	// 工程 was rejected, 图书资料 withdrawn, 卫生 is still pending.
-	rejected := w.file(w.a, "工程")
-	w.must(call{method: "POST", path: fmt.Sprintf("/api/v1/filings/%d/review", rejected), key: w.reviewer[weihai],
-		body: map[string]any{"decision": "reject", "opinion": "材料不全"}}, http.StatusOK, nil)
-	withdrawn := w.fileApproved(w.a, "图书资料")
-	w.must(call{method: "POST", path: fmt.Sprintf("/api/v1/filings/%d/withdraw", withdrawn), key: w.a.key}, http.StatusOK, nil)
+	w.rejectAndWithdraw(w.a)
 
 	appt := w.appointment(w.a.ID)
 	post := func(body any) call {
@@ -446,7 +442,7 @@ func TestHostileTextIsData(t *testing.T) {
 	escapedOnly(t, "the typed lookup", w.must(call{method: "GET", path: "/v?no=" + c.Number + "&name=" + url.QueryEscape(htmlText)}, http.StatusOK, nil), hostile)
 
 	// The catalog: JSON verbatim, HTML escaped, also the echoed filter.
-	var cat listJSON[catalogJSONEntry]
+	var cat listJSON[catalogEntry]
 	w.must(call{method: "GET", path: "/api/v1/catalog?jurisdiction=" + url.QueryEscape(attrText)}, http.StatusOK, &cat)
 	if len(cat.Items) != 1 || cat.Items[0].Unit != htmlText || cat.Items[0].Series != htmlText || cat.Items[0].Specialty != sqlText ||
 		cat.Items[0].Office != attrText || cat.Items[0].Contact != sqlText || cat.Items[0].Jurisdiction != attrText {

@@ -204,21 +204,9 @@ func TestWithdraw(t *testing.T) {
 	}
 }
 
-type catalogJSONEntry struct {
-	Unit         string        `json:"unit"`
-	UnitID       int64         `json:"unit_id"`
-	Jurisdiction string        `json:"jurisdiction"`
-	Series       string        `json:"series"`
-	Specialty    string        `json:"specialty"`
-	Office       string        `json:"office"`
-	Contact      string        `json:"contact"`
-	ValidFrom    registry.Date `json:"valid_from"`
-	ValidUntil   registry.Date `json:"valid_until"`
-}
-
-func (w *e2eWorld) catalog(query string) []catalogJSONEntry {
+func (w *e2eWorld) catalog(query string) []catalogEntry {
 	w.t.Helper()
-	var l listJSON[catalogJSONEntry]
+	var l listJSON[catalogEntry]
 	w.must(call{method: "GET", path: "/api/v1/catalog" + query}, http.StatusOK, &l)
 	return l.Items
 }
@@ -229,11 +217,7 @@ func (w *e2eWorld) catalog(query string) []catalogJSONEntry {
 func TestCatalog(t *testing.T) {
 	w := newWorld(t)
 	// A rejected and a withdrawn filing are not in force either.
-	rejected := w.file(w.a, "工程")
-	w.must(call{method: "POST", path: fmt.Sprintf("/api/v1/filings/%d/review", rejected), key: w.reviewer[weihai],
-		body: map[string]any{"decision": "reject", "opinion": "材料不全"}}, http.StatusOK, nil)
-	withdrawn := w.fileApproved(w.a, "图书资料")
-	w.must(call{method: "POST", path: fmt.Sprintf("/api/v1/filings/%d/withdraw", withdrawn), key: w.a.key}, http.StatusOK, nil)
+	w.rejectAndWithdraw(w.a)
 	// B files a specialty.
 	spec := filingBody("卫生")
 	spec["specialty"], spec["office"], spec["contact"] = "护理", "组织人事部", "王五 0531-8888888"
@@ -247,7 +231,7 @@ func TestCatalog(t *testing.T) {
 	start := registry.Today(e2eStart)
 	until := start.AddDate(3, 0, -1)
 	later := registry.Today(e2eStart.AddDate(1, 0, 0))
-	want := []catalogJSONEntry{
+	want := []catalogEntry{
 		{Unit: "威海示范大学", UnitID: w.a.ID, Jurisdiction: weihai, Series: seriesHE, Office: "人事处", Contact: "李四 0631-5190828", ValidFrom: start, ValidUntil: until},
 		{Unit: "济南示范学院", UnitID: w.b.ID, Jurisdiction: jinan, Series: seriesHE, Office: "人事处", Contact: "李四 0631-5190828", ValidFrom: start, ValidUntil: until},
 		{Unit: "济南示范学院", UnitID: w.b.ID, Jurisdiction: jinan, Series: "卫生", Specialty: "护理", Office: "组织人事部", Contact: "王五 0531-8888888", ValidFrom: later, ValidUntil: later.AddDate(3, 0, -1)},
@@ -265,10 +249,10 @@ func TestCatalog(t *testing.T) {
 		t.Errorf("catalog of 威海市 卫生: %+v", got)
 	}
 	// Paging: one at a time, following next_after.
-	var paged []catalogJSONEntry
+	var paged []catalogEntry
 	q := "?limit=1"
 	for range 5 {
-		var l listJSON[catalogJSONEntry]
+		var l listJSON[catalogEntry]
 		w.must(call{method: "GET", path: "/api/v1/catalog" + q}, http.StatusOK, &l)
 		paged = append(paged, l.Items...)
 		if l.Next == nil {
