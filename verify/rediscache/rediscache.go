@@ -16,19 +16,26 @@
 //     subscription (re)starts: whatever happened while it was away is
 //     unknown.
 //   - The L1 drops a key when the invalidation is published, and every
-//     replica that received the message confirms on the sender's ack
-//     channel once its copy is gone; Invalidate returns when all have (or
-//     after Timeout), so the next request to any replica sees the change.
-//     A replica that loses its subscription, or sees Redis fail, clears its
-//     L1 and bypasses the cache (answers come from the loader) until a
-//     heartbeat on a live subscription proves nothing more was missed.
+//     certseal replica that received the message confirms on the sender's
+//     ack channel once its copy is gone; Invalidate returns when the live
+//     replicas have (or after Timeout), so the next request to any replica
+//     sees the change. Replicas announce themselves in a set refreshed on
+//     every heartbeat: other subscribers (an older release, redis-cli, a
+//     monitor) are not waited for.
+//   - A replica serves an L1 copy only while its last heartbeat answer is
+//     recent (a lease), so a replica whose subscription silently broke
+//     stops serving copies within Heartbeat and a half, before the failed
+//     heartbeat is even noticed. A replica that loses its subscription, or
+//     sees Redis fail, clears its L1 and bypasses the cache (answers come
+//     from the loader) until a heartbeat on a live subscription proves
+//     nothing more was missed.
 //
-// What remains: a replica that received a message but neither confirms nor
-// loses its connection within Timeout (a stalled process) may serve its copy
-// until its heartbeat fails; and while one replica cannot reach Redis,
-// replicas that can keep what it could not invalidate until it is back.
-// Redis keys are cluster-safe: a script only touches one stripe, and a
-// stripe is one hash slot.
+// What remains: a replica that received a message but neither confirms
+// within Timeout nor loses its lease (a stalled process) may serve its copy
+// until it does; and while one replica cannot reach Redis, replicas that
+// can keep what it could not invalidate until it is back. Redis keys are
+// cluster-safe: a script only touches one stripe, and a stripe is one hash
+// slot.
 package rediscache
 
 import (
@@ -81,6 +88,7 @@ type Cache struct {
 	prefix  string
 	channel string
 	acks    string          // where other replicas confirm our invalidations
+	members string          // the set of live replicas: id -> lease end (unix ms)
 	gens    [stripes]string // generation key of each stripe
 	l1ttl   time.Duration
 	hb      time.Duration
@@ -89,6 +97,14 @@ type Cache struct {
 
 	waitMu  sync.Mutex
 	waiting map[string]chan struct{} // nonce -> one token per confirmation
+
+	// lastPong is when the subscription last proved alive (unix ns); L1
+	// copies are served only while it is recent.
+	lastPong atomic.Int64
+	// out holds calls to Redis the subscription loop must not wait for
+	// (confirmations, announcements), made by send.
+	out    chan func(context.Context)
+	sender sync.WaitGroup
 
 	// trusted: the L1 holds nothing a missed invalidation should have
 	// dropped, and Redis holds nothing an invalidation of ours failed to
@@ -194,16 +210,65 @@ func Open(url string, opts Options) (*Cache, error) {
 		timeout: opts.Timeout,
 		log:     opts.Logger,
 		waiting: map[string]chan struct{}{},
+		out:     make(chan func(context.Context), 1024),
 		done:    make(chan struct{}),
 	}
 	c.acks = ackChannel(c.prefix, c.id)
+	c.members = c.prefix + ":replicas"
 	for s := range c.gens {
 		c.gens[s] = c.prefix + ":{" + strconv.Itoa(s) + "}:g"
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	c.stop = stop
+	c.sender.Go(func() { c.send(ctx) })
 	go c.watch(ctx)
 	return c, nil
+}
+
+// send makes the queued calls, each bounded by Timeout.
+func (c *Cache) send(ctx context.Context) {
+	for {
+		select {
+		case f := <-c.out:
+			fctx, cancel := context.WithTimeout(ctx, c.timeout)
+			f(fctx)
+			cancel()
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// later queues f for send; when the queue is full f is dropped (a
+// confirmation then costs its sender the Timeout, nothing worse).
+func (c *Cache) later(f func(context.Context)) {
+	select {
+	case c.out <- f:
+	default:
+		c.log.Debug("rediscache: send queue full; dropping a call")
+	}
+}
+
+// leaseHeld says whether the subscription answered recently enough for
+// the L1 copies to be trusted: pongs come every Heartbeat or so.
+func (c *Cache) leaseHeld() bool {
+	return time.Since(time.Unix(0, c.lastPong.Load())) < c.hb+c.hb/2
+}
+
+// announce records this replica as live for three heartbeats, and drops
+// replicas whose lease ran out.
+func (c *Cache) announce() {
+	c.later(func(ctx context.Context) {
+		now := time.Now()
+		_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.ZAdd(ctx, c.members, redis.Z{Score: float64(now.Add(3 * c.hb).UnixMilli()), Member: c.id})
+			p.ZRemRangeByScore(ctx, c.members, "-inf", "("+strconv.FormatInt(now.UnixMilli(), 10))
+			return nil
+		})
+		if err != nil && ctx.Err() == nil {
+			c.failed(ctx, err)
+		}
+	})
 }
 
 func stripe(key string) int {
@@ -230,7 +295,7 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, verify.Gen, bool, 
 	if !c.trusted.Load() {
 		return nil, verify.Gen{Local: g.Local}, false, nil
 	}
-	if ok {
+	if ok && c.leaseHeld() {
 		return v, verify.Gen{}, true, nil
 	}
 	s := stripe(key)
@@ -357,24 +422,26 @@ func (c *Cache) awaitAcks(acked <-chan struct{}, n int64) {
 
 // bump bumps the generations of the given stripes, deletes the given value
 // keys in them, and publishes msg, in one round trip. It returns how many
-// subscriptions received msg.
+// replicas will confirm: the subscriptions that received msg, but no more
+// than the live replicas (other subscribers never confirm).
 func (c *Cache) bump(ctx context.Context, byStripe map[int][]string, msg []byte) (int64, error) {
 	sha, err := bumpScript.Load(ctx, c.rdb).Result()
 	if err != nil {
 		return 0, err
 	}
-	var pub *redis.IntCmd
+	var pub, live *redis.IntCmd
 	_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for s, vals := range byStripe {
 			p.EvalSha(ctx, sha, append([]string{c.gens[s]}, vals...), randomGen())
 		}
+		live = p.ZCount(ctx, c.members, strconv.FormatInt(time.Now().UnixMilli(), 10), "+inf")
 		pub = p.Publish(ctx, c.channel, msg)
 		return nil
 	})
 	if err != nil {
 		return 0, err
 	}
-	return pub.Val(), nil
+	return min(pub.Val(), live.Val()), nil
 }
 
 // failed reacts to a failed Redis call: it may have lost more than this
@@ -480,6 +547,8 @@ func (c *Cache) session(ctx context.Context) error {
 	}
 	// From here on every invalidation reaches us, or the connection
 	// breaks. What was published before is unknown: start from empty.
+	c.lastPong.Store(time.Now().UnixNano())
+	c.announce()
 	c.needBump.Store(true)
 	c.recover(ctx, c.currentEpoch())
 
@@ -513,10 +582,12 @@ func (c *Cache) session(ctx context.Context) error {
 				continue
 			}
 			if applied := c.apply(m.Payload); applied.Nonce != "" {
-				c.confirm(ctx, applied)
+				c.confirm(applied)
 			}
 		case *redis.Pong:
 			pinged = false
+			c.lastPong.Store(time.Now().UnixNano())
+			c.announce()
 			if e, err := strconv.ParseUint(m.Payload, 10, 64); err == nil && !c.trusted.Load() {
 				c.recover(ctx, e)
 			}
@@ -549,19 +620,21 @@ func (c *Cache) apply(payload string) message {
 }
 
 // confirm tells the sender of an applied invalidation that our copies are
-// gone.
-func (c *Cache) confirm(ctx context.Context, m message) {
+// gone: our own at once, others' through send, so that the loop goes on
+// reading.
+func (c *Cache) confirm(m message) {
 	if m.From == c.id {
 		c.ack(m.Nonce)
 		return
 	}
-	// A failure costs the sender its Timeout, and tells us Redis is in
-	// trouble.
-	pctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	if err := c.rdb.Publish(pctx, ackChannel(c.prefix, m.From), m.Nonce).Err(); err != nil {
-		c.failed(ctx, err)
-	}
+	channel := ackChannel(c.prefix, m.From)
+	c.later(func(ctx context.Context) {
+		// A failure costs the sender its Timeout, and tells us Redis is
+		// in trouble.
+		if err := c.rdb.Publish(ctx, channel, m.Nonce).Err(); err != nil && ctx.Err() == nil {
+			c.failed(ctx, err)
+		}
+	})
 }
 
 // Close stops listening and closes the connections.
@@ -573,5 +646,10 @@ func (c *Cache) Close() error {
 	}
 	c.psMu.Unlock()
 	<-c.done
+	c.sender.Wait()
+	// Leave the set of live replicas, so nobody waits for us.
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	c.rdb.ZRem(ctx, c.members, c.id)
+	cancel()
 	return c.rdb.Close()
 }

@@ -517,3 +517,64 @@ func FuzzApply(f *testing.F) {
 		}
 	})
 }
+
+// logSink collects a Cache's log lines.
+type logSink struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logSink) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logSink) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Subscribers that are not certseal replicas (redis-cli, a monitor, an
+// older release during an upgrade) never confirm: Invalidate must not wait
+// for them, while still waiting for the replicas.
+func TestInvalidateWaitsOnlyForReplicas(t *testing.T) {
+	u := redisURL(t)
+	prefix := newPrefix(t, u)
+	var logs logSink
+	opts := testOptions(t, prefix)
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	a := openTrusted(t, u, opts)
+	b := openTrusted(t, u, testOptions(t, prefix))
+
+	listener := rawClient(t, u).Subscribe(t.Context(), prefix+":invalidate")
+	defer listener.Close()
+	if _, err := listener.Receive(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	monitor := rawClient(t, u).PSubscribe(t.Context(), "*")
+	defer monitor.Close()
+	if _, err := monitor.Receive(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both replicas announce themselves", func() bool {
+		n, _ := rawClient(t, u).ZCard(t.Context(), prefix+":replicas").Result()
+		return n == 2
+	})
+	for i := range 5 {
+		set(t, a, "k", "valid")
+		if _, ok := hit(t, b, "k"); !ok {
+			t.Fatal("b holds no copy: the test would prove nothing")
+		}
+		if err := a.Invalidate(t.Context(), "k"); err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := hit(t, b, "k"); ok {
+			t.Fatalf("try %d: b served %q right after a's Invalidate returned", i, v)
+		}
+	}
+	if strings.Contains(logs.String(), "not every replica confirmed") {
+		t.Fatalf("a waited for subscribers that are not replicas:\n%s", logs.String())
+	}
+}
