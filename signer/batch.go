@@ -34,8 +34,10 @@ type Batches struct {
 	store   registry.Store
 	log     *slog.Logger
 	maxRows int
-	// issued is told every number issued (cache invalidation, metrics).
-	issued func(ctx context.Context, number string)
+	// issued is told the numbers each committed group issued (cache
+	// invalidation, metrics): once per group, as each call may wait on
+	// other replicas.
+	issued func(ctx context.Context, numbers []string)
 
 	ctx     context.Context // the service's lifetime: batches outlive their request
 	cancel  context.CancelFunc
@@ -45,7 +47,7 @@ type Batches struct {
 }
 
 // NewBatches returns a batch runner; Close stops it.
-func NewBatches(issuer *Issuer, store registry.Store, log *slog.Logger, issued func(ctx context.Context, number string)) *Batches {
+func NewBatches(issuer *Issuer, store registry.Store, log *slog.Logger, issued func(ctx context.Context, numbers []string)) *Batches {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Batches{issuer: issuer, store: store, log: log, maxRows: 10000, issued: issued, ctx: ctx, cancel: cancel, running: map[int64]bool{}}
 }
@@ -388,10 +390,8 @@ func (r *batchRun) commit(ctx context.Context, group []*rowDraft) error {
 	issued, err := r.commitGroup(ctx, group)
 	switch {
 	case err == nil:
-		if r.b.issued != nil {
-			for _, n := range issued {
-				r.b.issued(ctx, n)
-			}
+		if r.b.issued != nil && len(issued) > 0 {
+			r.b.issued(ctx, issued)
 		}
 		return nil
 	case errors.Is(err, registry.ErrUnavailable) || ctx.Err() != nil:

@@ -95,7 +95,7 @@ func TestBatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			var told atomic.Int32
-			bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), func(context.Context, string) { told.Add(1) })
+			bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), func(_ context.Context, numbers []string) { told.Add(int32(len(numbers))) })
 			defer bs.Close()
 			const n = 8
 			s := readBatch(t, f, submit(t, f, bs, n).ID)
@@ -186,8 +186,8 @@ func TestBatchSealRevokedMidway(t *testing.T) {
 			f := newFixture(t, b.open(t))
 			var before int
 			var revokedAt time.Time
-			bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), func(context.Context, string) {
-				before++ // called in the order of commits, from one goroutine
+			bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), func(_ context.Context, numbers []string) {
+				before += len(numbers) // called in the order of commits, from one goroutine
 				if !revokedAt.IsZero() {
 					return
 				}
@@ -221,7 +221,7 @@ func TestBatchSealChangedMidway(t *testing.T) {
 	f := newFixture(t, backends[0].open(t))
 	ctx := context.Background()
 	var changed bool
-	bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), func(context.Context, string) {
+	bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), func(context.Context, []string) {
 		if changed {
 			return
 		}

@@ -86,9 +86,9 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	metrics.WatchCache(func() (uint64, uint64) { s := cached.Stats(); return s.Hits, s.Loads })
 	issuer := signer.NewIssuer(signer.IssuerDeps{Store: a.store, PII: a.pii, Keys: a.keys, Chains: a.ca, Renderer: renderer,
 		BaseURL: cfg.BaseURL, Calendar: calendar, Now: time.Now, Log: a.log})
-	svc.batches = signer.NewBatches(issuer, a.store, a.log, func(ctx context.Context, number string) {
-		svc.verifier.Invalidate(ctx, number)
-		metrics.CertificatesIssued(1)
+	svc.batches = signer.NewBatches(issuer, a.store, a.log, func(ctx context.Context, numbers []string) {
+		svc.verifier.Invalidate(ctx, numbers...)
+		metrics.CertificatesIssued(len(numbers))
 	})
 	svc.handler = api.New(api.Deps{
 		Store: a.store, Keys: a.keys, CA: a.ca, PKI: svc.pki, Issuer: issuer, Batches: svc.batches, Verifier: svc.verifier,

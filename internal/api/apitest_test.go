@@ -191,9 +191,9 @@ func newE2E(t testing.TB) *e2eEnv {
 	}
 	issuer := signer.NewIssuer(signer.IssuerDeps{Store: store, PII: pii, Keys: soft, Chains: ca, Renderer: renderer,
 		BaseURL: e2eBaseURL, Calendar: calendar, Now: clock.Now, Log: log})
-	batches := signer.NewBatches(issuer, store, log, func(ctx context.Context, number string) {
-		verifier.Invalidate(ctx, number)
-		metrics.CertificatesIssued(1)
+	batches := signer.NewBatches(issuer, store, log, func(ctx context.Context, numbers []string) {
+		verifier.Invalidate(ctx, numbers...)
+		metrics.CertificatesIssued(len(numbers))
 	})
 	t.Cleanup(batches.Close) // runs before the store closes (cleanups are LIFO)
 	fk := &failingKeys{SealKeys: soft}
