@@ -179,12 +179,21 @@ func (is *Issuer) Reissue(ctx context.Context, number string, corrected registry
 		if old.Appointment.UnitID != a.UnitID {
 			return registry.FieldErr("unit_id", "a reissue stays with the unit that issued the certificate")
 		}
-		// A correction does not move the day the information came in.
-		if !old.Appointment.SubmittedOn.IsZero() {
-			if err := is.markLateness(&a, old.Appointment.SubmittedOn); err != nil {
+		// A correction does not move the day the information came in:
+		// the first version's (its issue day, for versions issued before
+		// that day was recorded), nor whether it was a backfill.
+		submitted := old.Appointment.SubmittedOn
+		if submitted.IsZero() {
+			first, err := tx.CertificateVersion(ctx, number, 1)
+			if err != nil {
 				return err
 			}
+			submitted = registry.Today(first.IssuedAt)
 		}
+		if err := is.markLateness(&a, submitted); err != nil {
+			return err
+		}
+		a.Backfill = old.Appointment.Backfill
 		if err := registry.SupersedeCertificate(&old); err != nil {
 			return err
 		}
@@ -227,7 +236,9 @@ func (is *Issuer) signAndRecord(ctx context.Context, tx registry.Tx, a registry.
 	if err := g.check(a, day); err != nil {
 		return Issued{}, err
 	}
-	a.Backfill = registry.IsBackfill(a, g.filing)
+	if version == 1 { // a correction keeps what the first version was
+		a.Backfill = registry.IsBackfill(a, g.filing)
+	}
 	d, err := is.draft(ctx, a, number, version, g.stamp)
 	if err != nil {
 		return Issued{}, err

@@ -357,7 +357,7 @@ func TestIssueMarksDeadlinesAndBackfill(t *testing.T) {
 		})
 	}
 
-	t.Run("a correction keeps the submission day", func(t *testing.T) {
+	t.Run("a correction keeps the submission day and the backfill mark", func(t *testing.T) {
 		a := f.appointment(ids[len(tests)])
 		a.AppointedOn = d(4, 9)
 		got, err := f.issuer.Issue(ctx, signer.Request{Appointment: a})
@@ -370,8 +370,8 @@ func TestIssueMarksDeadlinesAndBackfill(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s := re.Certificate.Appointment; s.SubmittedOn != d(5, 6) || s.InfoLateWorkdays != 1 {
-			t.Fatalf("reissue: submitted %v, info late %d; want 2026-05-06, 1", s.SubmittedOn, s.InfoLateWorkdays)
+		if s := re.Certificate.Appointment; s.SubmittedOn != d(5, 6) || s.InfoLateWorkdays != 1 || !s.Backfill {
+			t.Fatalf("reissue: submitted %v, info late %d, backfill %v; want 2026-05-06, 1, true", s.SubmittedOn, s.InfoLateWorkdays, s.Backfill)
 		}
 	})
 }
