@@ -37,7 +37,7 @@ func withApp(ctx context.Context, env *cliEnv, name string, args []string, extra
 func runMigrate(ctx context.Context, env *cliEnv, args []string) error {
 	var appRole string
 	extra := func(fs *flagSet) {
-		fs.StringVar(&appRole, "grant-app-role", "", "PostgreSQL: let this role run certseal without owning the schema (no DELETE anywhere, no UPDATE of the audit trail)")
+		fs.StringVar(&appRole, "grant-app-role", "", "PostgreSQL: let this role run certseal serve without owning the schema (no DELETE anywhere; UPDATE of state columns only)")
 	}
 	return withApp(ctx, env, "migrate", args, extra, func(a *app, _ *flagSet) error {
 		fmt.Fprintln(env.stderr, "database schema is up to date")
@@ -53,7 +53,7 @@ func runMigrate(ctx context.Context, env *cliEnv, args []string) error {
 		if err := g.GrantAppRole(ctx, appRole); err != nil {
 			return err
 		}
-		fmt.Fprintf(env.stderr, "granted role %s what certseal needs, and no DELETE or audit UPDATE\n", appRole)
+		fmt.Fprintf(env.stderr, "granted role %s what certseal serve needs: no DELETE, UPDATE of state columns only\n", appRole)
 		return nil
 	})
 }

@@ -118,7 +118,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	// Checked first: the application role (see GrantAppRole) may not
 	// create tables, and needs not when the schema is there.
 	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+	// In this schema only: another tool's schema_migrations elsewhere on
+	// the search_path is none of ours.
+	if err := conn.QueryRow(ctx, `SELECT to_regclass(format('%I.schema_migrations', current_schema())) IS NOT NULL`).Scan(&exists); err != nil {
 		return fmt.Errorf("postgres: look for schema_migrations: %w", err)
 	}
 	if !exists {
@@ -151,35 +153,56 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// appTables are the tables whose rows change state (a certificate is
-// revoked, a batch row settles); every other table only grows.
-var appTables = []string{"units", "filings", "seal_applications", "seals", "certificates", "sequences", "batches", "batch_rows"}
+// appUpdates are the columns the service updates, by table: exactly those
+// of the store's UPDATE statements (a state, a review, a revocation, a
+// counter), so the application's role cannot rewrite what a record says
+// (an appointment, a PDF's digest, a seal's key) nor the audit trail.
+var appUpdates = []struct{ table, columns string }{
+	{"filings", "state, review_json, valid_from, valid_until, rev"},
+	{"seal_applications", "state, review_json, seal_id, rev"},
+	{"seals", "state, revoked_at, reason, invalidity_date, rev"},
+	{"certificates", "state, revoked_at, revoke_reason, revoked_by, category, rev"},
+	{"sequences", "value"},
+	{"batches", "state, finished_at, issued, failed, rev"},
+	{"batch_rows", "state, number, error"},
+}
 
-// GrantAppRole lets role run certseal on this schema without owning it:
-// it may read and insert everywhere and update only the tables whose rows
-// change state. It gets no DELETE or TRUNCATE on anything, and no UPDATE
-// on the audit trail, the integrity records or the PDFs; not being the
-// owner, it cannot drop the triggers that refuse the same to the owner.
+// appReadOnly are tables the service only reads: API keys are made by an
+// operator's command, migrations by the owner.
+var appReadOnly = []string{"api_keys", "schema_migrations"}
+
+// GrantAppRole lets role run certseal serve on this schema without owning
+// it: it may read everything, insert records, and update only the columns
+// in appUpdates. It gets no DELETE or TRUNCATE on anything, and, not being
+// the owner, cannot drop the triggers that refuse the same to the owner.
 // Run it as the owner after the migrations (certseal migrate
-// -grant-app-role), and again after an upgrade adds tables.
+// -grant-app-role), and again after an upgrade adds tables; commands such
+// as apikey create run as the owner.
 func (s *Store) GrantAppRole(ctx context.Context, role string) error {
 	if role == "" {
 		return errors.New("postgres: grant: empty role name")
 	}
-	r := pgx.Identifier{role}.Sanitize()
-	var schema string
-	if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+	var schema, current string
+	if err := s.pool.QueryRow(ctx, `SELECT current_schema(), current_user`).Scan(&schema, &current); err != nil {
 		return fmt.Errorf("postgres: grant: %w", err)
 	}
+	if role == current {
+		return fmt.Errorf("postgres: grant: %s is the role running this; grant to the service's own role", role)
+	}
+	r := pgx.Identifier{role}.Sanitize()
 	sc := pgx.Identifier{schema}.Sanitize()
+	table := func(t string) string { return sc + "." + pgx.Identifier{t}.Sanitize() }
 	stmts := []string{
 		"REVOKE ALL ON ALL TABLES IN SCHEMA " + sc + " FROM " + r,
 		"GRANT USAGE ON SCHEMA " + sc + " TO " + r,
 		"GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA " + sc + " TO " + r,
 		"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA " + sc + " TO " + r,
 	}
-	for _, t := range appTables {
-		stmts = append(stmts, "GRANT UPDATE ON "+sc+"."+pgx.Identifier{t}.Sanitize()+" TO "+r)
+	for _, t := range appReadOnly {
+		stmts = append(stmts, "REVOKE INSERT ON "+table(t)+" FROM "+r)
+	}
+	for _, u := range appUpdates {
+		stmts = append(stmts, "GRANT UPDATE ("+u.columns+") ON "+table(u.table)+" TO "+r)
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		for _, q := range stmts {

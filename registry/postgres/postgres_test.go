@@ -56,15 +56,11 @@ func TestConcurrentMigrations(t *testing.T) {
 	}
 }
 
-// The application's role, set up by GrantAppRole, runs certseal but cannot
-// delete anything or rewrite the audit trail, nor drop the triggers that
-// guard against the owner.
-func TestAppRole(t *testing.T) {
+// newAppRole creates a login role for the test, dropped at its end (roles
+// are global to the cluster).
+func newAppRole(t *testing.T, url string) string {
+	t.Helper()
 	ctx := context.Background()
-	url := testenv.PostgresURL(t)
-	owner := open(t, url)
-	defer owner.Close()
-
 	b := make([]byte, 4)
 	rand.Read(b)
 	role := "certseal_app_" + hex.EncodeToString(b)
@@ -77,7 +73,6 @@ func TestAppRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		// Roles are global to the cluster: leave none behind.
 		c, err := pgx.Connect(context.Background(), url)
 		if err != nil {
 			return
@@ -86,21 +81,52 @@ func TestAppRole(t *testing.T) {
 		c.Exec(context.Background(), "DROP OWNED BY "+role)
 		c.Exec(context.Background(), "DROP ROLE "+role)
 	})
-	if err := owner.GrantAppRole(ctx, role); err != nil {
+	return role
+}
+
+// asRole migrates a fresh schema as the owner, grants role what the service
+// needs, and returns the schema's URL for role.
+func asRole(t *testing.T, role string) string {
+	t.Helper()
+	url := testenv.PostgresURL(t)
+	owner := open(t, url)
+	defer owner.Close()
+	if err := owner.GrantAppRole(context.Background(), role); err != nil {
 		t.Fatal(err)
 	}
-
 	u, err := neturl.Parse(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u.User = neturl.User(role)
-	appURL := u.String()
+	return u.String()
+}
 
+// The application's role, set up by GrantAppRole, does everything the
+// service does (the conformance suite, but for tampering, which needs the
+// owner) and cannot delete anything, rewrite the audit trail or what a
+// record says, nor drop the triggers that guard against the owner.
+func TestAppRole(t *testing.T) {
+	ctx := context.Background()
+	role := newAppRole(t, testenv.PostgresURL(t))
+	self := open(t, testenv.PostgresURL(t))
+	defer self.Close()
+	if err := self.GrantAppRole(ctx, "postgres"); err == nil {
+		t.Error("GrantAppRole to the role running it was allowed: its REVOKE would strip the owner")
+	}
+
+	t.Run("conformance", func(t *testing.T) {
+		storetest.RunAsApplication(t, storetest.Backend{
+			Open:        func(t *testing.T) storetest.RawStore { return open(t, asRole(t, role)) },
+			DropTrigger: `DROP TRIGGER %[1]s ON %[2]s`,
+		})
+	})
+
+	appURL := asRole(t, role)
 	// The store opens (nothing to migrate) and records a transition.
 	app := open(t, appURL)
 	defer app.Close()
-	err = app.InTx(ctx, func(tx registry.Tx) error {
+	err := app.InTx(ctx, func(tx registry.Tx) error {
 		unit := registry.Unit{Name: "威海示范大学", USCC: "12371000494360979J", Jurisdiction: "威海市", Representative: "张三",
 			Address: "威海市", Contact: "0631-5190962", CreatedAt: time.Now()}
 		if err := tx.CreateUnit(ctx, &unit); err != nil {
@@ -124,8 +150,13 @@ func TestAppRole(t *testing.T) {
 		`DROP TRIGGER audit_events_frozen ON audit_events`,
 		`DELETE FROM units`,
 		`DELETE FROM certificates`,
+		`UPDATE units SET name = 'x'`,
+		`UPDATE certificates SET pdf_sha256 = ''::bytea`,
+		`UPDATE seals SET key_blob = ''::bytea`,
 		`UPDATE certificate_pdfs SET pdf = ''::bytea`,
 		`UPDATE integrity_records SET evidence = ''`,
+		`INSERT INTO api_keys (hash, role, jurisdiction, unit_id, name, created_at) VALUES (''::bytea, 'platform', '', 0, 'x', 0)`,
+		`INSERT INTO schema_migrations (version, name) VALUES (999, 'x')`,
 	} {
 		_, err := conn.Exec(ctx, q)
 		var pe *pgconn.PgError
@@ -137,5 +168,33 @@ func TestAppRole(t *testing.T) {
 	var n int
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM audit_events`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("audit events = %d, %v; want the one recorded", n, err)
+	}
+}
+
+// Another tool's schema_migrations elsewhere on the search_path is not
+// certseal's.
+func TestMigrationsIgnoreOtherSchemas(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.PostgresURL(t)
+	other := testenv.PostgresURL(t) // a second fresh schema
+	ou, _ := neturl.Parse(other)
+	otherSchema := ou.Query().Get("search_path")
+	c, err := pgx.Connect(ctx, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, `CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, dirty BOOLEAN NOT NULL);
+		INSERT INTO schema_migrations VALUES (20240101, false)`); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := neturl.Parse(url)
+	q := u.Query()
+	q.Set("search_path", q.Get("search_path")+","+otherSchema)
+	u.RawQuery = q.Encode()
+	s := open(t, u.String())
+	defer s.Close()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
