@@ -18,6 +18,7 @@ import (
 // safe for concurrent use; each Write is kept whole.
 type Writer struct {
 	mu     sync.Mutex
+	out    io.Writer
 	buf    *bufio.Writer
 	every  time.Duration
 	timer  *time.Timer // pending flush, nil when the buffer is empty
@@ -26,7 +27,7 @@ type Writer struct {
 
 // New buffers w, flushing at most every after a write.
 func New(w io.Writer, every time.Duration) *Writer {
-	return &Writer{buf: bufio.NewWriterSize(w, 64<<10), every: every}
+	return &Writer{out: w, buf: bufio.NewWriterSize(w, 64<<10), every: every}
 }
 
 // Write buffers p. After Close it writes through.
@@ -35,11 +36,14 @@ func (w *Writer) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	if w.buf.Available() < len(p) {
 		// Keep a line whole: flush first rather than let bufio split it.
-		if err := w.buf.Flush(); err != nil {
+		if err := w.flushLocked(nil); err != nil {
 			return 0, err
 		}
 	}
 	n, err := w.buf.Write(p)
+	if err != nil {
+		w.buf.Reset(w.out) // see flushLocked
+	}
 	if err != nil || w.closed {
 		return n, w.flushLocked(err)
 	}
@@ -61,8 +65,13 @@ func (w *Writer) flushLocked(err error) error {
 		w.timer.Stop()
 		w.timer = nil
 	}
-	if ferr := w.buf.Flush(); err == nil {
-		err = ferr
+	if ferr := w.buf.Flush(); ferr != nil {
+		// bufio keeps its first error for ever: drop what could not be
+		// written (a full disk, say) so that later lines still go out.
+		w.buf.Reset(w.out)
+		if err == nil {
+			err = ferr
+		}
 	}
 	return err
 }

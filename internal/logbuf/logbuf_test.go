@@ -2,6 +2,7 @@ package logbuf
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -128,5 +129,36 @@ func TestConcurrentLinesStayWhole(t *testing.T) {
 		if strings.Contains(l, " big ") && len(l) != len("g0 big ")+len(big) {
 			t.Fatalf("a big line has %d bytes", len(l))
 		}
+	}
+}
+
+// failOnce fails its first write, as a full disk would, then works.
+type failOnce struct {
+	sink
+	failed bool
+}
+
+func (f *failOnce) Write(p []byte) (int, error) {
+	if !f.failed {
+		f.failed = true
+		return 0, errors.New("no space left on device")
+	}
+	return f.sink.Write(p)
+}
+
+// One failed write loses what was buffered then, not every later line.
+func TestRecoversAfterAFailedWrite(t *testing.T) {
+	var f failOnce
+	w := New(&f, time.Hour)
+	fmt.Fprintln(w, "lost")
+	if err := w.Flush(); err == nil {
+		t.Fatal("the failed write was not reported")
+	}
+	fmt.Fprintln(w, "after the disk was cleared")
+	if err := w.Flush(); err != nil {
+		t.Fatalf("a write after the failure: %v", err)
+	}
+	if got := f.String(); got != "after the disk was cleared\n" {
+		t.Fatalf("written %q", got)
 	}
 }
