@@ -1,6 +1,7 @@
 package workday
 
 import (
+	"errors"
 	"time"
 
 	"github.com/certseal/certseal/registry"
@@ -88,21 +89,24 @@ func ExpiringSoon(validUntil, today registry.Date) bool {
 // MarkLateness records on a the notice's two deadlines for information
 // submitted on submittedOn: the information (15 working days after the
 // appointment) and, when both of its days are given, the result filing
-// (ResultFiledOn within 5 working days after AppraisalEndedOn). A year the calendar lacks is returned as a
-// *MissingYearError and leaves the counts at zero.
+// (ResultFiledOn within 5 working days after AppraisalEndedOn). A year the
+// calendar lacks is returned as a *MissingYearError (in the returned
+// error) and leaves that deadline's count at zero.
 func MarkLateness(c *Calendar, a *registry.Appointment, submittedOn registry.Date) error {
 	a.SubmittedOn = submittedOn
 	a.InfoLateWorkdays, a.ResultLateWorkdays = 0, 0
-	_, info, err := Lateness(c, InfoDeadline, a.AppointedOn, submittedOn)
-	if err != nil {
-		return err
+	// Each deadline is counted if it can be: a year one of them lacks does
+	// not cost the other its count.
+	_, info, infoErr := Lateness(c, InfoDeadline, a.AppointedOn, submittedOn)
+	if infoErr == nil {
+		a.InfoLateWorkdays = info
 	}
-	result := 0
+	var resultErr error
 	if !a.AppraisalEndedOn.IsZero() && !a.ResultFiledOn.IsZero() {
-		if _, result, err = Lateness(c, ResultFilingDeadline, a.AppraisalEndedOn, a.ResultFiledOn); err != nil {
-			return err
+		var result int
+		if _, result, resultErr = Lateness(c, ResultFilingDeadline, a.AppraisalEndedOn, a.ResultFiledOn); resultErr == nil {
+			a.ResultLateWorkdays = result
 		}
 	}
-	a.InfoLateWorkdays, a.ResultLateWorkdays = info, result
-	return nil
+	return errors.Join(infoErr, resultErr)
 }

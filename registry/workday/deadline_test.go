@@ -158,6 +158,9 @@ func TestMarkLateness(t *testing.T) {
 		{"no result days", "2024-02-05", "", "", "2024-03-05", 2, 0, 0},
 		{"result end without filing day is not counted", "2024-02-05", "2024-02-01", "", "2024-03-01", 0, 0, 0},
 		{"year without data", "2027-12-20", "", "", "2028-01-10", 0, 0, 2028},
+		// Information due 2027-12-22, 4 over on the 28th; the result's
+		// filing day is in 2028, which the calendar lacks.
+		{"one deadline counted, the other without data", "2027-12-01", "2027-12-28", "2028-01-05", "2027-12-28", 4, 0, 2028},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			a := registry.Appointment{AppointedOn: day(t, tt.appointed), InfoLateWorkdays: 9, ResultLateWorkdays: 9}
