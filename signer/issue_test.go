@@ -2,6 +2,7 @@ package signer_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"os"
 	"path/filepath"
@@ -374,6 +375,38 @@ func TestIssueMarksDeadlinesAndBackfill(t *testing.T) {
 			t.Fatalf("reissue: submitted %v, info late %d, backfill %v; want 2026-05-06, 1, true", s.SubmittedOn, s.InfoLateWorkdays, s.Backfill)
 		}
 	})
+}
+
+// A certificate issued before submission days were recorded: its
+// correction counts from the first version's issue day, not its own.
+func TestReissueOfCertificateWithoutSubmissionDay(t *testing.T) {
+	f := newFixture(t, backends[0].open(t))
+	ctx := context.Background()
+	a, err := f.appointment(ids[0]).Normalize(registry.Today(f.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.AppointedOn = registry.Date{Year: 2026, Month: 4, Day: 9} // information due Apr 30
+	number, err := registry.FormatCertNumber(2026, 900)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf := []byte("%PDF-1.7 a version from before")
+	sum := sha256.Sum256(pdf)
+	legacy := registry.Certificate{Number: number, Version: 1, Appointment: a, TokenHash: make([]byte, 32), State: registry.CertValid,
+		SealID: f.seal.ID, SealVersion: 1, IssuedAt: time.Date(2026, 4, 20, 10, 0, 0, 0, registry.ChinaTZ), PDFSHA256: sum[:]}
+	if err := f.store.InTx(ctx, func(tx registry.Tx) error { return tx.CreateCertificate(ctx, &legacy, pdf) }); err != nil {
+		t.Fatal(err)
+	}
+	a.Post = "教授"
+	re, err := f.issuer.Reissue(ctx, number, a, signer.Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := re.Certificate.Appointment; s.SubmittedOn != (registry.Date{Year: 2026, Month: 4, Day: 20}) || s.InfoLateWorkdays != 0 {
+		t.Fatalf("correction of a certificate without a submission day: submitted %v, %d working days late; want 2026-04-20, 0",
+			s.SubmittedOn, s.InfoLateWorkdays)
+	}
 }
 
 // A year the calendar lacks is not guessed: the certificate is issued and
