@@ -19,8 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/certseal/certseal/internal/testenv"
 	"github.com/certseal/certseal/keys"
 	"github.com/certseal/certseal/registry"
@@ -300,7 +298,7 @@ func claimRedisDB(t *testing.T, base string) string {
 	}
 	for db := 1; ; db++ {
 		u.Path = "/" + strconv.Itoa(db)
-		rdb := redisClient(t, u.String())
+		rdb := testenv.RedisClient(t, u.String())
 		ok, err := rdb.SetNX(t.Context(), redisClaim, t.Name(), 10*time.Minute).Result()
 		switch {
 		case err != nil && db == 1:
@@ -326,22 +324,11 @@ func claimRedisDB(t *testing.T, base string) string {
 	}
 }
 
-func redisClient(t *testing.T, u string) *redis.Client {
-	t.Helper()
-	ro, err := redis.ParseURL(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(ro)
-	t.Cleanup(func() { rdb.Close() })
-	return rdb
-}
-
 // answerCached reports whether Redis holds a QR-lookup answer of number
 // (HTML or JSON).
 func answerCached(t *testing.T, redisURL, number string) bool {
 	t.Helper()
-	keys, err := redisClient(t, redisURL).Keys(t.Context(), "certseal:*:v:v1:t:"+number+":*").Result()
+	keys, err := testenv.RedisClient(t, redisURL).Keys(t.Context(), "certseal:*:v:v1:t:"+number+":*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +364,7 @@ func (r *privateRedis) Start(t *testing.T) {
 	}
 	r.done = make(chan error, 1)
 	go func() { r.done <- r.cmd.Wait() }()
-	rdb := redisClient(t, r.URL())
+	rdb := testenv.RedisClient(t, r.URL())
 	for deadline := time.Now().Add(10 * time.Second); rdb.Ping(t.Context()).Err() != nil; time.Sleep(20 * time.Millisecond) {
 		select {
 		case err := <-r.done:

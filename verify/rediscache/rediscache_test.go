@@ -298,16 +298,6 @@ func redisAddr(t *testing.T, u string) string {
 	return ro.Addr
 }
 
-func rawClient(t *testing.T, u string) *redis.Client {
-	ro, err := redis.ParseURL(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(ro)
-	t.Cleanup(func() { rdb.Close() })
-	return rdb
-}
-
 func set(t *testing.T, c verify.Cache, key, val string) {
 	t.Helper()
 	_, g, _, err := c.Get(t.Context(), key)
@@ -334,7 +324,7 @@ func TestL1ServesCopies(t *testing.T) {
 	prefix := newPrefix(t, u)
 	c := openTrusted(t, u, testOptions(t, prefix))
 	set(t, c, "cert", "valid")
-	rawClient(t, u).Del(t.Context(), c.valKey(stripe("cert"), "cert"))
+	testenv.RedisClient(t, u).Del(t.Context(), c.valKey(stripe("cert"), "cert"))
 	if v, ok := hit(t, c, "cert"); !ok || v != "valid" {
 		t.Fatalf("Get = %q, %v; want the in-process copy", v, ok)
 	}
@@ -352,7 +342,7 @@ func TestOutageClearsInProcessCopies(t *testing.T) {
 	a := openTrusted(t, p.via(t, u), testOptions(t, prefix))
 
 	set(t, a, "cert", "valid")
-	rawClient(t, u).Del(t.Context(), a.valKey(stripe("cert"), "cert"))
+	testenv.RedisClient(t, u).Del(t.Context(), a.valKey(stripe("cert"), "cert"))
 	if _, ok := hit(t, a, "cert"); !ok {
 		t.Fatal("a holds no in-process copy: the test would prove nothing")
 	}
@@ -458,11 +448,11 @@ func TestUnreadableMessageClearsL1(t *testing.T) {
 	prefix := newPrefix(t, u)
 	a := openTrusted(t, u, testOptions(t, prefix))
 	set(t, a, "cert", "valid")
-	rawClient(t, u).Del(t.Context(), a.valKey(stripe("cert"), "cert"))
+	testenv.RedisClient(t, u).Del(t.Context(), a.valKey(stripe("cert"), "cert"))
 	if _, ok := hit(t, a, "cert"); !ok {
 		t.Fatal("no in-process copy: the test would prove nothing")
 	}
-	rawClient(t, u).Publish(t.Context(), prefix+":invalidate", "not json")
+	testenv.RedisClient(t, u).Publish(t.Context(), prefix+":invalidate", "not json")
 	waitFor(t, "the copy is dropped", func() bool { _, ok := hit(t, a, "cert"); return !ok })
 }
 
@@ -548,18 +538,18 @@ func TestInvalidateWaitsOnlyForReplicas(t *testing.T) {
 	a := openTrusted(t, u, opts)
 	b := openTrusted(t, u, testOptions(t, prefix))
 
-	listener := rawClient(t, u).Subscribe(t.Context(), prefix+":invalidate")
+	listener := testenv.RedisClient(t, u).Subscribe(t.Context(), prefix+":invalidate")
 	defer listener.Close()
 	if _, err := listener.Receive(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	monitor := rawClient(t, u).PSubscribe(t.Context(), "*")
+	monitor := testenv.RedisClient(t, u).PSubscribe(t.Context(), "*")
 	defer monitor.Close()
 	if _, err := monitor.Receive(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "both replicas announce themselves", func() bool {
-		n, _ := rawClient(t, u).ZCard(t.Context(), prefix+":replicas").Result()
+		n, _ := testenv.RedisClient(t, u).ZCard(t.Context(), prefix+":replicas").Result()
 		return n == 2
 	})
 	for i := range 5 {
