@@ -104,6 +104,17 @@ func newCA(root, issuing *x509.Certificate, key crypto.Signer, now time.Time) (*
 // issuing CA, so it cannot leak. Every start logs a warning: nobody outside
 // this installation trusts such a CA.
 func LoadOrCreateDevCA(dir string, logger *slog.Logger, now time.Time) (*CA, error) {
+	return openDevCA(dir, logger, now, true)
+}
+
+// LoadDevCA is LoadOrCreateDevCA for commands that inspect an existing
+// installation: where dir holds no CA it fails with an fs.ErrNotExist
+// error, since a new CA would make every existing seal look foreign.
+func LoadDevCA(dir string, logger *slog.Logger, now time.Time) (*CA, error) {
+	return openDevCA(dir, logger, now, false)
+}
+
+func openDevCA(dir string, logger *slog.Logger, now time.Time, create bool) (*CA, error) {
 	logger = orDiscard(logger)
 	paths := []string{filepath.Join(dir, RootCertFile), filepath.Join(dir, IssuingCertFile), filepath.Join(dir, IssuingKeyFile)}
 	var missing []string
@@ -118,6 +129,9 @@ func LoadOrCreateDevCA(dir string, logger *slog.Logger, now time.Time) (*CA, err
 	switch len(missing) {
 	case 0:
 	case len(paths):
+		if !create {
+			return nil, fmt.Errorf("no development CA in %s: %w", dir, fs.ErrNotExist)
+		}
 		if err := ensureDir(dir); err != nil {
 			return nil, fmt.Errorf("development CA: %w", err)
 		}

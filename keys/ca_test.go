@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,6 +83,27 @@ func TestDevCAIncomplete(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, IssuingKeyFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Error("an incomplete CA was silently completed with a new key")
+	}
+}
+
+func TestLoadDevCANeverCreates(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pki")
+	if _, err := LoadDevCA(dir, nil, time.Now()); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("LoadDevCA of an empty place: %v, want fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("LoadDevCA left %s behind (%v)", dir, err)
+	}
+	made, err := LoadOrCreateDevCA(dir, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := LoadDevCA(dir, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !loaded.Root().Equal(made.Root()) {
+		t.Error("LoadDevCA loaded another root than the one created")
 	}
 }
 

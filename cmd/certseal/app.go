@@ -29,17 +29,25 @@ type app struct {
 }
 
 // openApp opens the store and the key material. Every command that touches
-// data goes through it, so they all agree on where things are.
-func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, error) {
+// data goes through it, so they all agree on where things are. Only with
+// create does it make what is missing (data directory, KEK, development CA,
+// SQLite file): a command that inspects an installation and is pointed at
+// the wrong place must say so, not start an empty one beside it.
+func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, create bool) (*app, error) {
 	a := &app{cfg: cfg, log: log}
 	var err error
 	if a.alg, err = keys.ParseAlg(cfg.SealKeyAlg); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
+	if create {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+		a.kek, err = keys.LoadOrCreateKEK(cfg.KEKFile, log)
+	} else {
+		a.kek, err = keys.LoadKEK(cfg.KEKFile)
 	}
-	if a.kek, err = keys.LoadOrCreateKEK(cfg.KEKFile, log); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	// Personal data is sealed under a key derived from the KEK: one secret
@@ -49,13 +57,21 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, e
 	}
 	a.keys = keys.NewSoftwareKeys(a.kek)
 	now := time.Now()
-	if cfg.DevCA() {
-		a.ca, err = keys.LoadOrCreateDevCA(filepath.Join(cfg.DataDir, "pki"), log, now)
-	} else {
+	switch {
+	case !cfg.DevCA():
 		a.ca, err = keys.LoadCA(cfg.CARootCert, cfg.CAIssuingCert, cfg.CAIssuingKey, now)
+	case create:
+		a.ca, err = keys.LoadOrCreateDevCA(filepath.Join(cfg.DataDir, "pki"), log, now)
+	default:
+		a.ca, err = keys.LoadDevCA(filepath.Join(cfg.DataDir, "pki"), log, now)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if cfg.DatabaseURL == "" && !create {
+		if _, err := os.Stat(cfg.SQLitePath()); err != nil {
+			return nil, fmt.Errorf("database: %w", err)
+		}
 	}
 	if cfg.DatabaseURL != "" {
 		a.store, err = postgres.Open(ctx, cfg.DatabaseURL, a.pii)

@@ -24,7 +24,7 @@ func runArchive(ctx context.Context, env *cliEnv, args []string) error {
 			fs.Int64Var(&unitID, "unit", 0, "the unit to export")
 			fs.StringVar(&out, "out", "", "a new, empty directory")
 		}
-		return withApp(ctx, env, "archive export", args[1:], extra, func(a *app, _ *flagSet) error {
+		return withApp(ctx, env, "archive export", false, args[1:], extra, func(a *app, _ *flagSet) error {
 			if unitID <= 0 || out == "" {
 				return usage
 			}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	iofs "io/fs"
 	"os"
 	"strings"
 	"time"
@@ -21,12 +22,16 @@ import (
 type flagSet = flag.FlagSet
 
 // withApp parses the common settings, opens the app, runs fn and closes.
-func withApp(ctx context.Context, env *cliEnv, name string, args []string, extra func(*flagSet), fn func(*app, *flagSet) error) error {
+// Only a command that may start a new installation passes create.
+func withApp(ctx context.Context, env *cliEnv, name string, create bool, args []string, extra func(*flagSet), fn func(*app, *flagSet) error) error {
 	cfg, fs, err := config.Parse("certseal "+name, args, env.getenv, env.stderr, extra)
 	if err != nil {
 		return err
 	}
-	a, err := openApp(ctx, cfg, cfg.Logger(env.stderr))
+	a, err := openApp(ctx, cfg, cfg.Logger(env.stderr), create)
+	if errors.Is(err, iofs.ErrNotExist) && !create {
+		return fmt.Errorf("%w; certseal %s works on an existing installation: point --data (CERTSEAL_DATA_DIR), or --database-url and --kek-file, at the service's (certseal serve starts a new one)", err, name)
+	}
 	if err != nil {
 		return err
 	}
@@ -39,7 +44,7 @@ func runMigrate(ctx context.Context, env *cliEnv, args []string) error {
 	extra := func(fs *flagSet) {
 		fs.StringVar(&appRole, "grant-app-role", "", "PostgreSQL: let this role run certseal serve without owning the schema (no DELETE anywhere; UPDATE of state columns only)")
 	}
-	return withApp(ctx, env, "migrate", args, extra, func(a *app, _ *flagSet) error {
+	return withApp(ctx, env, "migrate", true, args, extra, func(a *app, _ *flagSet) error {
 		fmt.Fprintln(env.stderr, "database schema is up to date")
 		if appRole == "" {
 			return nil
@@ -72,7 +77,7 @@ func runAPIKey(ctx context.Context, env *cliEnv, args []string) error {
 		fs.Int64Var(&unitID, "unit", 0, "a unit key's unit id")
 		fs.StringVar(&name, "name", "", "a note on who holds the key")
 	}
-	return withApp(ctx, env, "apikey create", args[1:], extra, func(a *app, _ *flagSet) error {
+	return withApp(ctx, env, "apikey create", false, args[1:], extra, func(a *app, _ *flagSet) error {
 		k := registry.APIKey{Role: registry.Role(role), Jurisdiction: jurisdiction, UnitID: unitID, Name: name}
 		switch {
 		case k.Role == registry.RoleReviewer && jurisdiction == "":
@@ -99,7 +104,7 @@ func runAudit(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) == 0 || args[0] != "verify" {
 		return errors.New("usage: certseal audit verify")
 	}
-	return withApp(ctx, env, "audit verify", args[1:], nil, func(a *app, _ *flagSet) error {
+	return withApp(ctx, env, "audit verify", false, args[1:], nil, func(a *app, _ *flagSet) error {
 		fetch := func(ctx context.Context, after int64, limit int) (evs []registry.AuditEvent, err error) {
 			err = a.store.View(ctx, func(tx registry.Tx) error {
 				evs, err = tx.AuditEvents(ctx, after, limit)
@@ -126,7 +131,7 @@ func runVerifyPDF(ctx context.Context, env *cliEnv, args []string) error {
 	var asJSON bool
 	extra := func(fs *flagSet) { fs.BoolVar(&asJSON, "json", false, "print the verdict as JSON") }
 	var verdict verify.UploadAnswer
-	err := withApp(ctx, env, "verify-pdf", args, extra, func(a *app, fs *flagSet) error {
+	err := withApp(ctx, env, "verify-pdf", false, args, extra, func(a *app, fs *flagSet) error {
 		if fs.NArg() != 1 {
 			return errors.New("usage: certseal verify-pdf [--json] FILE")
 		}

@@ -35,7 +35,7 @@ const (
 // path and verification address. Run again, it reuses the unit, filing
 // and seal and issues one more certificate.
 func runDemo(ctx context.Context, env *cliEnv, args []string) error {
-	return withApp(ctx, env, "demo", args, nil, func(a *app, _ *flagSet) error {
+	return withApp(ctx, env, "demo", true, args, nil, func(a *app, _ *flagSet) error {
 		if err := a.checkKeys(ctx); err != nil {
 			return err
 		}

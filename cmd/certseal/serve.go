@@ -167,7 +167,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	out := logbuf.New(env.stderr, 100*time.Millisecond)
 	defer out.Close()
 	log := slog.New(logbuf.Handler(cfg.LogHandler(out), out, slog.LevelWarn))
-	a, err := openApp(ctx, cfg, log)
+	a, err := openApp(ctx, cfg, log, true)
 	if err != nil {
 		return err
 	}

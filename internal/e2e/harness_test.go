@@ -195,3 +195,70 @@ func TestServeAndDemo(t *testing.T) {
 		t.Fatalf("verification page %d:\n%s", resp.StatusCode, page)
 	}
 }
+
+// TestInspectingCommandsCreateNothing: an operator who runs verify-pdf,
+// audit verify, apikey create or archive export with the wrong data
+// directory is told so. Before, each quietly started a new installation
+// there (KEK, CA, empty database), and verify-pdf then called every
+// genuine certificate foreign.
+func TestInspectingCommandsCreateNothing(t *testing.T) {
+	pdf := writeFile(t, t.TempDir(), "some.pdf", []byte("%PDF-1.7\n"))
+	runs := [][]string{
+		{"verify-pdf", pdf},
+		{"audit", "verify"},
+		{"apikey", "create", "--role", "platform"},
+		{"archive", "export", "--unit", "1", "--out", filepath.Join(t.TempDir(), "out")},
+	}
+	// withoutDB is an installation whose SQLite file is not there (as when
+	// CERTSEAL_DATABASE_URL was forgotten): its KEK and CA alone are no
+	// reason to make an empty database.
+	withoutDB := t.TempDir()
+	CLI(t, append(os.Environ(), "CERTSEAL_DATA_DIR="+withoutDB), "migrate")
+	dbFiles, _ := filepath.Glob(filepath.Join(withoutDB, "certseal.db*"))
+	if len(dbFiles) == 0 {
+		t.Fatalf("migrate made no SQLite file in %s", withoutDB)
+	}
+	for _, f := range dbFiles {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, place := range []struct{ name, dir, missing string }{
+		{"no data directory", filepath.Join(t.TempDir(), "data"), "kek"},
+		{"no database", withoutDB, "certseal.db"},
+	} {
+		before := listDir(t, place.dir)
+		for _, args := range runs {
+			out, err := CLIResult(append(os.Environ(), "CERTSEAL_DATA_DIR="+place.dir), args...)
+			if err == nil {
+				t.Errorf("%s: certseal %s succeeded:\n%s", place.name, strings.Join(args, " "), out)
+				continue
+			}
+			for _, want := range []string{place.missing, "existing installation", "CERTSEAL_DATA_DIR"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("%s: certseal %s does not say %q:\n%s", place.name, strings.Join(args, " "), want, out)
+				}
+			}
+			if after := listDir(t, place.dir); after != before {
+				t.Errorf("%s: certseal %s changed %s: %q, was %q", place.name, strings.Join(args, " "), place.dir, after, before)
+			}
+		}
+	}
+}
+
+// listDir names what is under dir ("" when dir does not exist).
+func listDir(t *testing.T, dir string) string {
+	t.Helper()
+	var names []string
+	err := filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		names = append(names, p)
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return strings.Join(names, "\n")
+}
