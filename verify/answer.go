@@ -170,7 +170,8 @@ func FormatFor(r *http.Request) Format {
 // page (QR lookups only).
 func render(a Answer, f Format, withPhoto bool) ([]byte, error) {
 	if f == JSON {
-		return json.Marshal(a)
+		b, err := json.Marshal(a)
+		return append(b, '\n'), err // as the API's own answers end, so curl output ends its line
 	}
 	v := pageView{Answer: a, SealStateText: sealStateText[a.SealState],
 		ServerTimeText: a.ServerTime.In(registry.ChinaTZ).Format("2006-01-02 15:04:05")}
