@@ -69,7 +69,7 @@ type Tx interface {
 	ListUnits(ctx context.Context, p Page) ([]Unit, error)
 
 	CreateFiling(ctx context.Context, f *Filing) error
-	Filing(ctx context.Context, id int64) (Filing, error)
+	Filing(ctx context.Context, id int64, lock Lock) (Filing, error)
 	UpdateFiling(ctx context.Context, f *Filing) error
 	ListFilings(ctx context.Context, q FilingFilter) ([]Filing, error)
 

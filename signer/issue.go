@@ -276,24 +276,36 @@ type grant struct {
 	stamp
 }
 
-// readGrant reads the grant inside the recording transaction. The seal is
-// read with a share lock, held until commit: a revocation (or a change)
-// of the seal cannot commit between this read and the commit.
+// readGrant reads the grant inside the recording transaction. The filing
+// and the seal are read with a share lock, held until commit: a withdrawal
+// of the filing, or a revocation (or a change) of the seal, cannot commit
+// between this read and the commit.
 func (is *Issuer) readGrant(ctx context.Context, tx registry.Tx, unitID int64, series string, day registry.Date) (grant, error) {
 	unit, err := tx.Unit(ctx, unitID)
 	if err != nil {
 		return grant{}, err
 	}
-	filings, err := tx.ListFilings(ctx, registry.FilingFilter{UnitID: unitID, Series: series, InForceOn: day, Page: registry.Page{Limit: 1}})
+	filings, err := tx.ListFilings(ctx, registry.FilingFilter{UnitID: unitID, Series: series, InForceOn: day})
 	if err != nil {
 		return grant{}, err
 	}
-	if len(filings) == 0 {
+	var filing registry.Filing
+	for _, f := range filings {
+		// Read again under the lock: the list may have seen the filing
+		// before a withdrawal that was waiting to commit.
+		if filing, err = tx.Filing(ctx, f.ID, registry.LockShare); err != nil {
+			return grant{}, err
+		}
+		if filing.InForce(day) {
+			break
+		}
+	}
+	if !filing.InForce(day) {
 		return grant{}, &registry.Error{Code: registry.CodeFilingNotInForce, Field: "series",
 			Msg: fmt.Sprintf("the unit has no filing for series %q in force on %s", series, day)}
 	}
 	st, err := stampOf(ctx, tx, unit, registry.LockShare)
-	return grant{filing: filings[0], stamp: st}, err
+	return grant{filing: filing, stamp: st}, err
 }
 
 // check is whether the grant covers appointment a on day.

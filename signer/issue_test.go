@@ -139,6 +139,22 @@ func (f *fixture) revokeSeal() error {
 	})
 }
 
+// withdrawFiling withdraws the unit's filing, as its unit may.
+func (f *fixture) withdrawFiling() error {
+	ctx := context.Background()
+	return f.store.InTx(ctx, func(tx registry.Tx) error {
+		fs, err := tx.ListFilings(ctx, registry.FilingFilter{UnitID: f.unit.ID})
+		if err != nil {
+			return err
+		}
+		fl := fs[0]
+		if err := registry.WithdrawFiling(&fl); err != nil {
+			return err
+		}
+		return tx.UpdateFiling(ctx, &fl)
+	})
+}
+
 func (f *fixture) appointment(id string) registry.Appointment {
 	return registry.Appointment{UnitID: f.unit.ID, Name: "王晓明", Gender: registry.Male, IDNumber: id, Series: "高校教师",
 		Specialty: "计算机科学与技术", Level: "副高级", Post: "副教授", TermFrom: registry.Date{Year: 2026, Month: 1, Day: 1},
@@ -260,49 +276,111 @@ func TestIssueRefusals(t *testing.T) {
 	}
 }
 
-// No certificate may carry a signature made after its seal's revocation
-// committed: issue concurrently while the seal is revoked.
-func TestNoSignatureAfterRevocation(t *testing.T) {
+// No certificate may carry a signature made after what allowed it was
+// withdrawn: issue concurrently while the seal is revoked, or while the
+// only filing in force is withdrawn.
+func TestNoSignatureAfterWithdrawal(t *testing.T) {
+	withdrawals := []struct {
+		name    string
+		refusal error
+		do      func(f *fixture) error
+	}{
+		{"seal revoked", registry.ErrSealNotActive, (*fixture).revokeSeal},
+		{"filing withdrawn", registry.ErrFilingNotInForce, (*fixture).withdrawFiling},
+	}
+	for _, w := range withdrawals {
+		for _, b := range backends {
+			t.Run(w.name+"/"+b.name, func(t *testing.T) {
+				f := newFixture(t, b.open(t))
+				ctx := context.Background()
+				f.issuer = f.issuerWithClock(time.Now) // real time: the order of commits is what is tested
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				for i, id := range ids {
+					wg.Go(func() {
+						<-start
+						time.Sleep(time.Duration(i) * 3 * time.Millisecond)
+						_, err := f.issuer.Issue(ctx, signer.Request{Appointment: f.appointment(id), Actor: "t"})
+						if err != nil && !errors.Is(err, w.refusal) {
+							t.Errorf("issue: %v", err)
+						}
+					})
+				}
+				var withdrawnAt time.Time
+				wg.Go(func() {
+					<-start
+					time.Sleep(5 * time.Millisecond)
+					err := w.do(f)
+					withdrawnAt = time.Now() // after commit
+					if err != nil {
+						t.Error(err)
+					}
+				})
+				close(start)
+				wg.Wait()
+				err := f.store.View(ctx, func(tx registry.Tx) error {
+					certs, err := tx.ListCertificates(ctx, registry.CertFilter{UnitID: f.unit.ID})
+					for _, c := range certs {
+						if !c.IssuedAt.Before(withdrawnAt) {
+							t.Errorf("certificate %s signed at %v, after the withdrawal committed at %v", c.Number, c.IssuedAt, withdrawnAt)
+						}
+					}
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	}
+}
+
+// Concurrent requests for one appointment (a retry sent while the first
+// was still running) give one certificate and spend one number; the
+// others are told which certificate exists.
+func TestConcurrentIssueOfOneAppointment(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			f := newFixture(t, b.open(t))
 			ctx := context.Background()
-			f.issuer = f.issuerWithClock(time.Now) // real time: the order of commits is what is tested
 			var wg sync.WaitGroup
 			start := make(chan struct{})
-			for i, id := range ids {
+			errs := make([]error, 4)
+			for i := range errs {
 				wg.Go(func() {
 					<-start
-					time.Sleep(time.Duration(i) * 3 * time.Millisecond)
-					_, err := f.issuer.Issue(ctx, signer.Request{Appointment: f.appointment(id), Actor: "t"})
-					if err != nil && !errors.Is(err, registry.ErrSealNotActive) {
-						t.Errorf("issue: %v", err)
-					}
+					_, errs[i] = f.issuer.Issue(ctx, signer.Request{Appointment: f.appointment(ids[0]), Actor: "t"})
 				})
 			}
-			var revokedAt time.Time
-			wg.Go(func() {
-				<-start
-				time.Sleep(5 * time.Millisecond)
-				err := f.revokeSeal()
-				revokedAt = time.Now() // after commit
-				if err != nil {
-					t.Error(err)
-				}
-			})
 			close(start)
 			wg.Wait()
+			var numbers []string
 			err := f.store.View(ctx, func(tx registry.Tx) error {
 				certs, err := tx.ListCertificates(ctx, registry.CertFilter{UnitID: f.unit.ID})
 				for _, c := range certs {
-					if !c.IssuedAt.Before(revokedAt) {
-						t.Errorf("certificate %s signed at %v, after the revocation committed at %v", c.Number, c.IssuedAt, revokedAt)
-					}
+					numbers = append(numbers, c.Number)
 				}
 				return err
 			})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if len(numbers) != 1 {
+				t.Fatalf("%d certificates for one appointment: %v (errors %v)", len(numbers), numbers, errs)
+			}
+			ok := 0
+			for _, err := range errs {
+				var already *signer.AlreadyIssuedError
+				switch {
+				case err == nil:
+					ok++
+				case errors.As(err, &already) && already.Number == numbers[0]:
+				default:
+					t.Errorf("a concurrent duplicate got %v, want the already-issued error naming %s", err, numbers[0])
+				}
+			}
+			if ok != 1 {
+				t.Errorf("%d requests succeeded, want 1 (errors %v)", ok, errs)
 			}
 		})
 	}

@@ -22,7 +22,7 @@ type reviewed[T any] struct {
 var filings = reviewed[registry.Filing]{
 	subject: "filing", what: "filing",
 	read: func(ctx context.Context, tx registry.Tx, id int64) (registry.Filing, error) {
-		return tx.Filing(ctx, id)
+		return tx.Filing(ctx, id, registry.NoLock)
 	},
 	unitOf: func(f registry.Filing) int64 { return f.UnitID },
 	update: func(ctx context.Context, tx registry.Tx, f *registry.Filing) error { return tx.UpdateFiling(ctx, f) },

@@ -65,6 +65,23 @@ func Open(ctx context.Context, url string, pii *registry.PII) (*Store, error) {
 	return s, nil
 }
 
+// retryable is whether a transaction lost a race that running it again
+// settles: a serialization failure, a deadlock, or a second valid
+// certificate for one appointment (the rerun finds the first and says so).
+func retryable(err error) bool {
+	var e *pgconn.PgError
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code {
+	case "40001", "40P01":
+		return true
+	case "23505":
+		return e.ConstraintName == "certificates_dedup_valid"
+	}
+	return false
+}
+
 func pgCode(err error) string {
 	var e *pgconn.PgError
 	if errors.As(err, &e) {
@@ -214,8 +231,9 @@ func (s *Store) GrantAppRole(ctx context.Context, role string) error {
 	})
 }
 
-// InTx retries when PostgreSQL aborts the transaction for a serialization
-// failure or a deadlock; registry.Store asks fn to be free of outside effects.
+// InTx retries when PostgreSQL aborts the transaction for a race that
+// running it again settles (retryable); registry.Store asks fn to be free
+// of outside effects.
 func (s *Store) InTx(ctx context.Context, fn func(registry.Tx) error) error {
 	return s.run(ctx, pgx.TxOptions{}, fn)
 }
@@ -227,8 +245,7 @@ func (s *Store) View(ctx context.Context, fn func(registry.Tx) error) error {
 func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(registry.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.once(ctx, opts, fn)
-		code := pgCode(err)
-		if (code != "40001" && code != "40P01") || attempt == 5 {
+		if !retryable(err) || attempt == 5 {
 			return err
 		}
 		select {

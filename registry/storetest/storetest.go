@@ -136,13 +136,13 @@ func newFiling(t *testing.T, s registry.Store, unitID int64, approve bool) regis
 	}))
 	if approve {
 		must(t, s.InTx(ctx, func(tx registry.Tx) error { return reviewFiling(ctx, tx, f.ID, registry.Approve) }))
-		must(t, s.View(ctx, func(tx registry.Tx) (err error) { f, err = tx.Filing(ctx, f.ID); return err }))
+		must(t, s.View(ctx, func(tx registry.Tx) (err error) { f, err = tx.Filing(ctx, f.ID, registry.NoLock); return err }))
 	}
 	return f
 }
 
 func reviewFiling(ctx context.Context, tx registry.Tx, id int64, d registry.Decision) error {
-	f, err := tx.Filing(ctx, id)
+	f, err := tx.Filing(ctx, id, registry.NoLock)
 	if err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func testFilingLifecycle(t *testing.T, s RawStore) {
 
 	withdrawn := newFiling(t, s, u.ID, false)
 	must(t, s.InTx(ctx, func(tx registry.Tx) error {
-		f, err := tx.Filing(ctx, withdrawn.ID)
+		f, err := tx.Filing(ctx, withdrawn.ID, registry.NoLock)
 		if err != nil {
 			return err
 		}
@@ -274,7 +274,7 @@ func testFilingLifecycle(t *testing.T, s RawStore) {
 	// Issuing under the rejected filing is refused.
 	seal := newSeal(t, s, u.ID, 1)
 	var rej registry.Filing
-	must(t, s.View(ctx, func(tx registry.Tx) (err error) { rej, err = tx.Filing(ctx, rejected.ID); return err }))
+	must(t, s.View(ctx, func(tx registry.Tx) (err error) { rej, err = tx.Filing(ctx, rejected.ID, registry.NoLock); return err }))
 	wantCode(t, registry.CheckIssue(appointment(u.ID, "x"), rej, seal, registry.Date{Year: 2026, Month: 4, Day: 1}), registry.ErrFilingNotInForce)
 	must(t, registry.CheckIssue(appointment(u.ID, "x"), approved, seal, registry.Date{Year: 2026, Month: 4, Day: 1}))
 	wantCode(t, registry.CheckIssue(appointment(u.ID, "x"), approved, seal, registry.Date{Year: 2029, Month: 4, Day: 1}), registry.ErrFilingNotInForce)

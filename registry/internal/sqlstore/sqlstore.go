@@ -261,8 +261,8 @@ func (t *Tx) CreateFiling(ctx context.Context, f *registry.Filing) error {
 	return nil
 }
 
-func (t *Tx) Filing(ctx context.Context, id int64) (registry.Filing, error) {
-	f, err := scanFiling(t.c.QueryRow(ctx, `SELECT `+filingCols+` FROM filings WHERE id = $1`, id))
+func (t *Tx) Filing(ctx context.Context, id int64, lock registry.Lock) (registry.Filing, error) {
+	f, err := scanFiling(t.c.QueryRow(ctx, `SELECT `+filingCols+` FROM filings WHERE id = $1`+lockClause(t.d, lock), id))
 	if err != nil {
 		return f, t.notFound(err, "filing", id)
 	}
