@@ -117,7 +117,10 @@ type e2eEnv struct {
 // newE2E builds the service the way cmd/certseal/serve.go's buildService
 // does: dev CA, KEK, software seal keys, responder, renderer, issuer,
 // batches and the verification service over the in-process cache.
-func newE2E(t testing.TB) *e2eEnv {
+func newE2E(t testing.TB) *e2eEnv { return newE2EWith(t, nil) }
+
+// newE2EWith is newE2E whose handler sees the store through wrap.
+func newE2EWith(t testing.TB, wrap func(registry.Store) registry.Store) *e2eEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -197,8 +200,12 @@ func newE2E(t testing.TB) *e2eEnv {
 	})
 	t.Cleanup(batches.Close) // runs before the store closes (cleanups are LIFO)
 	fk := &failingKeys{SealKeys: soft}
+	var handlerStore registry.Store = store
+	if wrap != nil {
+		handlerStore = wrap(store)
+	}
 	h := New(Deps{
-		Store: store, Keys: fk, CA: ca, PKI: pki, Issuer: issuer, Batches: batches, Verifier: verifier,
+		Store: handlerStore, Keys: fk, CA: ca, PKI: pki, Issuer: issuer, Batches: batches, Verifier: verifier,
 		Metrics: metrics, Log: log, BaseURL: e2eBaseURL, KeyAlg: keys.DefaultAlg, Now: clock.Now,
 		Ready:      map[string]func(context.Context) error{"store": store.Ping, "cache": func(context.Context) error { return nil }},
 		PublicRate: 1e6, PublicBurst: 1e6,
@@ -509,9 +516,12 @@ type idAnswer struct {
 	State string `json:"state"`
 }
 
-func newWorld(t testing.TB) *e2eWorld {
+func newWorld(t testing.TB) *e2eWorld { return newWorldWith(t, nil) }
+
+// newWorldWith is newWorld whose handler sees the store through wrap.
+func newWorldWith(t testing.TB, wrap func(registry.Store) registry.Store) *e2eWorld {
 	t.Helper()
-	w := &e2eWorld{e2eEnv: newE2E(t)}
+	w := &e2eWorld{e2eEnv: newE2EWith(t, wrap)}
 	w.platform = w.platformKey()
 	w.reviewer = map[string]string{weihai: w.reviewerKey(weihai), jinan: w.reviewerKey(jinan)}
 	w.a = w.newUnit("威海示范大学", weihai)

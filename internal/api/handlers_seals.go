@@ -217,6 +217,8 @@ func (s *server) applySealApplication(ctx context.Context, tx registry.Tx, r *ht
 // sealChanged runs after a seal change committed: standard validators
 // (CRL, OCSP) and the verification pages of what it signed must show it now.
 func (s *server) sealChanged(ctx context.Context, sealID int64) {
+	ctx, cancel := afterCommit(ctx)
+	defer cancel()
 	s.PKI.Invalidate()
 	var numbers []string
 	err := s.Store.View(ctx, func(tx registry.Tx) (err error) {
