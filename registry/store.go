@@ -126,6 +126,8 @@ type Tx interface {
 	// ListIntegrityRecords lists records of units in a jurisdiction ("" all)
 	// or of one unit (0 all), newest last.
 	ListIntegrityRecords(ctx context.Context, jurisdiction string, unitID int64, p Page) ([]IntegrityRecord, error)
+	// IntegrityRecordsOf lists the records of one certificate number, oldest first.
+	IntegrityRecordsOf(ctx context.Context, number string) ([]IntegrityRecord, error)
 
 	CreateBatch(ctx context.Context, b *Batch, rows []BatchRow) error
 	Batch(ctx context.Context, id int64) (Batch, error)

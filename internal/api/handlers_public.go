@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -58,26 +59,71 @@ func (s *server) verifyUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Metrics.Verification("upload_" + ans.Indication)
 	if claimed := r.URL.Query().Get("no"); claimed != "" {
-		if err := s.recordSuspectedForgery(r, claimed, ans); err != nil {
+		number, err := registry.ParseCertNumber(claimed)
+		if err != nil {
 			WriteProblem(w, r, err)
 			return
+		}
+		if suspicious(ans, number) {
+			s.noteSuspectedForgery(r, number, ans)
 		}
 	}
 	WriteJSON(w, http.StatusOK, ans)
 }
 
-// recordSuspectedForgery: a PDF presented as certificate `claimed` that is
-// not a registered version of it goes into the integrity record of the
-// certificate's unit. Nothing about the uploader is kept.
-func (s *server) recordSuspectedForgery(r *http.Request, claimed string, ans verify.UploadAnswer) error {
-	number, err := registry.ParseCertNumber(claimed)
-	if err != nil {
-		return err
+const (
+	// suspectedForgeriesPerDay bounds what public uploads add to one
+	// number's integrity record in a day: the route needs no key, and a
+	// flood of made-up files must not bury what reviewers look for.
+	suspectedForgeriesPerDay = 3
+	// suspectedForgeryWriters bounds the notes written at once; beyond
+	// that a note is dropped with a warning.
+	suspectedForgeryWriters = 4
+)
+
+// suspicious is whether a file presented as certificate number is evidence
+// of a forgery: a PDF certseal could read that is not a registered version
+// of that number. What it could not read (not a PDF, too large, too slow)
+// or could not judge (indeterminate) is evidence of nothing.
+func suspicious(ans verify.UploadAnswer, number string) bool {
+	if ans.Certificate != nil {
+		return ans.Certificate.Number != number
 	}
-	if ans.Certificate != nil && ans.Certificate.Number == number {
-		return nil // a registered version of the number it claims
+	switch ans.SubIndication {
+	case verify.SubFormatFailure, verify.SubTooLarge, verify.SubTimeout:
+		return false
 	}
-	ctx := r.Context()
+	return ans.Indication == verify.Failed
+}
+
+// noteSuspectedForgery writes the note after the answer has gone, so the
+// answer takes the same time whether the number exists or not, and a
+// store that cannot take the note does not fail the verification.
+func (s *server) noteSuspectedForgery(r *http.Request, number string, ans verify.UploadAnswer) {
+	log := LoggerFrom(r.Context())
+	select {
+	case s.noting <- struct{}{}:
+	default:
+		log.Warn("suspected forgery not recorded: too many being written", "number", number, "sha256", ans.SHA256)
+		return
+	}
+	ctx, cancel := afterCommit(r.Context())
+	r = r.WithContext(ctx) // a copy the server leaves alone once the answer went
+	go func() {
+		defer func() { cancel(); <-s.noting }()
+		if err := s.recordSuspectedForgery(r, number, ans); err != nil {
+			log.Error("suspected forgery not recorded", "number", number, "sha256", ans.SHA256, "err", err)
+		}
+	}()
+}
+
+// recordSuspectedForgery puts an upload presented as certificate number
+// into the integrity record of the certificate's unit, once per file and
+// at most suspectedForgeriesPerDay times a day, as a suspicion for a
+// reviewer to verify (经查证属实的 cases are the unit's revocations).
+// Nothing about the uploader is kept.
+func (s *server) recordSuspectedForgery(r *http.Request, number string, ans verify.UploadAnswer) error {
+	ctx, now := r.Context(), s.Now()
 	return s.Store.InTx(ctx, func(tx registry.Tx) error {
 		c, err := tx.Certificate(ctx, number)
 		if errors.Is(err, registry.ErrNotFound) {
@@ -86,9 +132,29 @@ func (s *server) recordSuspectedForgery(r *http.Request, claimed string, ans ver
 		if err != nil {
 			return err
 		}
+		earlier, err := tx.IntegrityRecordsOf(ctx, number)
+		if err != nil {
+			return err
+		}
+		today, evidence := 0, fmt.Sprintf("suspected forgery, not verified: uploaded PDF sha256 %s is not a registered version of %s (verdict %s %s)",
+			ans.SHA256, number, ans.Indication, ans.SubIndication)
+		for _, e := range earlier {
+			if e.Source != registry.FromUpload {
+				continue
+			}
+			if strings.Contains(e.Evidence, ans.SHA256) {
+				return nil // this file is on record already
+			}
+			if registry.Today(e.At) == registry.Today(now) {
+				today++
+			}
+		}
+		if today >= suspectedForgeriesPerDay {
+			return nil
+		}
 		rec := registry.IntegrityRecord{UnitID: c.Appointment.UnitID, Number: number, HolderName: c.Appointment.Name,
-			Category: registry.RevokeForgery, Source: registry.FromUpload, Actor: "public upload", RequestID: RequestIDFrom(ctx), At: s.Now(),
-			Evidence: fmt.Sprintf("uploaded PDF sha256 %s is not a registered version of %s (verdict %s %s)", ans.SHA256, number, ans.Indication, ans.SubIndication)}
+			Category: registry.RevokeForgery, Source: registry.FromUpload, Actor: "public upload", RequestID: RequestIDFrom(ctx), At: now,
+			Evidence: evidence}
 		if err := tx.CreateIntegrityRecord(ctx, &rec); err != nil {
 			return err
 		}
@@ -103,6 +169,9 @@ func uploadedPDF(r *http.Request) ([]byte, error) {
 		return io.ReadAll(r.Body)
 	case "multipart/form-data":
 		f, _, err := r.FormFile("file")
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			return nil, err // 413, as for a raw upload
+		}
 		if err != nil {
 			return nil, registry.FieldErr("file", "multipart upload needs the PDF in the field \"file\"")
 		}

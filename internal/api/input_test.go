@@ -332,6 +332,9 @@ func TestBadInputCertificates(t *testing.T) {
 		{"QR address with a mistyped number", call{method: "GET", path: "/v/" + w.a.cert[:len(w.a.cert)-1] + "Y?k=" + w.a.token}, 422, registry.CodeInvalid, "number"},
 		{"typed lookup without a name", call{method: "GET", path: "/v?no=" + w.a.cert}, 422, registry.CodeInvalid, "no"},
 		{"uploaded PDF as JSON", call{method: "POST", path: "/v/pdf", body: map[string]any{"pdf": "x"}}, 415, CodeUnsupportedMediaType, ""},
+		{"uploaded PDF over the limit, multipart", call{method: "POST", path: "/v/pdf", chunked: true,
+			body:   "--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\nContent-Type: application/pdf\r\n\r\n" + strings.Repeat("a", limitUpload+1) + "\r\n--XX--\r\n",
+			header: map[string]string{"Content-Type": "multipart/form-data; boundary=XX"}}, 413, CodeTooLarge, ""},
 	}...)
 	runBadInputs(t, w, cases)
 

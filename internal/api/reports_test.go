@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 
@@ -49,32 +50,55 @@ func TestIntegrityRecordFromRevocation(t *testing.T) {
 }
 
 // A PDF presented as certificate N that is not a registered version of N
-// is a suspected forgery in N's record; the genuine file is not.
+// is a suspected forgery in N's record; the genuine file is not, nor is
+// what is no PDF at all. A file is noted once, and a number gets at most
+// suspectedForgeriesPerDay notes a day: the route is public.
 func TestIntegrityRecordFromUpload(t *testing.T) {
 	w := newWorld(t)
 	pdf := w.must(call{method: "GET", path: "/api/v1/certificates/" + w.a.cert + "/pdf", key: w.a.key}, http.StatusOK, nil).Body.Bytes()
 	upload := func(no string, body []byte) {
 		w.must(call{method: "POST", path: "/v/pdf?no=" + no, body: body, header: map[string]string{"Content-Type": "application/pdf"}}, http.StatusOK, nil)
 	}
-	upload(w.a.cert, pdf) // genuine: nothing recorded
-	var list integrityList
-	w.must(call{method: "GET", path: "/api/v1/integrity-records", key: w.platform}, http.StatusOK, &list)
-	if len(list.Items) != 0 {
-		t.Fatalf("a genuine upload was recorded: %+v", list.Items)
+	// records waits for the notes written after the answers.
+	records := func(want int) []registry.IntegrityRecord {
+		t.Helper()
+		var list integrityList
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			w.must(call{method: "GET", path: "/api/v1/integrity-records", key: w.platform}, http.StatusOK, &list)
+			if len(list.Items) >= want || time.Now().After(deadline) {
+				break
+			}
+		}
+		if len(list.Items) != want {
+			t.Fatalf("%d records, want %d: %+v", len(list.Items), want, list.Items)
+		}
+		return list.Items
 	}
-	upload(w.b.cert, pdf) // A's file presented as B's certificate
+	upload(w.a.cert, pdf) // genuine
+	for _, notPDF := range []string{"", "hello", "<html>certificate</html>"} {
+		upload(w.a.cert, []byte(notPDF))
+	}
+	upload(w.b.cert, pdf) // A's file presented as B's certificate: the first note
+	got := records(1)
 	tampered := bytes.Replace(pdf, []byte("/Producer"), []byte("/Prodvcer"), 1)
 	upload(w.a.cert, tampered)
-	w.must(call{method: "GET", path: "/api/v1/integrity-records", key: w.platform}, http.StatusOK, &list)
-	if len(list.Items) != 2 {
-		t.Fatalf("%d records, want 2: %+v", len(list.Items), list.Items)
-	}
+	got = records(2)
 	for i, want := range []string{w.b.cert, w.a.cert} {
-		r := list.Items[i]
-		if r.Number != want || r.Source != registry.FromUpload || r.Actor != "public upload" || !strings.Contains(r.Evidence, "not a registered version") {
+		r := got[i]
+		if r.Number != want || r.Source != registry.FromUpload || r.Actor != "public upload" || !strings.Contains(r.Evidence, "suspected forgery, not verified") {
 			t.Errorf("record %d: %+v", i, r)
 		}
 	}
+	upload(w.a.cert, tampered) // the same file again
+	for i := range suspectedForgeriesPerDay + 2 {
+		upload(w.a.cert, bytes.Replace(pdf, []byte("/Producer"), []byte(fmt.Sprintf("/Prod%04d", i)), 1))
+	}
+	got = records(1 + suspectedForgeriesPerDay)
+	time.Sleep(50 * time.Millisecond) // any note beyond the bound would be written by now
+	records(1 + suspectedForgeriesPerDay)
+	w.clock.Set(w.clock.Now().Add(24 * time.Hour)) // a new day
+	upload(w.a.cert, bytes.Replace(pdf, []byte("/Producer"), []byte("/ProdNext"), 1))
+	records(2 + suspectedForgeriesPerDay)
 }
 
 func TestReports(t *testing.T) {

@@ -80,11 +80,14 @@ const (
 	limitUpload = 10 << 20
 )
 
-type server struct{ Deps }
+type server struct {
+	Deps
+	noting chan struct{} // a slot for each suspected-forgery note being written
+}
 
 // New returns the HTTP handler of the whole service.
 func New(d Deps) http.Handler {
-	s := &server{d}
+	s := &server{Deps: d, noting: make(chan struct{}, suspectedForgeryWriters)}
 	r := chi.NewRouter()
 	r.Use(RequestID, Recoverer(d.Log), d.Metrics.Middleware, AccessLog(d.Log))
 	r.NotFound(NotFound)

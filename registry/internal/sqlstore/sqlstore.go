@@ -672,18 +672,27 @@ func (t *Tx) CreateIntegrityRecord(ctx context.Context, r *registry.IntegrityRec
 	return nil
 }
 
+const integrityCols = `r.id, r.unit_id, r.number, r.holder_name, r.category, r.source, r.evidence, r.actor, r.request_id, r.at`
+
+func scanIntegrityRecord(r Row) (registry.IntegrityRecord, error) {
+	var ir registry.IntegrityRecord
+	var at int64
+	err := r.Scan(&ir.ID, &ir.UnitID, &ir.Number, &ir.HolderName, &ir.Category, &ir.Source, &ir.Evidence, &ir.Actor, &ir.RequestID, &at)
+	ir.At = fromMicros(at)
+	return ir, err
+}
+
 func (t *Tx) ListIntegrityRecords(ctx context.Context, jurisdiction string, unitID int64, p registry.Page) ([]registry.IntegrityRecord, error) {
-	rows, err := t.c.Query(ctx, `SELECT r.id, r.unit_id, r.number, r.holder_name, r.category, r.source, r.evidence, r.actor, r.request_id, r.at
+	rows, err := t.c.Query(ctx, `SELECT `+integrityCols+`
 		FROM integrity_records r JOIN units u ON u.id = r.unit_id
 		WHERE r.id > $1 AND ($2 = '' OR u.jurisdiction = $2) AND ($3 = 0 OR r.unit_id = $3) ORDER BY r.id LIMIT $4`,
 		p.AfterID, jurisdiction, unitID, limit(p.Limit))
-	return collect(rows, err, func(r Row) (registry.IntegrityRecord, error) {
-		var ir registry.IntegrityRecord
-		var at int64
-		err := r.Scan(&ir.ID, &ir.UnitID, &ir.Number, &ir.HolderName, &ir.Category, &ir.Source, &ir.Evidence, &ir.Actor, &ir.RequestID, &at)
-		ir.At = fromMicros(at)
-		return ir, err
-	})
+	return collect(rows, err, scanIntegrityRecord)
+}
+
+func (t *Tx) IntegrityRecordsOf(ctx context.Context, number string) ([]registry.IntegrityRecord, error) {
+	rows, err := t.c.Query(ctx, `SELECT `+integrityCols+` FROM integrity_records r WHERE r.number = $1 ORDER BY r.id`, number)
+	return collect(rows, err, scanIntegrityRecord)
 }
 
 // --- batches ----------------------------------------------------------------
