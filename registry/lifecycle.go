@@ -97,9 +97,11 @@ func WithdrawSealApplication(a *SealApplication) error {
 	return nil
 }
 
-// CheckSealApplication validates what a unit submits, given the unit's
-// current seals (oldest first): a new seal only when none is active, a
-// change or revocation only of an active one.
+// CheckSealApplication validates what a unit submits, and again what a
+// reviewer approves, given the unit's seals (oldest first): a new seal
+// only when none is active; a change or revocation only of the seal it
+// was made for (SealApplicationTarget), while that seal is still active,
+// except that a key compromise is recorded on a superseded seal too.
 func CheckSealApplication(a SealApplication, seals []Seal) error {
 	active := ActiveSeal(seals)
 	switch a.Kind {
@@ -108,8 +110,18 @@ func CheckSealApplication(a SealApplication, seals []Seal) error {
 			return Errf(CodeIllegalTransition, "unit already has active seal version %d: apply for a change instead", active.Version)
 		}
 	case KindChange, KindRevoke:
-		if active == nil {
+		target := SealApplicationTarget(a, seals)
+		switch {
+		case target == nil && a.TargetSealID != 0:
+			return Errf(CodeIllegalTransition, "seal %d, which this application is for, is not the unit's", a.TargetSealID)
+		case target == nil:
 			return Errf(CodeIllegalTransition, "unit has no active seal to %s", a.Kind)
+		case target.State == SealActive:
+		case a.Kind == KindRevoke && a.RevokeReason == ReasonKeyCompromise && target.State == SealSuperseded:
+			// Its past signatures change worth; the seal now active is
+			// not the one the unit reported.
+		default:
+			return Errf(CodeIllegalTransition, "seal version %d, which this application is for, is %s now: the unit must apply again", target.Version, target.State)
 		}
 	default:
 		return FieldErr("kind", "must be new, change or revoke")
@@ -124,6 +136,24 @@ func CheckSealApplication(a SealApplication, seals []Seal) error {
 	}
 	if !a.Declaration {
 		return FieldErr("declaration", "the unit must declare the data true")
+	}
+	return nil
+}
+
+// SealApplicationTarget returns the seal a change or revocation acts on:
+// the one it was made for, or, for an application that names none, the
+// active one. Nil for a new seal or when there is no such seal.
+func SealApplicationTarget(a SealApplication, seals []Seal) *Seal {
+	if a.Kind == KindNew {
+		return nil
+	}
+	if a.TargetSealID == 0 {
+		return ActiveSeal(seals)
+	}
+	for i := range seals {
+		if seals[i].ID == a.TargetSealID {
+			return &seals[i]
+		}
 	}
 	return nil
 }

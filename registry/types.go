@@ -104,7 +104,11 @@ type SealApplication struct {
 	SubmittedAt  time.Time           `json:"submitted_at"`
 	Review       *Review             `json:"review,omitempty"`
 	SealID       int64               `json:"seal_id,omitempty"` // seal created or revoked by approval
-	Rev          int                 `json:"-"`
+	// TargetSealID is the seal a change or revocation is for: the active
+	// one when the unit applied. Zero for a new seal (and for applications
+	// made before it was recorded: those act on the seal active at approval).
+	TargetSealID int64 `json:"target_seal_id,omitempty"`
+	Rev          int   `json:"-"`
 }
 
 type SealState string

@@ -91,6 +91,9 @@ func (s *server) createSealApplication(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
+		if active := registry.ActiveSeal(seals); active != nil && a.Kind != registry.KindNew {
+			a.TargetSealID = active.ID // what the unit asks about is this seal, whatever is approved first
+		}
 		if err := registry.CheckSealApplication(a, seals); err != nil {
 			return err
 		}
@@ -168,8 +171,8 @@ func (s *server) applySealApplication(ctx context.Context, tx registry.Tx, r *ht
 		return 0, 0, err // the seals changed since the unit applied
 	}
 	now := s.Now()
-	if active := registry.ActiveSeal(seals); active != nil {
-		old := *active
+	if target := registry.SealApplicationTarget(a, seals); target != nil {
+		old := *target
 		switch a.Kind {
 		case registry.KindChange:
 			err = registry.SupersedeSeal(&old, now)

@@ -48,7 +48,11 @@ func unitWithRecords(t *testing.T) (registry.Store, int64) {
 			}
 			number := []string{"372026000000013", "372026000000021"}[i]
 			for v := 1; v <= 2; v++ {
-				c := registry.Certificate{Number: number, Version: v, State: registry.CertValid, SealID: seal.ID, IssuedAt: now,
+				state := registry.CertValid
+				if v == 1 {
+					state = registry.CertSuperseded // by the correction, version 2
+				}
+				c := registry.Certificate{Number: number, Version: v, State: state, SealID: seal.ID, IssuedAt: now,
 					TokenHash: []byte("t"), PDFSHA256: []byte(number + string(rune('0'+v))),
 					Appointment: registry.Appointment{UnitID: u.ID, Name: "王", IDNumber: "370102198001010015", Photo: []byte("jpg"), Series: "高校教师"}}
 				if err := tx.CreateCertificate(ctx, &c, []byte("%PDF "+number)); err != nil {

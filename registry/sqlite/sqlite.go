@@ -7,10 +7,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	_ "embed"
+	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"slices"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -19,14 +21,27 @@ import (
 	"github.com/certseal/certseal/registry/internal/sqlstore"
 )
 
-//go:embed migrations/001_init.sql
-var schemaV1 string
+//go:embed migrations/*.sql
+var migrationFS embed.FS
 
-//go:embed migrations/002_integrity.sql
-var schemaV2 string
-
-// migrations in order; the index+1 is the schema version.
-var migrations = []string{schemaV1, schemaV2}
+// loadMigrations returns the migrations in order (by file name,
+// NNN_what.sql); the index+1 is the schema version.
+func loadMigrations() ([]string, error) {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	out := make([]string, len(names))
+	for i, n := range names {
+		b, err := migrationFS.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = string(b)
+	}
+	return out, nil
+}
 
 // Store implements registry.Store on SQLite.
 type Store struct {
@@ -71,6 +86,10 @@ func Open(ctx context.Context, path string, pii *registry.PII) (*Store, error) {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
+	migrations, err := loadMigrations()
+	if err != nil {
+		return fmt.Errorf("sqlite: migrations: %w", err)
+	}
 	var version int
 	if err := s.write.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
 		return fmt.Errorf("sqlite: read schema version: %w", err)

@@ -299,6 +299,14 @@ func testSealLifecycle(t *testing.T, s RawStore) {
 		t.Fatalf("list applications: %+v", apps)
 	}
 	v1 := newSeal(t, s, u.ID, 1)
+	// A change or revocation names the seal it is for.
+	stale := registry.SealApplication{UnitID: u.ID, Kind: registry.KindRevoke, Handler: app.Handler, Declaration: true,
+		RevokeReason: registry.ReasonCessationOfOperation, State: registry.ApplicationSubmitted, SubmittedAt: t0, TargetSealID: v1.ID}
+	must(t, s.InTx(ctx, func(tx registry.Tx) error { return tx.CreateSealApplication(ctx, &stale) }))
+	must(t, s.View(ctx, func(tx registry.Tx) (err error) { got, err = tx.SealApplication(ctx, stale.ID); return err }))
+	if got.TargetSealID != v1.ID {
+		t.Fatalf("application target round trip: %d, want %d", got.TargetSealID, v1.ID)
+	}
 	// A second active seal is refused by the schema itself.
 	wantCode(t, s.InTx(ctx, func(tx registry.Tx) error {
 		dup := registry.Seal{UnitID: u.ID, Version: 2, State: registry.SealActive, ImprintPNG: []byte("p"), KeyBlob: []byte("k"),
@@ -335,6 +343,23 @@ func testSealLifecycle(t *testing.T, s RawStore) {
 		t.Fatalf("after change: %+v", seals)
 	}
 	wantCode(t, registry.CanSign(seals[0]), registry.ErrSealNotActive)
+	// What was asked of v1 is not done to v2; a key compromise of v1 is
+	// still recorded on v1.
+	if target := registry.SealApplicationTarget(stale, seals); target == nil || target.ID != v1.ID {
+		t.Fatalf("target of an application for v1: %+v", target)
+	}
+	wantCode(t, registry.CheckSealApplication(stale, seals), registry.ErrIllegalTransition)
+	staleChange := stale
+	staleChange.Kind, staleChange.RevokeReason, staleChange.ImprintPNG = registry.KindChange, "", []byte("png")
+	wantCode(t, registry.CheckSealApplication(staleChange, seals), registry.ErrIllegalTransition)
+	compromised := stale
+	compromised.RevokeReason = registry.ReasonKeyCompromise
+	must(t, registry.CheckSealApplication(compromised, seals))
+	legacy := stale // made before targets were recorded: acts on the active seal
+	legacy.TargetSealID = 0
+	if target := registry.SealApplicationTarget(legacy, seals); target == nil || target.ID != v2.ID {
+		t.Fatalf("target of an application without one: %+v", target)
+	}
 	// Revoke with keyCompromise.
 	suspected := t0.Add(-time.Hour)
 	must(t, s.InTx(ctx, func(tx registry.Tx) error {

@@ -312,7 +312,7 @@ func (t *Tx) ListFilings(ctx context.Context, q registry.FilingFilter) ([]regist
 
 // --- seal applications ------------------------------------------------------
 
-const applicationCols = `id, unit_id, kind, handler_name, handler_id_sealed, handler_mobile, handler_landline, address, imprint, declaration, revoke_reason, state, submitted_at, review_json, seal_id, rev`
+const applicationCols = `id, unit_id, kind, handler_name, handler_id_sealed, handler_mobile, handler_landline, address, imprint, declaration, revoke_reason, state, submitted_at, review_json, seal_id, target_seal_id, rev`
 
 func (t *Tx) scanApplication(r Row) (registry.SealApplication, error) {
 	var a registry.SealApplication
@@ -320,7 +320,7 @@ func (t *Tx) scanApplication(r Row) (registry.SealApplication, error) {
 	var review *string
 	var at int64
 	if err := r.Scan(&a.ID, &a.UnitID, &a.Kind, &a.Handler.Name, &sealedID, &a.Handler.Mobile, &a.Handler.Landline,
-		&a.Address, &a.ImprintPNG, &a.Declaration, &a.RevokeReason, &a.State, &at, &review, &a.SealID, &a.Rev); err != nil {
+		&a.Address, &a.ImprintPNG, &a.Declaration, &a.RevokeReason, &a.State, &at, &review, &a.SealID, &a.TargetSealID, &a.Rev); err != nil {
 		return a, err
 	}
 	a.SubmittedAt = fromMicros(at)
@@ -339,10 +339,10 @@ func (t *Tx) CreateSealApplication(ctx context.Context, a *registry.SealApplicat
 		return err
 	}
 	a.Rev = 1
-	err = t.c.QueryRow(ctx, `INSERT INTO seal_applications (unit_id, kind, handler_name, handler_id_sealed, handler_mobile, handler_landline, address, imprint, declaration, revoke_reason, state, submitted_at, review_json, seal_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
+	err = t.c.QueryRow(ctx, `INSERT INTO seal_applications (unit_id, kind, handler_name, handler_id_sealed, handler_mobile, handler_landline, address, imprint, declaration, revoke_reason, state, submitted_at, review_json, seal_id, target_seal_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
 		a.UnitID, a.Kind, a.Handler.Name, t.pii.Seal([]byte(a.Handler.IDNumber)), a.Handler.Mobile, a.Handler.Landline,
-		a.Address, a.ImprintPNG, a.Declaration, a.RevokeReason, a.State, micros(a.SubmittedAt), review, a.SealID).Scan(&a.ID)
+		a.Address, a.ImprintPNG, a.Declaration, a.RevokeReason, a.State, micros(a.SubmittedAt), review, a.SealID, a.TargetSealID).Scan(&a.ID)
 	if err != nil {
 		return t.duplicate(err, "seal application")
 	}
