@@ -54,10 +54,12 @@ const (
 	positiveTTL = 10 * time.Minute
 )
 
-func (s *Service) positiveTTL() time.Duration {
-	now := s.now().In(registry.ChinaTZ)
-	midnight := registry.Today(now).AddDate(0, 0, 1).Time()
-	return min(positiveTTL, midnight.Sub(now))
+// positiveTTL is how long answers whose statuses were decided at decided
+// may be cached: never past the midnight after decided, counted from now
+// (a load that ran across midnight is not cached at all).
+func (s *Service) positiveTTL(decided time.Time) time.Duration {
+	midnight := registry.Today(decided.In(registry.ChinaTZ)).AddDate(0, 0, 1).Time()
+	return min(positiveTTL, midnight.Sub(s.now()))
 }
 
 // Response is a rendered answer ready to write.
@@ -204,7 +206,7 @@ func (s *Service) load(ctx context.Context, kind, number string, f Format) ([]by
 		}
 		entry = appendCandidate(entry, secret, a.Status, p)
 	}
-	return entry, s.positiveTTL(), nil
+	return entry, s.positiveTTL(now), nil
 }
 
 // page is a rendered answer with the place where the time goes.

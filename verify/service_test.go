@@ -304,3 +304,47 @@ func TestUpload(t *testing.T) {
 		t.Fatalf("garbage: %+v %v", ans, err)
 	}
 }
+
+// ttlCache records the ttl of the last SetIf.
+type ttlCache struct {
+	mapCache
+	ttl time.Duration
+}
+
+func (c *ttlCache) SetIf(ctx context.Context, key string, val []byte, gen Gen, ttl time.Duration) (bool, error) {
+	c.ttl = ttl
+	return c.mapCache.SetIf(ctx, key, val, gen, ttl)
+}
+
+// A 有效 decided on the term's last day is never cached into the next
+// day, even when the load runs across midnight (the ttl was counted from
+// a second reading of the clock).
+func TestValidNotCachedPastTheTermsLastDay(t *testing.T) {
+	f := newSvcFixture(t)
+	lastDay := time.Date(2028, 12, 31, 23, 59, 59, 995e6, registry.ChinaTZ) // the fixture's term ends 2028-12-31
+	for _, tc := range []struct {
+		name string
+		step time.Duration // the clock moves this much at each reading
+		max  time.Duration
+	}{
+		{"the load runs across midnight", 3 * time.Millisecond, 0},
+		{"the load ends before midnight", 0, 5 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &ttlCache{mapCache: mapCache{m: map[string][]byte{}}}
+			readings := 0
+			clock := func() time.Time { readings++; return lastDay.Add(time.Duration(readings) * tc.step) }
+			svc, err := NewService(f.store, NewCached(c, CachedOptions{}), "https://x", f.ca.trust(), clock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := svc.ByToken(context.Background(), number, f.token, JSON)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Outcome != registry.CertValid || c.ttl > tc.max {
+				t.Errorf("%s cached for %v, want at most %v", r.Outcome, c.ttl, tc.max)
+			}
+		})
+	}
+}
