@@ -542,7 +542,10 @@ type sheetTable struct {
 
 // readTable finds the header (the first row naming a known column, within
 // the first maxHeaderRow rows), checks it, and reads data rows up to the
-// first empty row.
+// first empty row. Below it notes may follow (填表说明, one cell a row),
+// but a row that looks like data is refused, not ignored: a stray empty
+// line inside the table would otherwise drop every row after it without a
+// word.
 func readTable(ctx context.Context, next sheetRows, maxRows int) (sheetTable, error) {
 	var (
 		t          sheetTable
@@ -579,7 +582,13 @@ func readTable(ctx context.Context, next sheetRows, maxRows int) (sheetTable, er
 		if err != nil {
 			return t, err
 		}
-		if !ok || row != t.lastRow+1 || allEmpty(cells) {
+		if !ok {
+			break
+		}
+		if row != t.lastRow+1 || allEmpty(cells) {
+			if err := t.noDataBelow(ctx, t.lastRow+1, row, cells, next); err != nil {
+				return t, err
+			}
 			break
 		}
 		if len(t.recs) == maxRows {
@@ -611,6 +620,33 @@ func readTable(ctx context.Context, next sheetRows, maxRows int) (sheetTable, er
 		return t, fileErr("no data rows below the header (data ends at the first empty row)")
 	}
 	return t, nil
+}
+
+// noDataBelow checks that no row from row on (cells is row's) has values
+// in two or more of the table's columns, as a data row has and a note
+// does not: the table ended at the empty row end.
+func (t *sheetTable) noDataBelow(ctx context.Context, end, row int, cells []string, next sheetRows) error {
+	for n := 0; ; n++ {
+		values := 0
+		for _, i := range t.index {
+			if i >= 0 && i < len(cells) && strings.TrimSpace(cells[i]) != "" {
+				values++
+			}
+		}
+		if values >= 2 {
+			return fileErr("row %d has data below row %d, which is empty and ends the table: remove the empty rows inside the table and anything written below it", row, end)
+		}
+		if n%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		var ok bool
+		var err error
+		if row, cells, ok, err = next(); err != nil || !ok {
+			return err
+		}
+	}
 }
 
 func (t *sheetTable) setHeader(cells []string) error {
