@@ -72,12 +72,19 @@ func (f Filing) InForce(day Date) bool {
 // ReviewSealApplication decides a submitted seal application. What approval
 // does to seals (create a version, supersede, revoke) is done by the caller
 // with NewSealVersion and RevokeSeal in the same transaction.
-func ReviewSealApplication(a *SealApplication, r Review) error {
+// A seal's certificate names the unit by its USCC, so a new seal or a
+// change for a unit whose USCC fails its check character is approved only
+// with the reviewer's word that the code was checked (USCCConfirmed).
+func ReviewSealApplication(a *SealApplication, u Unit, r Review) error {
 	if err := checkReview(r); err != nil {
 		return err
 	}
 	if a.State != ApplicationSubmitted {
 		return Errf(CodeIllegalTransition, "seal application %d is %s, only a submitted application can be reviewed", a.ID, a.State)
+	}
+	if r.Decision == Approve && a.Kind != KindRevoke && u.USCCLegacy && !r.USCCConfirmed {
+		return FieldErr("uscc_confirmed", "the unit's USCC %s fails its check character (GB 32100) and would go into the seal certificate: "+
+			"check it against the unit's licence and approve with uscc_confirmed true", u.USCC)
 	}
 	a.Review = &r
 	if r.Decision == Reject {

@@ -29,6 +29,9 @@ type Review struct {
 	Decision Decision  `json:"decision"`
 	Opinion  string    `json:"opinion"`
 	At       time.Time `json:"at"`
+	// USCCConfirmed: the reviewer checked a unit's USCC whose check
+	// character fails (USCCLegacy) against the unit's licence.
+	USCCConfirmed bool `json:"uscc_confirmed,omitempty"`
 }
 
 // FilingState is the stored state of a series filing. "expired" is never

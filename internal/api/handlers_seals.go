@@ -145,7 +145,7 @@ func (s *server) reviewSealApplication(w http.ResponseWriter, r *http.Request) {
 	}
 	var retired int64 // a seal whose state changed: its certificates' pages change too
 	a, err := sealApplications.change(s, r, "review", func(tx registry.Tx, a *registry.SealApplication, unit registry.Unit) (any, error) {
-		if err := registry.ReviewSealApplication(a, rv); err != nil {
+		if err := registry.ReviewSealApplication(a, unit, rv); err != nil {
 			return nil, err
 		}
 		if a.State == registry.ApplicationApproved {

@@ -278,8 +278,9 @@ func (s *server) listFilings(w http.ResponseWriter, r *http.Request) {
 }
 
 type reviewRequest struct {
-	Decision registry.Decision `json:"decision"`
-	Opinion  string            `json:"opinion"`
+	Decision      registry.Decision `json:"decision"`
+	Opinion       string            `json:"opinion"`
+	USCCConfirmed bool              `json:"uscc_confirmed"`
 }
 
 func (s *server) review(r *http.Request) (registry.Review, error) {
@@ -291,7 +292,7 @@ func (s *server) review(r *http.Request) (registry.Review, error) {
 	if err != nil {
 		return registry.Review{}, err
 	}
-	return registry.Review{Reviewer: principal(r).Actor(), Decision: req.Decision, Opinion: opinion, At: s.Now()}, nil
+	return registry.Review{Reviewer: principal(r).Actor(), Decision: req.Decision, Opinion: opinion, At: s.Now(), USCCConfirmed: req.USCCConfirmed}, nil
 }
 
 func (s *server) reviewFiling(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,5 +67,44 @@ func TestStaleSealApplication(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A unit registered with a USCC whose check character fails is flagged,
+// and the flag is not silently taken: its seal, whose certificate carries
+// the code, is approved only when the reviewer confirms the code.
+func TestLegacyUSCCNeedsTheReviewersWord(t *testing.T) {
+	w := newWorld(t)
+	body := w.unitBody("威海旧证学校", weihai)
+	good := body["uscc"].(string)
+	bad, err := registry.USCCCheckChar(good[:17])
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := "0"
+	if bad == '0' {
+		wrong = "1"
+	}
+	body["uscc"] = good[:17] + wrong
+	var u e2eUnit
+	w.must(call{method: "POST", path: "/api/v1/units", key: w.platform, body: body}, http.StatusCreated, &u.Unit)
+	if !u.USCCLegacy {
+		t.Fatalf("unit with USCC %s is not flagged", body["uscc"])
+	}
+	u.key = w.unitKey(u.ID)
+	id := w.apply(&u, registry.KindNew)
+	path := fmt.Sprintf("/api/v1/seal-applications/%d/review", id)
+	rec := w.do(call{method: "POST", path: path, key: w.reviewer[weihai], body: map[string]any{"decision": "approve", "opinion": "同意"}})
+	if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), `"field":"uscc_confirmed"`) {
+		t.Fatalf("approval without the reviewer's word: %d %s", rec.Code, rec.Body)
+	}
+	if seals := w.seals(u.ID); len(seals) != 0 {
+		t.Fatalf("a seal was made: %+v", seals)
+	}
+	var a registry.SealApplication
+	w.must(call{method: "POST", path: path, key: w.reviewer[weihai], body: map[string]any{"decision": "approve", "opinion": "已核对营业执照", "uscc_confirmed": true}},
+		http.StatusOK, &a)
+	if a.Review == nil || !a.Review.USCCConfirmed || a.State != registry.ApplicationApproved {
+		t.Errorf("approved application: %+v", a)
 	}
 }
