@@ -99,16 +99,16 @@ func (e *AlreadyIssuedError) Error() string {
 }
 
 // Prepare checks everything about a request that does not need the
-// database: fields, ID number, photo, and that the font can draw every
-// character; and it marks the deadlines, the information being submitted
-// today. Batches call it for every row before issuing any.
+// database: fields, ID number, photo (scaled down to what is kept, see
+// NormalizePhoto), and that the font can draw every character; and it
+// marks the deadlines, the information being submitted today. Batches call it for every row before issuing any.
 func (is *Issuer) Prepare(a registry.Appointment) (registry.Appointment, error) {
 	today := registry.Today(is.now())
 	a, err := a.Normalize(today)
 	if err != nil {
 		return a, err
 	}
-	if _, err := CheckPhoto(a.Photo); err != nil {
+	if a.Photo, err = NormalizePhoto(a.Photo); err != nil {
 		return a, err
 	}
 	if err := is.renderer.CheckText(a); err != nil {

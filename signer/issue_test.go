@@ -1,9 +1,12 @@
 package signer_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
+	"image"
+	"image/jpeg"
 	"os"
 	"path/filepath"
 	"slices"
@@ -509,5 +512,31 @@ func TestIssueWithoutCalendarYear(t *testing.T) {
 	}
 	if u := got.Certificate.Appointment.LatenessUnchecked; !strings.Contains(u, "no data for 2028") {
 		t.Fatalf("lateness_unchecked = %q, want it to name 2028", u)
+	}
+}
+
+// A large photo is kept scaled down: the stored certificate (what the
+// verification page shows and its cache holds) carries the small one.
+func TestIssueKeepsAScaledPhoto(t *testing.T) {
+	f := newFixture(t, backends[0].open(t))
+	ctx := context.Background()
+	big := image.NewRGBA(image.Rect(0, 0, 1500, 2000))
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, big, nil); err != nil {
+		t.Fatal(err)
+	}
+	a := f.appointment(ids[0])
+	a.Photo = b.Bytes()
+	issued, err := f.issuer.Issue(ctx, signer.Request{Appointment: a, Actor: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c registry.Certificate
+	if err := f.store.View(ctx, func(tx registry.Tx) (err error) { c, err = tx.Certificate(ctx, issued.Certificate.Number); return err }); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(c.Appointment.Photo))
+	if err != nil || cfg.Width != signer.StoredPhotoWidth || cfg.Height != signer.StoredPhotoHeight {
+		t.Errorf("stored photo %dx%d (%v), want %dx%d", cfg.Width, cfg.Height, err, signer.StoredPhotoWidth, signer.StoredPhotoHeight)
 	}
 }

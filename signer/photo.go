@@ -10,6 +10,8 @@ import (
 	"image/png"
 	"io"
 
+	xdraw "golang.org/x/image/draw"
+
 	"github.com/certseal/certseal/registry"
 )
 
@@ -20,6 +22,16 @@ const (
 	MaxPhotoSide   = 4000
 	MinPhotoWidth  = 100
 	MinPhotoHeight = 120
+)
+
+// What is kept of a photo: a larger one is scaled down when the
+// certificate is issued. The certificate prints it about 30 mm wide (600
+// px is 500 dpi there) and the verification page at a few hundred pixels;
+// more would be weight that every page view and every cache entry carries.
+const (
+	StoredPhotoWidth  = 600
+	StoredPhotoHeight = 800
+	storedPhotoBytes  = 256 << 10
 )
 
 // PhotoInfo describes an accepted photo.
@@ -48,6 +60,42 @@ func CheckPhoto(b []byte) (PhotoInfo, error) {
 	}
 	_, err = decodePhoto(b, info)
 	return info, err
+}
+
+// NormalizePhoto checks a photo as CheckPhoto does and returns what is
+// kept: the photo itself when it fits StoredPhotoWidth×StoredPhotoHeight
+// and storedPhotoBytes, otherwise a JPEG of it scaled down to fit (in
+// quality too, for the rare photo that is still too heavy).
+func NormalizePhoto(b []byte) ([]byte, error) {
+	info, _, err := checkPhotoHeader(b)
+	if err != nil {
+		return nil, err
+	}
+	img, err := decodePhoto(b, info)
+	if err != nil {
+		return nil, err
+	}
+	if info.Width <= StoredPhotoWidth && info.Height <= StoredPhotoHeight && len(b) <= storedPhotoBytes {
+		return b, nil
+	}
+	scale := min(float64(StoredPhotoWidth)/float64(info.Width), float64(StoredPhotoHeight)/float64(info.Height), 1)
+	var out bytes.Buffer
+	for {
+		w, h := max(1, int(float64(info.Width)*scale+0.5)), max(1, int(float64(info.Height)*scale+0.5))
+		small := image.NewRGBA(image.Rect(0, 0, w, h))
+		draw.Draw(small, small.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
+		xdraw.CatmullRom.Scale(small, small.Bounds(), img, img.Bounds(), draw.Over, nil)
+		for _, q := range []int{90, 75} {
+			out.Reset()
+			if err := jpeg.Encode(&out, small, &jpeg.Options{Quality: q}); err != nil {
+				return nil, fmt.Errorf("signer: photo: %w", err)
+			}
+			if out.Len() <= storedPhotoBytes {
+				return out.Bytes(), nil
+			}
+		}
+		scale *= 0.75 // terminates: a 1x1 JPEG is far below the bound
+	}
 }
 
 // checkPhotoHeader is the cheap part of CheckPhoto: format and size from

@@ -114,3 +114,60 @@ func FuzzCheckPhoto(f *testing.F) {
 		}
 	})
 }
+
+// What is kept of a photo: a small one as it came, a large one (in pixels
+// or in bytes) scaled down into StoredPhotoWidth×StoredPhotoHeight with its
+// shape, as a JPEG.
+func TestNormalizePhoto(t *testing.T) {
+	noisy := func(w, h int) []byte { // a photo heavy in bytes for its size
+		img := image.NewRGBA(image.Rect(0, 0, w, h))
+		for i := range img.Pix {
+			img.Pix[i] = byte(i*7919 + i/3)
+		}
+		var b bytes.Buffer
+		if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 100}); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	tests := []struct {
+		name  string
+		in    []byte
+		same  bool
+		w, h  int
+		limit int
+	}{
+		{"small jpeg", encodeJPEG(t, 358, 441), true, 358, 441, 0},
+		{"small png", encodePNG(t, 300, 400), true, 300, 400, 0},
+		{"tall jpeg", encodeJPEG(t, 1200, 2400), false, 400, 800, storedPhotoBytes},
+		{"wide png", encodePNG(t, 3000, 1500), false, 600, 300, storedPhotoBytes},
+		{"small but heavy", noisy(590, 790), false, 0, 0, storedPhotoBytes}, // any size, as long as it fits the bytes
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.w == 0 && len(tc.in) <= storedPhotoBytes {
+				t.Fatalf("the heavy fixture has %d bytes: it tests nothing", len(tc.in))
+			}
+			out, err := NormalizePhoto(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if same := bytes.Equal(out, tc.in); same != tc.same {
+				t.Fatalf("kept as it came: %v, want %v", same, tc.same)
+			}
+			cfg, format, err := image.DecodeConfig(bytes.NewReader(out))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (tc.w != 0 && (cfg.Width != tc.w || cfg.Height != tc.h)) || cfg.Width > StoredPhotoWidth || cfg.Height > StoredPhotoHeight || (!tc.same && format != "jpeg") {
+				t.Errorf("kept %s %dx%d, want %dx%d", format, cfg.Width, cfg.Height, tc.w, tc.h)
+			}
+			if tc.limit > 0 && len(out) > tc.limit {
+				t.Errorf("kept %d bytes, more than %d", len(out), tc.limit)
+			}
+		})
+	}
+	if _, err := NormalizePhoto([]byte("GIF89a")); err == nil {
+		t.Error("a GIF was accepted")
+	}
+}
