@@ -27,12 +27,18 @@ type KEK struct {
 	aead cipher.AEAD
 	id   [8]byte
 	pii  []byte // key for personal data in the registry (registry.NewPII)
+	page []byte // key for answers kept in a shared cache (rediscache)
 }
 
 // PersonalDataKey is the secret under which the registry seals personal
 // data (ID numbers, photos): derived from the KEK, so the operator keeps one
 // secret, yet independent of the seal-key wrapping key.
 func (k *KEK) PersonalDataKey() []byte { return bytes.Clone(k.pii) }
+
+// SharedCacheKey is the key under which a cache shared by the replicas
+// (Redis) seals the verification answers it holds: they carry holders'
+// names and photos. Derived from the KEK, so every replica has it.
+func (k *KEK) SharedCacheKey() []byte { return bytes.Clone(k.page) }
 
 // ID is a fingerprint of the KEK (16 hex digits): safe to log and stored in
 // every sealed key, so a key sealed under another KEK is named as such.
@@ -56,6 +62,10 @@ func newKEK(secret []byte) (*KEK, error) {
 	if err != nil {
 		return nil, err
 	}
+	page, err := hkdf.Key(sha256.New, secret, nil, "certseal shared cache v1", 32)
+	if err != nil {
+		return nil, err
+	}
 	block, err := aes.NewCipher(wrap)
 	if err != nil {
 		return nil, err
@@ -65,7 +75,7 @@ func newKEK(secret []byte) (*KEK, error) {
 		return nil, err
 	}
 	clear(wrap)
-	k := &KEK{aead: aead, pii: pii}
+	k := &KEK{aead: aead, pii: pii, page: page}
 	copy(k.id[:], fp)
 	return k, nil
 }

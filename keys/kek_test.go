@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -58,6 +59,13 @@ func TestLoadOrCreateKEK(t *testing.T) {
 	}
 	if !publicKeysEqual(signer.Public(), pub) {
 		t.Error("reopened key differs from the generated one")
+	}
+	// The derived keys: the same from the same KEK, apart from each other.
+	if !bytes.Equal(first.SharedCacheKey(), second.SharedCacheKey()) || len(first.SharedCacheKey()) != 32 {
+		t.Error("the shared-cache key is not the same 32 bytes from the same KEK")
+	}
+	if bytes.Equal(first.SharedCacheKey(), first.PersonalDataKey()) {
+		t.Error("the shared-cache key is the personal-data key")
 	}
 }
 

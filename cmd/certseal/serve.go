@@ -43,7 +43,7 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	cfg := a.cfg
 	var cache verify.Cache
 	if cfg.RedisURL != "" {
-		rc, err := rediscache.Open(cfg.RedisURL, rediscache.Options{Prefix: "certseal:", Logger: a.log})
+		rc, err := rediscache.Open(cfg.RedisURL, rediscache.Options{Prefix: "certseal:", ValueKey: a.kek.SharedCacheKey(), Logger: a.log})
 		if err != nil {
 			return nil, fmt.Errorf("redis: %w", err)
 		}

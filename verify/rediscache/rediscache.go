@@ -40,6 +40,9 @@ package rediscache
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	crand "crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -76,8 +79,14 @@ type Options struct {
 	// L1Bytes bounds the in-process copies. Default 16 MiB.
 	L1Bytes int64
 	// L1TTL bounds the life of an in-process copy. Default 10s.
-	L1TTL  time.Duration
-	Logger *slog.Logger
+	L1TTL time.Duration
+	// ValueKey, 32 bytes, seals every value with AES-256-GCM before it
+	// goes to Redis, bound to its key: the pages hold holders' names and
+	// photos, which the registry keeps encrypted, and Redis must not be the
+	// place they can be read. Every replica must use the same key. Without
+	// it values are stored as they are (tests, benchmarks).
+	ValueKey []byte
+	Logger   *slog.Logger
 }
 
 // Cache is a verify.Cache on Redis. It is safe for concurrent use.
@@ -93,6 +102,7 @@ type Cache struct {
 	l1ttl   time.Duration
 	hb      time.Duration
 	timeout time.Duration
+	aead    cipher.AEAD // nil: values stored as they are
 	log     *slog.Logger
 
 	waitMu  sync.Mutex
@@ -198,8 +208,19 @@ func Open(url string, opts Options) (*Cache, error) {
 	// double the wait on a Redis that is gone.
 	ro.MaxRetries = -1
 	ro.DialerRetries = 1
+	var aead cipher.AEAD
+	if opts.ValueKey != nil {
+		block, err := aes.NewCipher(opts.ValueKey)
+		if err != nil || len(opts.ValueKey) != 32 {
+			return nil, fmt.Errorf("rediscache: ValueKey must be 32 bytes, not %d", len(opts.ValueKey))
+		}
+		if aead, err = cipher.NewGCM(block); err != nil {
+			return nil, fmt.Errorf("rediscache: %w", err)
+		}
+	}
 
 	c := &Cache{
+		aead:    aead,
 		rdb:     redis.NewClient(ro),
 		l1:      memcache.New(memcache.Options{MaxBytes: opts.L1Bytes}),
 		id:      strconv.FormatUint(rand.Uint64(), 36),
@@ -281,6 +302,30 @@ func (c *Cache) valKey(s int, key string) string {
 	return c.prefix + ":{" + strconv.Itoa(s) + "}:v:" + key
 }
 
+// seal encrypts a value for the Redis key it is stored under (nonce first).
+func (c *Cache) seal(redisKey string, v []byte) []byte {
+	if c.aead == nil {
+		return v
+	}
+	out := make([]byte, c.aead.NonceSize(), c.aead.NonceSize()+len(v)+c.aead.Overhead())
+	crand.Read(out) // never fails (crypto/rand)
+	return c.aead.Seal(out, out, v, []byte(redisKey))
+}
+
+// open undoes seal; a value that does not open (another key, another
+// deployment's key, damage) is a miss.
+func (c *Cache) open(redisKey, sealed string) ([]byte, bool) {
+	if c.aead == nil {
+		return []byte(sealed), true
+	}
+	n := c.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, false
+	}
+	v, err := c.aead.Open(nil, []byte(sealed[:n]), []byte(sealed[n:]), []byte(redisKey))
+	return v, err == nil
+}
+
 func randomGen() uint64 { return rand.Uint64N(1<<62) + 1 }
 
 // Trusted reports whether the Cache is serving from the cache, rather than
@@ -304,13 +349,17 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, verify.Gen, bool, 
 		c.failed(ctx, err)
 		return nil, verify.Gen{}, false, fmt.Errorf("rediscache: get: %w", err)
 	}
-	val, hit := res[0].(string)
+	sealed, hit := res[0].(string)
 	gs, _ := res[1].(string)
 	pttl, _ := res[2].(int64)
 	// Missing or unreadable: zero, which no stored value carries.
 	gen, _ := strconv.ParseUint(gs, 10, 64)
-	if hit && gen != 0 && len(val) >= 8 && binary.BigEndian.Uint64([]byte(val[:8])) == gen {
-		payload := []byte(val[8:])
+	var val []byte
+	if hit {
+		val, hit = c.open(c.valKey(s, key), sealed)
+	}
+	if hit && gen != 0 && len(val) >= 8 && binary.BigEndian.Uint64(val[:8]) == gen {
+		payload := val[8:]
 		if ttl := min(time.Duration(pttl)*time.Millisecond, c.l1ttl); ttl > 0 {
 			c.l1.SetIf(ctx, key, payload, g, ttl)
 		}
@@ -329,7 +378,7 @@ func (c *Cache) SetIf(ctx context.Context, key string, val []byte, gen verify.Ge
 	binary.BigEndian.PutUint64(stamped, gen.Shared)
 	copy(stamped[8:], val)
 	n, err := setScript.Run(ctx, c.rdb, []string{c.gens[s], c.valKey(s, key)},
-		strconv.FormatUint(gen.Shared, 10), stamped, max(ttl.Milliseconds(), 1), randomGen()).Int()
+		strconv.FormatUint(gen.Shared, 10), c.seal(c.valKey(s, key), stamped), max(ttl.Milliseconds(), 1), randomGen()).Int()
 	if err != nil {
 		c.failed(ctx, err)
 		return false, fmt.Errorf("rediscache: set: %w", err)

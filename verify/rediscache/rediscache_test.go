@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
@@ -84,7 +85,80 @@ func testOptions(t testing.TB, prefix string) Options {
 		Prefix:    prefix,
 		Timeout:   300 * time.Millisecond,
 		Heartbeat: 200 * time.Millisecond,
+		ValueKey:  testValueKey,
 		Logger:    slog.New(slog.NewTextHandler(tlog{t}, nil)),
+	}
+}
+
+// testValueKey is what every replica of a test deployment shares, as
+// serve derives one from the KEK.
+var testValueKey = []byte("certseal rediscache test key 32b")
+
+// Redis holds no readable page: values are sealed, bound to their key, and
+// a replica with another key (another deployment) reads misses.
+func TestValuesSealedInRedis(t *testing.T) {
+	u := redisURL(t)
+	p := newPrefix(t, u)
+	ctx := context.Background()
+	c := openTrusted(t, u, testOptions(t, p))
+	peer := testOptions(t, p)
+	peer.L1TTL = time.Nanosecond // reads Redis, not a copy of its own
+	fresh := openTrusted(t, u, peer)
+	other := testOptions(t, p)
+	other.ValueKey = []byte("another deployment's key, 32 b..")
+	stranger := openTrusted(t, u, other)
+	page := []byte("<h1>有效</h1> 王晓明 data:image/jpeg;base64,/9j/4AAQ")
+	for _, key := range []string{"v1:t:372026000000013:0", "v1:t:372026000000021:0"} {
+		_, gen, _, err := c.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored, err := c.SetIf(ctx, key, page, gen, time.Minute); err != nil || !stored {
+			t.Fatalf("set %s: %v %v", key, stored, err)
+		}
+	}
+	ro, err := redis.ParseURL(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(ro)
+	defer rdb.Close()
+	raw := map[string]string{}
+	iter := rdb.Scan(ctx, 0, p+":*:v:*", 100).Iterator()
+	for iter.Next(ctx) {
+		v, err := rdb.Get(ctx, iter.Val()).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw[iter.Val()] = v
+		if strings.Contains(v, "王晓明") || strings.Contains(v, "base64") {
+			t.Errorf("%s holds the page readable: %q", iter.Val(), v)
+		}
+	}
+	if len(raw) != 2 {
+		t.Fatalf("found %d values under %s, want 2", len(raw), p)
+	}
+	// A value moved to another key does not open there.
+	keys := slices.Sorted(maps.Keys(raw))
+	if err := rdb.Set(ctx, keys[0], raw[keys[1]], time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	misses := 0
+	for _, key := range []string{"v1:t:372026000000013:0", "v1:t:372026000000021:0"} {
+		if _, _, ok, err := fresh.Get(ctx, key); err != nil {
+			t.Fatal(err)
+		} else if !ok {
+			misses++
+		}
+	}
+	if misses != 1 {
+		t.Errorf("%d misses after moving one value, want 1", misses)
+	}
+	if _, _, ok, _ := stranger.Get(ctx, keys[1][strings.Index(keys[1], ":v:")+3:]); ok {
+		t.Error("a replica with another key read a value")
+	}
+	if _, err := Open(u, Options{ValueKey: []byte("short")}); err == nil {
+		t.Error("a 5-byte ValueKey was accepted")
 	}
 }
 
