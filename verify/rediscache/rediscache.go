@@ -108,8 +108,9 @@ type Cache struct {
 	waitMu  sync.Mutex
 	waiting map[string]chan struct{} // nonce -> one token per confirmation
 
-	// lastPong is when the subscription last proved alive (unix ns); L1
-	// copies are served only while it is recent.
+	// lastPong is when the subscription last proved alive (unix ns): when
+	// the last answered ping was sent. L1 copies are served only while it
+	// is recent.
 	lastPong atomic.Int64
 	// out holds calls to Redis the subscription loop must not wait for
 	// (confirmations, announcements), made by send.
@@ -273,8 +274,12 @@ func (c *Cache) later(f func(context.Context)) {
 // leaseHeld says whether the subscription answered recently enough for
 // the L1 copies to be trusted: pongs come every Heartbeat or so.
 func (c *Cache) leaseHeld() bool {
-	return time.Since(time.Unix(0, c.lastPong.Load())) < c.hb+c.hb/2
+	return time.Since(time.Unix(0, c.lastPong.Load())) < c.lease()
 }
+
+// lease is how long a pong lets L1 copies be served, counted from when its
+// ping was sent.
+func (c *Cache) lease() time.Duration { return c.hb + c.hb/2 }
 
 // announce records this replica as live for three heartbeats, and drops
 // replicas whose lease ran out.
@@ -414,6 +419,7 @@ func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
 	if err == nil {
 		receivers, err = c.bump(ctx, byStripe, msg)
 	}
+	published := time.Now() // after Redis delivered msg
 	if err != nil {
 		c.needBump.Store(true)
 		c.distrust("an invalidation did not reach Redis", err)
@@ -422,7 +428,13 @@ func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
 	// A Get on this replica may have read the old value from Redis after
 	// the first drop and kept it; drop again now that Redis is clean.
 	c.l1.Invalidate(ctx, keys...)
-	c.awaitAcks(acked, receivers)
+	if !c.awaitAcks(acked, receivers) {
+		// A replica that did not confirm may be stalled with its copy. Its
+		// lease was last renewed by a ping sent before msg was published
+		// (a later pong would have come after msg, which it applies first),
+		// so it stops serving copies a lease after that: wait that long.
+		time.Sleep(time.Until(published.Add(c.lease())))
+	}
 	return nil
 }
 
@@ -455,18 +467,19 @@ func (c *Cache) ack(nonce string) {
 
 // awaitAcks waits for n confirmations (ours included: we are subscribed
 // too, unless our subscription is down) for at most Timeout.
-func (c *Cache) awaitAcks(acked <-chan struct{}, n int64) {
+func (c *Cache) awaitAcks(acked <-chan struct{}, n int64) bool {
 	timer := time.NewTimer(c.timeout)
 	defer timer.Stop()
 	for got := int64(0); got < n; got++ {
 		select {
 		case <-acked:
 		case <-timer.C:
-			c.log.Warn("rediscache: not every replica confirmed an invalidation in time; a stalled one may serve its copy until its heartbeat fails",
-				"confirmed", got, "receivers", n, "timeout", c.timeout)
-			return
+			c.log.Warn("rediscache: not every replica confirmed an invalidation in time; waiting until a stalled one's copies lapse",
+				"confirmed", got, "receivers", n, "timeout", c.timeout, "lease", c.lease())
+			return false
 		}
 	}
+	return true
 }
 
 // bump bumps the generations of the given stripes, deletes the given value
@@ -635,7 +648,9 @@ func (c *Cache) session(ctx context.Context) error {
 			}
 		case *redis.Pong:
 			pinged = false
-			c.lastPong.Store(time.Now().UnixNano())
+			// Alive as of the ping: what was published before it has
+			// been applied; nothing is known of what came after.
+			c.lastPong.Store(lastPing.UnixNano())
 			c.announce()
 			if e, err := strconv.ParseUint(m.Payload, 10, 64); err == nil && !c.trusted.Load() {
 				c.recover(ctx, e)

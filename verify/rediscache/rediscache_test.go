@@ -642,3 +642,32 @@ func TestInvalidateWaitsOnlyForReplicas(t *testing.T) {
 		t.Fatalf("a waited for subscribers that are not replicas:\n%s", logs.String())
 	}
 }
+
+// A replica whose connection goes silent right after a heartbeat does not
+// serve its copy once the invalidation has returned: the invalidation
+// waits out the silent replica's lease (counted from its last ping).
+func TestStalledReplicaServesNothingAfterInvalidate(t *testing.T) {
+	u := redisURL(t)
+	prefix := newPrefix(t, u)
+	p := startProxy(t, redisAddr(t, u))
+	opts := testOptions(t, prefix)
+	opts.Timeout, opts.Heartbeat = 100*time.Millisecond, 300*time.Millisecond // Timeout well under the lease
+	a := openTrusted(t, u, opts)
+	b := openTrusted(t, p.via(t, u), opts)
+	set(t, a, "cert", "valid")
+	if v, ok := hit(t, b, "cert"); !ok || v != "valid" {
+		t.Fatal("b has no copy")
+	}
+	last := b.lastPong.Load()
+	waitFor(t, "a fresh pong", func() bool { return b.lastPong.Load() != last })
+	p.setPaused(true)
+	defer func() { p.setPaused(false); p.cut() }()
+	if err := a.Invalidate(t.Context(), "cert"); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if v, _, ok, _ := b.Get(t.Context(), "cert"); ok && string(v) == "valid" {
+			t.Fatal("the stalled replica served its copy after the invalidation returned")
+		}
+	}
+}
