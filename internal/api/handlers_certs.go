@@ -121,15 +121,16 @@ func (s *server) issueCertificate(w http.ResponseWriter, r *http.Request) {
 // certificateChanged drops cached answers of a number; a new number may
 // have been cached as unknown by someone who typed it early.
 func (s *server) certificateChanged(ctx context.Context, number string) {
-	ctx, cancel := afterCommit(ctx)
+	ctx, cancel := detached(ctx)
 	defer cancel()
 	s.Verifier.Invalidate(ctx, number)
 }
 
-// afterCommit is the context for the work a committed change owes its
-// readers (dropping cached answers): a client that hangs up once the
-// change committed must not leave 有效 cached for a revoked certificate.
-func afterCommit(ctx context.Context) (context.Context, context.CancelFunc) {
+// detached is the context for work a request must finish whether or not
+// its client stays: dropping the cached answers a committed change made
+// wrong (a client hanging up must not leave 有效 cached for a revoked
+// certificate), or a note written after the answer went.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 }
 

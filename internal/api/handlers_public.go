@@ -107,7 +107,7 @@ func (s *server) noteSuspectedForgery(r *http.Request, number string, ans verify
 		log.Warn("suspected forgery not recorded: too many being written", "number", number, "sha256", ans.SHA256)
 		return
 	}
-	ctx, cancel := afterCommit(r.Context())
+	ctx, cancel := detached(r.Context())
 	r = r.WithContext(ctx) // a copy the server leaves alone once the answer went
 	go func() {
 		defer func() { cancel(); <-s.noting }()

@@ -220,7 +220,7 @@ func (s *server) applySealApplication(ctx context.Context, tx registry.Tx, r *ht
 // sealChanged runs after a seal change committed: standard validators
 // (CRL, OCSP) and the verification pages of what it signed must show it now.
 func (s *server) sealChanged(ctx context.Context, sealID int64) {
-	ctx, cancel := afterCommit(ctx)
+	ctx, cancel := detached(ctx)
 	defer cancel()
 	s.PKI.Invalidate()
 	var numbers []string
