@@ -138,6 +138,10 @@ type Tx interface {
 	UpdateBatch(ctx context.Context, b *Batch) error
 	// UnfinishedBatches are those a crash may have interrupted.
 	UnfinishedBatches(ctx context.Context) ([]Batch, error)
+	// ClaimBatch makes runner the one that runs an unfinished batch until
+	// until, if nobody else holds it past now; it says whether runner holds
+	// it. Holding it again renews it.
+	ClaimBatch(ctx context.Context, id int64, runner string, now, until time.Time) (bool, error)
 }
 
 type BatchState string

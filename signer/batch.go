@@ -2,6 +2,7 @@ package signer
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,11 @@ import (
 // which is then void, never issued; its error says so. The sequence itself
 // stays gapless: each value is on a certificate or named void by the row
 // it was reserved for. The number's year is the year the batch was accepted.
+//
+// Every replica resumes unfinished batches, and only one runs each: the
+// runner claims the batch for a lease it renews while running (a crashed
+// replica's batches are taken over when its lease runs out), and a
+// replica looks for batches nobody holds every lease.
 type Batches struct {
 	issuer  *Issuer
 	store   registry.Store
@@ -39,18 +45,31 @@ type Batches struct {
 	// other replicas.
 	issued func(ctx context.Context, numbers []string)
 
-	ctx     context.Context // the service's lifetime: batches outlive their request
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	running map[int64]bool
+	runner string        // names this replica in the batches it claims
+	lease  time.Duration // how long a claim holds without renewal
+
+	ctx       context.Context // the service's lifetime: batches outlive their request
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup // running batches
+	rescanner sync.WaitGroup // the loop that looks for batches nobody runs
+	rescan    sync.Once
+	mu        sync.Mutex
+	running   map[int64]bool
 }
+
+// errLostClaim ends a run whose batch another replica took over.
+var errLostClaim = errors.New("signer: the batch is run elsewhere now")
 
 // NewBatches returns a batch runner; Close stops it.
 func NewBatches(issuer *Issuer, store registry.Store, log *slog.Logger, issued func(ctx context.Context, numbers []string)) *Batches {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Batches{issuer: issuer, store: store, log: log, maxRows: 10000, issued: issued, ctx: ctx, cancel: cancel, running: map[int64]bool{}}
+	return &Batches{issuer: issuer, store: store, log: log, maxRows: 10000, issued: issued, ctx: ctx, cancel: cancel, running: map[int64]bool{},
+		runner: rand.Text(), lease: 30 * time.Second}
 }
+
+// SetLease changes how long a claim on a batch holds without renewal
+// (default 30s), before any batch runs: tests shorten it.
+func (b *Batches) SetLease(d time.Duration) { b.lease = d }
 
 // BatchSubmission is one upload.
 type BatchSubmission struct {
@@ -182,8 +201,31 @@ func (b *Batches) seriesInForce(ctx context.Context, unitID int64, day registry.
 	return in, err
 }
 
-// Resume restarts the batches a crash or a shutdown interrupted.
+// Resume restarts the batches a crash, a shutdown or an outage of the
+// store interrupted, and from then on looks again every lease, until
+// Close, for batches nobody runs.
 func (b *Batches) Resume(ctx context.Context) error {
+	err := b.resume(ctx)
+	b.rescan.Do(func() {
+		b.rescanner.Go(func() {
+			tick := time.NewTicker(b.lease)
+			defer tick.Stop()
+			for {
+				select {
+				case <-b.ctx.Done():
+					return
+				case <-tick.C:
+					if err := b.resume(b.ctx); err != nil && b.ctx.Err() == nil {
+						b.log.Warn("looking for batches to resume", "err", err)
+					}
+				}
+			}
+		})
+	})
+	return err
+}
+
+func (b *Batches) resume(ctx context.Context) error {
 	var batches []registry.Batch
 	err := b.store.View(ctx, func(tx registry.Tx) (err error) {
 		batches, err = tx.UnfinishedBatches(ctx)
@@ -193,7 +235,6 @@ func (b *Batches) Resume(ctx context.Context) error {
 		return err
 	}
 	for _, batch := range batches {
-		b.log.InfoContext(ctx, "resuming batch", "batch_id", batch.ID, "issued", batch.Issued, "failed", batch.Failed, "total", batch.Total)
 		b.start(batch.ID)
 	}
 	return nil
@@ -221,13 +262,67 @@ func (b *Batches) start(id int64) {
 // Wait blocks until no batch is running (tests, demo, shutdown).
 func (b *Batches) Wait() { b.wg.Wait() }
 
-// Close stops issuing; pending rows stay pending and resume at next start.
+// Close stops issuing; pending rows stay pending, and this replica's
+// claims are given up so that another replica (or the next start) resumes
+// them at once.
 func (b *Batches) Close() {
 	b.cancel()
+	b.rescanner.Wait()
 	b.wg.Wait()
 }
 
+// claim takes or renews the claim on batch id for a lease (until=now: gives it up).
+func (b *Batches) claim(ctx context.Context, id int64, until time.Duration) (held bool, err error) {
+	now := time.Now()
+	err = b.store.InTx(ctx, func(tx registry.Tx) (err error) {
+		held, err = tx.ClaimBatch(ctx, id, b.runner, now, now.Add(until))
+		return err
+	})
+	return held, err
+}
+
+// run runs batch id if no other replica does, renewing the claim as it goes.
 func (b *Batches) run(ctx context.Context, id int64) error {
+	held, err := b.claim(ctx, id, b.lease)
+	if err != nil || !held {
+		return err // not held: another replica runs it, or it is done
+	}
+	defer func() {
+		// Given up, so that the next runner need not wait out the lease.
+		release, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		b.claim(release, id, 0)
+	}()
+	ctx, lost := context.WithCancelCause(ctx)
+	defer lost(nil)
+	renewing := make(chan struct{})
+	defer func() { lost(nil); <-renewing }()
+	go func() {
+		defer close(renewing)
+		tick := time.NewTicker(b.lease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if held, err := b.claim(ctx, id, b.lease); err == nil && !held {
+					lost(errLostClaim)
+					return
+				}
+			}
+		}
+	}()
+	err = b.runClaimed(ctx, id)
+	if errors.Is(context.Cause(ctx), errLostClaim) || errors.Is(err, errLostClaim) {
+		b.log.Warn("batch taken over by another replica; leaving it to it", "batch_id", id)
+		return nil
+	}
+	return err
+}
+
+func (b *Batches) runClaimed(ctx context.Context, id int64) error {
+	b.log.InfoContext(ctx, "running batch", "batch_id", id)
 	var batch registry.Batch
 	var rows []registry.BatchRow
 	var st stamp
@@ -383,9 +478,12 @@ func (r *batchRun) commitAll(ctx context.Context, drafted <-chan *rowDraft) erro
 	}
 }
 
-// commit records a group. Only an unavailable store (or the end of the
-// service) stops the batch; a row the store refuses for another reason is
-// found by recording the rows one by one, and fails alone.
+// commit records a group. A row the store refuses (a domain error) is
+// found by recording the rows one by one, and fails alone. Anything else
+// (an unavailable store, a dropped connection, the end of the service)
+// stops the batch with its rows pending, to resume later: a row is never
+// failed, its number voided, for the store's trouble. A row settled
+// meanwhile means another replica took the batch over.
 func (r *batchRun) commit(ctx context.Context, group []*rowDraft) error {
 	issued, err := r.commitGroup(ctx, group)
 	switch {
@@ -394,8 +492,10 @@ func (r *batchRun) commit(ctx context.Context, group []*rowDraft) error {
 			r.b.issued(ctx, issued)
 		}
 		return nil
-	case errors.Is(err, registry.ErrUnavailable) || ctx.Err() != nil:
+	case !refusal(err) || ctx.Err() != nil:
 		return err
+	case errors.Is(err, registry.ErrConflict):
+		return errLostClaim
 	case len(group) > 1:
 		for _, rd := range group {
 			if err := r.commit(ctx, []*rowDraft{rd}); err != nil {

@@ -10,8 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/certseal/certseal/internal/testenv"
 	"github.com/certseal/certseal/keys"
 	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/registry/postgres"
+	"github.com/certseal/certseal/registry/storetest"
 	"github.com/certseal/certseal/signer"
 )
 
@@ -129,28 +134,42 @@ func TestBatch(t *testing.T) {
 	}
 }
 
-// unavailableAfter is a store that goes away after some write
-// transactions, as a crash would stop a batch halfway.
+// unavailableAfter is a store that goes away once a transaction has
+// recorded a certificate, as a crash would stop a batch halfway. Counting
+// certificates, not transactions, keeps it independent of how many claim
+// renewals a slow machine makes before the first group.
 type unavailableAfter struct {
 	registry.Store
-	left atomic.Int32
+	gone atomic.Bool
+}
+
+type recordingTx struct {
+	registry.Tx
+	s *unavailableAfter
+}
+
+func (t recordingTx) CreateCertificate(ctx context.Context, c *registry.Certificate, pdf []byte) error {
+	t.s.gone.Store(true) // this transaction commits; the next finds the store gone
+	return t.Tx.CreateCertificate(ctx, c, pdf)
 }
 
 func (s *unavailableAfter) InTx(ctx context.Context, fn func(registry.Tx) error) error {
-	if s.left.Add(-1) < 0 {
+	if s.gone.Load() {
 		return registry.Errf(registry.CodeUnavailable, "store went away")
 	}
-	return s.Store.InTx(ctx, fn)
+	return s.Store.InTx(ctx, func(tx registry.Tx) error { return fn(recordingTx{tx, s}) })
 }
 
 // A batch stopped halfway resumes: every row ends issued exactly once,
 // under its reserved number, and drafts that were signed but not recorded
-// when it stopped leave no trace.
+// when it stopped leave no trace. The replica that stopped could not give
+// its claim up (the store was gone), so the next one takes the batch over
+// when the claim's lease runs out.
 func TestBatchResume(t *testing.T) {
 	f := newFixture(t, backends[0].open(t))
-	flaky := &unavailableAfter{Store: f.store}
-	flaky.left.Store(2) // the submission and one group of rows
+	flaky := &unavailableAfter{Store: f.store} // gone after the first group of rows
 	stopped := signer.NewBatches(f.issuer, flaky, slog.New(slog.DiscardHandler), nil)
+	stopped.SetLease(time.Second)
 	const n = 24 // more than one group (maxGroup 16)
 	id := submit(t, f, stopped, n).ID
 	stopped.Close()
@@ -160,9 +179,13 @@ func TestBatchResume(t *testing.T) {
 	}
 
 	resumed := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), nil)
+	resumed.SetLease(200 * time.Millisecond)
 	defer resumed.Close()
 	if err := resumed.Resume(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); readBatch(t, f, id).batch.State != registry.BatchDone && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
 	}
 	resumed.Wait()
 	s = readBatch(t, f, id)
@@ -324,5 +347,105 @@ func TestBatchRowErrorsNameTheFilesColumns(t *testing.T) {
 	other := strings.Replace(string(batchCSV(t, 0, 1, f.photo)), "高校教师", "中小学教师", 1)
 	if errs := submit([]byte(other)); len(errs) != 1 || errs[0].Column != "职称系列" || !strings.Contains(errs[0].Reason, "中小学教师") {
 		t.Errorf("a series without a filing: %+v; want column 职称系列", errs)
+	}
+}
+
+// waitDone waits until batch id is done.
+func waitDone(t *testing.T, f *fixture, id int64) batchState {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if s := readBatch(t, f, id); s.batch.State == registry.BatchDone {
+			return s
+		}
+	}
+	s := readBatch(t, f, id)
+	t.Fatalf("batch not done: %+v", s.batch)
+	return s
+}
+
+// Two replicas on one database: B starts (a rolling deploy) while A runs a
+// batch, and resumes the unfinished batches it finds. One runs it; every
+// row is issued once and the batch finishes. Before claims, both ran it,
+// tripped over each other's rows and could both give up, leaving it
+// running forever.
+func TestTwoReplicasRunABatchOnce(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	ctx := context.Background()
+	for round := range 5 {
+		t.Run(fmt.Sprint(round), func(t *testing.T) {
+			f := newFixture(t, backends[1].open(t))
+			other, err := postgres.Open(ctx, url, storetest.PII())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			a := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), nil)
+			b := signer.NewBatches(f.issuer, other, slog.New(slog.DiscardHandler), nil)
+			defer a.Close()
+			defer b.Close()
+			const n = 48
+			batch, rowErrs, err := a.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: signer.ContentTypeCSV,
+				Body: batchCSV(t, 0, n, f.photo), Actor: "unit:1#1", RequestID: "req-batch"})
+			if err != nil || len(rowErrs) > 0 {
+				t.Fatal(err, rowErrs)
+			}
+			time.Sleep(time.Duration(round) * 40 * time.Millisecond)
+			if err := b.Resume(ctx); err != nil { // B starting now
+				t.Fatal(err)
+			}
+			s := waitDone(t, f, batch.ID)
+			if s.batch.Issued != n || len(s.certs) != n {
+				t.Fatalf("batch %+v, %d certificates", s.batch, len(s.certs))
+			}
+			for _, row := range s.rows {
+				if row.State != registry.RowIssued || len(s.certs[row.Number]) != 1 || s.signs[row.Number] != 1 {
+					t.Errorf("%s: %d certificates, %d signing events", show(row), len(s.certs[row.Number]), s.signs[row.Number])
+				}
+			}
+		})
+	}
+}
+
+// droppingStore drops the connection once while a certificate is
+// recorded, as a PostgreSQL failover or pg_terminate_backend does.
+type droppingStore struct {
+	registry.Store
+	drops atomic.Int32
+}
+
+type droppingTx struct {
+	registry.Tx
+	s *droppingStore
+}
+
+func (s *droppingStore) InTx(ctx context.Context, fn func(registry.Tx) error) error {
+	return s.Store.InTx(ctx, func(tx registry.Tx) error { return fn(droppingTx{tx, s}) })
+}
+
+func (t droppingTx) CreateCertificate(ctx context.Context, c *registry.Certificate, pdf []byte) error {
+	if t.s.drops.Add(-1) >= 0 {
+		return &pgconn.PgError{Severity: "FATAL", Code: "57P01", Message: "terminating connection due to administrator command"}
+	}
+	return t.Tx.CreateCertificate(ctx, c, pdf)
+}
+
+// The store's trouble is not a row's fault: a dropped connection leaves the
+// rows pending, and the batch goes on at the next look (every lease), every
+// row issued. It used to fail the row for good and void its number.
+func TestBatchOutlivesADroppedConnection(t *testing.T) {
+	f := newFixture(t, backends[0].open(t))
+	dropping := &droppingStore{Store: f.store}
+	dropping.drops.Store(1)
+	bs := signer.NewBatches(f.issuer, dropping, slog.New(slog.DiscardHandler), nil)
+	bs.SetLease(200 * time.Millisecond)
+	defer bs.Close()
+	if err := bs.Resume(context.Background()); err != nil { // as serve does at start
+		t.Fatal(err)
+	}
+	s := waitDone(t, f, submit(t, f, bs, 3).ID)
+	for _, r := range s.rows {
+		if r.State != registry.RowIssued {
+			t.Errorf("%s after a dropped connection", show(r))
+		}
 	}
 }

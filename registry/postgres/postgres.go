@@ -180,7 +180,7 @@ var appUpdates = []struct{ table, columns string }{
 	{"seals", "state, revoked_at, reason, invalidity_date, rev"},
 	{"certificates", "state, revoked_at, revoke_reason, revoked_by, category, rev"},
 	{"sequences", "value"},
-	{"batches", "state, finished_at, issued, failed, rev"},
+	{"batches", "state, finished_at, issued, failed, rev, runner, lease_until"},
 	{"batch_rows", "state, number, error"},
 }
 

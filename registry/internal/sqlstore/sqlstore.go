@@ -790,6 +790,15 @@ func (t *Tx) UpdateBatch(ctx context.Context, b *registry.Batch) error {
 	return updated(n, err, "batch", b.ID, &b.Rev)
 }
 
+func (t *Tx) ClaimBatch(ctx context.Context, id int64, runner string, now, until time.Time) (bool, error) {
+	n, err := t.c.Exec(ctx, `UPDATE batches SET runner = $1, lease_until = $2
+		WHERE id = $3 AND state <> 'done' AND (runner = $1 OR runner = '' OR lease_until < $4)`, runner, micros(until), id, micros(now))
+	if err != nil {
+		return false, fmt.Errorf("claim batch %d: %w", id, err)
+	}
+	return n == 1, nil
+}
+
 func (t *Tx) UnfinishedBatches(ctx context.Context) ([]registry.Batch, error) {
 	rows, err := t.c.Query(ctx, `SELECT `+batchCols+` FROM batches WHERE state <> 'done' ORDER BY id`)
 	return collect(rows, err, scanBatch)
