@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/certseal/certseal/internal/config"
 )
 
 // runBatch submits a CSV or XLSX file of appointments to a running
@@ -24,7 +26,8 @@ func runBatch(ctx context.Context, env *cliEnv, args []string) error {
 	fs := flag.NewFlagSet("certseal batch submit", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	server := fs.String("server", env.getenv("CERTSEAL_SERVER"), "certseal address (CERTSEAL_SERVER)")
-	key := fs.String("key", env.getenv("CERTSEAL_API_KEY"), "API key of the unit or the platform (CERTSEAL_API_KEY)")
+	key := new(string)
+	config.SecretVar(fs, key, "key", env.getenv("CERTSEAL_API_KEY"), "API key of the unit or the platform (CERTSEAL_API_KEY)")
 	unit := fs.Int64("unit", 0, "unit id (a unit key implies its own)")
 	idem := fs.String("idempotency-key", "", "resubmitting with the same key answers the same batch (default: the file's name and size)")
 	every := fs.Duration("every", 500*time.Millisecond, "how often to ask for progress")

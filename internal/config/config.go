@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -35,6 +37,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
 	LogJSON         bool
+
+	envErrs []error // CERTSEAL_* values that do not parse, reported by Validate
 }
 
 // Register adds the settings to fs; their defaults come from getenv.
@@ -48,8 +52,8 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.DataDir, "data", env("CERTSEAL_DATA_DIR", "data"), "data directory (CERTSEAL_DATA_DIR)")
 	fs.StringVar(&c.Addr, "addr", env("CERTSEAL_ADDR", "127.0.0.1:8080"), "listen address (CERTSEAL_ADDR)")
 	fs.StringVar(&c.BaseURL, "base-url", env("CERTSEAL_BASE_URL", ""), "public base URL for QR codes and PKI addresses (CERTSEAL_BASE_URL; default http://ADDR)")
-	fs.StringVar(&c.DatabaseURL, "database-url", env("CERTSEAL_DATABASE_URL", ""), "PostgreSQL URL; empty uses SQLite in the data directory (CERTSEAL_DATABASE_URL)")
-	fs.StringVar(&c.RedisURL, "redis-url", env("CERTSEAL_REDIS_URL", ""), "Redis URL; empty uses an in-process cache (CERTSEAL_REDIS_URL)")
+	URLVar(fs, &c.DatabaseURL, "database-url", env("CERTSEAL_DATABASE_URL", ""), "PostgreSQL URL; empty uses SQLite in the data directory (CERTSEAL_DATABASE_URL)")
+	URLVar(fs, &c.RedisURL, "redis-url", env("CERTSEAL_REDIS_URL", ""), "Redis URL; empty uses an in-process cache (CERTSEAL_REDIS_URL)")
 	fs.StringVar(&c.CARootCert, "ca-root", env("CERTSEAL_CA_ROOT", ""), "root CA certificate PEM (CERTSEAL_CA_ROOT)")
 	fs.StringVar(&c.CAIssuingCert, "ca-issuing-cert", env("CERTSEAL_CA_ISSUING_CERT", ""), "issuing CA certificate PEM (CERTSEAL_CA_ISSUING_CERT)")
 	fs.StringVar(&c.CAIssuingKey, "ca-issuing-key", env("CERTSEAL_CA_ISSUING_KEY", ""), "issuing CA private key PEM (CERTSEAL_CA_ISSUING_KEY)")
@@ -58,35 +62,74 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.FontFile, "font", env("CERTSEAL_FONT", ""), "TrueType font for certificates; empty uses the embedded GB2312 subset (CERTSEAL_FONT)")
 	fs.StringVar(&c.TemplateFile, "template", env("CERTSEAL_TEMPLATE", ""), "certificate layout template JSON; empty uses the embedded one (CERTSEAL_TEMPLATE)")
 	fs.StringVar(&c.CalendarDir, "calendar-dir", env("CERTSEAL_CALENDAR_DIR", ""), "directory of <year>.json working-day files laid over the shipped ones (CERTSEAL_CALENDAR_DIR)")
-	fs.Float64Var(&c.PublicRateLimit, "public-rate", envFloat(getenv, "CERTSEAL_PUBLIC_RATE", 20), "public requests per second per client (CERTSEAL_PUBLIC_RATE)")
-	fs.IntVar(&c.PublicBurst, "public-burst", int(envFloat(getenv, "CERTSEAL_PUBLIC_BURST", 40)), "public request burst per client (CERTSEAL_PUBLIC_BURST)")
-	fs.BoolVar(&c.TrustProxy, "trust-proxy", env("CERTSEAL_TRUST_PROXY", "") == "true", "honour X-Forwarded-For from a load balancer (CERTSEAL_TRUST_PROXY=true)")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight requests may finish on shutdown")
-	fs.TextVar(&c.LogLevel, "log-level", levelOf(env("CERTSEAL_LOG_LEVEL", "info")), "log level: debug, info, warn, error (CERTSEAL_LOG_LEVEL)")
-	fs.BoolVar(&c.LogJSON, "log-json", env("CERTSEAL_LOG_FORMAT", "") == "json", "JSON logs (CERTSEAL_LOG_FORMAT=json)")
-}
-
-func envFloat(getenv func(string) string, name string, def float64) float64 {
-	var v float64
-	if s := getenv(name); s != "" {
-		if _, err := fmt.Sscan(s, &v); err == nil {
-			return v
+	// A variable that does not parse is an error (Validate), not its default.
+	parsed := func(name, def string, parse func(string) error) {
+		s := env(name, def)
+		if err := parse(s); err != nil {
+			c.envErrs = append(c.envErrs, fmt.Errorf("%s=%q: %w", name, s, err))
+			parse(def)
 		}
 	}
-	return def
+	parsed("CERTSEAL_PUBLIC_RATE", "20", func(s string) (err error) { c.PublicRateLimit, err = strconv.ParseFloat(s, 64); return err })
+	parsed("CERTSEAL_PUBLIC_BURST", "40", func(s string) (err error) { c.PublicBurst, err = strconv.Atoi(s); return err })
+	parsed("CERTSEAL_TRUST_PROXY", "false", func(s string) (err error) { c.TrustProxy, err = strconv.ParseBool(s); return err })
+	parsed("CERTSEAL_LOG_LEVEL", "info", func(s string) error { return c.LogLevel.UnmarshalText([]byte(s)) })
+	parsed("CERTSEAL_LOG_FORMAT", "text", func(s string) error {
+		if s != "text" && s != "json" {
+			return errors.New("want text or json")
+		}
+		c.LogJSON = s == "json"
+		return nil
+	})
+	fs.Float64Var(&c.PublicRateLimit, "public-rate", c.PublicRateLimit, "public requests per second per client (CERTSEAL_PUBLIC_RATE)")
+	fs.IntVar(&c.PublicBurst, "public-burst", c.PublicBurst, "public request burst per client (CERTSEAL_PUBLIC_BURST)")
+	fs.BoolVar(&c.TrustProxy, "trust-proxy", c.TrustProxy, "honour X-Forwarded-For from a load balancer (CERTSEAL_TRUST_PROXY=true)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight requests may finish on shutdown")
+	fs.TextVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error (CERTSEAL_LOG_LEVEL)")
+	fs.BoolVar(&c.LogJSON, "log-json", c.LogJSON, "JSON logs (CERTSEAL_LOG_FORMAT=json)")
 }
 
-func levelOf(s string) slog.Level {
-	var l slog.Level
-	if l.UnmarshalText([]byte(s)) != nil {
-		return slog.LevelInfo
+// URLVar defines a string flag holding a URL that may carry a password:
+// its usage text, whose default comes from the environment, shows it
+// redacted.
+func URLVar(fs *flag.FlagSet, p *string, name, def, usage string) {
+	*p = def
+	fs.Var(secretValue{p, redactURL}, name, usage)
+}
+
+// SecretVar defines a string flag holding a secret (an API key), shown in
+// usage text only as set or not.
+func SecretVar(fs *flag.FlagSet, p *string, name, def, usage string) {
+	*p = def
+	fs.Var(secretValue{p, func(string) string { return "(set)" }}, name, usage)
+}
+
+// secretValue is a string flag whose printed form is show(value).
+type secretValue struct {
+	p    *string
+	show func(string) string
+}
+
+func (v secretValue) String() string {
+	if v.p == nil || *v.p == "" {
+		return ""
 	}
-	return l
+	return v.show(*v.p)
+}
+
+func (v secretValue) Set(s string) error { *v.p = s; return nil }
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(an unreadable URL)"
+	}
+	return u.Redacted()
 }
 
 // Validate fills derived defaults and refuses settings that cannot work.
 func (c *Config) Validate() error {
-	var errs []error
+	errs := slices.Clone(c.envErrs)
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data must not be empty"))
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -27,6 +28,17 @@ func TestParse(t *testing.T) {
 		{name: "bad base URL", args: []string{"--base-url", "ftp://x"}, wantErr: "--base-url"},
 		{name: "half a CA", args: []string{"--ca-root", "r.pem"}, wantErr: "all three"},
 		{name: "bad algorithm", args: []string{"--seal-key-alg", "dsa"}, wantErr: "--seal-key-alg"},
+		{name: "env values parse", env: map[string]string{"CERTSEAL_PUBLIC_RATE": "2.5", "CERTSEAL_PUBLIC_BURST": "7", "CERTSEAL_TRUST_PROXY": "true",
+			"CERTSEAL_LOG_LEVEL": "warn", "CERTSEAL_LOG_FORMAT": "json"}, check: func(c *Config) bool {
+			return c.PublicRateLimit == 2.5 && c.PublicBurst == 7 && c.TrustProxy && c.LogLevel == slog.LevelWarn && c.LogJSON
+		}},
+		{name: "flag beats a bad env value", args: []string{"--public-rate", "3"}, env: map[string]string{"CERTSEAL_PUBLIC_RATE": "5/s"},
+			wantErr: `CERTSEAL_PUBLIC_RATE="5/s"`}, // the variable is wrong all the same
+		{name: "rate with a unit", env: map[string]string{"CERTSEAL_PUBLIC_RATE": "5/s"}, wantErr: "CERTSEAL_PUBLIC_RATE"},
+		{name: "burst not a number", env: map[string]string{"CERTSEAL_PUBLIC_BURST": "many"}, wantErr: "CERTSEAL_PUBLIC_BURST"},
+		{name: "trust proxy yes", env: map[string]string{"CERTSEAL_TRUST_PROXY": "yes"}, wantErr: "CERTSEAL_TRUST_PROXY"},
+		{name: "unknown log level", env: map[string]string{"CERTSEAL_LOG_LEVEL": "verbose"}, wantErr: "CERTSEAL_LOG_LEVEL"},
+		{name: "unknown log format", env: map[string]string{"CERTSEAL_LOG_FORMAT": "xml"}, wantErr: "CERTSEAL_LOG_FORMAT"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -44,5 +56,24 @@ func TestParse(t *testing.T) {
 				t.Fatalf("unexpected config %+v", c)
 			}
 		})
+	}
+}
+
+// The usage text shows defaults, which come from the environment: the
+// passwords in URLs must not be in it (a mistyped flag in a unit file
+// would write them to the journal).
+func TestUsageHidesSecrets(t *testing.T) {
+	env := map[string]string{"CERTSEAL_DATABASE_URL": "postgres://certseal:S3cretPW@db:5432/cs", "CERTSEAL_REDIS_URL": "redis://:R3disPW@cache:6379/0"}
+	var usage strings.Builder
+	c, _, err := Parse("test", []string{"--nonsense"}, func(k string) string { return env[k] }, &usage, nil)
+	if err == nil {
+		t.Fatal("an unknown flag was accepted")
+	}
+	if strings.Contains(usage.String(), "S3cretPW") || strings.Contains(usage.String(), "R3disPW") || !strings.Contains(usage.String(), "db:5432") {
+		t.Errorf("usage text:\n%s", usage.String())
+	}
+	c, _, err = Parse("test", nil, func(k string) string { return env[k] }, io.Discard, nil)
+	if err != nil || c.DatabaseURL != env["CERTSEAL_DATABASE_URL"] || c.RedisURL != env["CERTSEAL_REDIS_URL"] {
+		t.Fatalf("the URLs themselves are kept: %v %q %q", err, c.DatabaseURL, c.RedisURL)
 	}
 }
