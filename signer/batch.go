@@ -110,8 +110,16 @@ func (b *Batches) Submit(ctx context.Context, sub BatchSubmission) (registry.Bat
 	}
 	batch := registry.Batch{UnitID: sub.UnitID, Actor: sub.Actor, RequestID: sub.RequestID, State: registry.BatchRunning,
 		CreatedAt: b.issuer.now(), IdempotencyKey: sub.IdempotencyKey}
+	var clashes []RowError
 	err = b.store.InTx(ctx, func(tx registry.Tx) error {
 		first, last, err := b.reserveNumbers(ctx, tx, &batch, rows, today.Year)
+		var clash *rowClashes
+		if errors.As(err, &clash) {
+			for _, c := range clash.rows {
+				clashes = append(clashes, rowError(rows[c.index].Row, c.err, func(field string) string { return file.Column(c.index, field) }))
+			}
+			return err // nothing stored
+		}
 		if err != nil {
 			return err
 		}
@@ -122,11 +130,27 @@ func (b *Batches) Submit(ctx context.Context, sub BatchSubmission) (registry.Bat
 			SubjectID: fmt.Sprint(batch.ID), RequestID: sub.RequestID,
 			PayloadDigest: audit.Digest(map[string]any{"rows": len(rows), "unit": sub.UnitID, "first_number": first, "last_number": last})})
 	})
+	if len(clashes) > 0 {
+		return registry.Batch{}, clashes, nil
+	}
 	if err != nil {
 		return registry.Batch{}, nil, err
 	}
 	b.start(batch.ID)
 	return batch, nil, nil
+}
+
+// rowClashes are rows that clash with certificates already issued.
+type rowClashes struct{ rows []rowClash }
+
+// rowClash is one row (by index in the file's rows) and why it clashes.
+type rowClash struct {
+	index int
+	err   error
+}
+
+func (c *rowClashes) Error() string {
+	return fmt.Sprintf("%d rows clash with certificates already issued", len(c.rows))
 }
 
 // alreadyIssued is the note on a row whose appointment had a certificate
@@ -141,6 +165,7 @@ const alreadyIssued = "already issued before; not issued again"
 // voids no numbers. It returns the first and last number reserved.
 func (b *Batches) reserveNumbers(ctx context.Context, tx registry.Tx, batch *registry.Batch, rows []registry.BatchRow, year int) (first, last string, err error) {
 	batch.Issued = 0 // InTx may run this again
+	var clashes rowClashes
 	for i := range rows {
 		r := &rows[i]
 		err := b.issuer.checkNotIssued(ctx, tx, r.Appointment)
@@ -148,6 +173,9 @@ func (b *Batches) reserveNumbers(ctx context.Context, tx registry.Tx, batch *reg
 		if errors.As(err, &already) {
 			r.State, r.Number, r.Error = registry.RowIssued, already.Number, alreadyIssued
 			batch.Issued++
+			continue
+		} else if refusal(err) {
+			clashes.rows = append(clashes.rows, rowClash{i, err})
 			continue
 		} else if err != nil {
 			return "", "", err
@@ -164,6 +192,9 @@ func (b *Batches) reserveNumbers(ctx context.Context, tx registry.Tx, batch *reg
 			first = r.Number
 		}
 		last = r.Number
+	}
+	if len(clashes.rows) > 0 {
+		return "", "", &clashes
 	}
 	return first, last, nil
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -95,7 +96,7 @@ type AlreadyIssuedError struct {
 }
 
 func (e *AlreadyIssuedError) Error() string {
-	return fmt.Sprintf("certificate %s (version %d) was already issued for this appointment", e.Number, e.Version)
+	return fmt.Sprintf("certificate %s (version %d) was already issued for this appointment (to correct it: reissue; to replace it: revoke it first)", e.Number, e.Version)
 }
 
 // Prepare checks everything about a request that does not need the
@@ -211,16 +212,44 @@ func (is *Issuer) Reissue(ctx context.Context, number string, corrected registry
 
 // checkNotIssued refuses an appointment that already has a valid
 // certificate, naming it (*AlreadyIssuedError in a duplicate error).
+//
+// The same person, series, level and term with other particulars is not
+// the same appointment asked again but a clash: it is refused naming what
+// differs and what to do, never answered with the other certificate.
 func (is *Issuer) checkNotIssued(ctx context.Context, tx registry.Tx, a registry.Appointment) error {
 	prev, err := tx.CertificateByDedupKey(ctx, a.DedupKey(is.pii))
 	switch {
 	case err == nil:
+		if differs := differingParticulars(prev.Appointment, a); len(differs) > 0 {
+			return &registry.Error{Code: registry.CodeDuplicate, Field: "id_number", Msg: fmt.Sprintf(
+				"this ID number already has certificate %s (version %d) in this series and level for the same term, with another %s: "+
+					"correct that certificate (reissue) or revoke it first", prev.Number, prev.Version, strings.Join(differs, ", "))}
+		}
 		already := &AlreadyIssuedError{Number: prev.Number, Version: prev.Version}
 		return &registry.Error{Code: registry.CodeDuplicate, Msg: already.Error(), Err: already}
 	case errors.Is(err, registry.ErrNotFound):
 		return nil
 	}
 	return err
+}
+
+// differingParticulars names the fields in which two appointments with one
+// deduplication key differ.
+func differingParticulars(old, req registry.Appointment) []string {
+	var out []string
+	for _, f := range []struct {
+		name     string
+		old, new any
+	}{
+		{"name", old.Name, req.Name}, {"gender", old.Gender, req.Gender}, {"specialty", old.Specialty, req.Specialty},
+		{"post", old.Post, req.Post}, {"committee", old.Committee, req.Committee},
+		{"publication_number", old.PublicationNumber, req.PublicationNumber}, {"appointed_on", old.AppointedOn, req.AppointedOn},
+	} {
+		if f.old != f.new {
+			out = append(out, f.name)
+		}
+	}
+	return out
 }
 
 // signAndRecord checks, signs and records one certificate inside tx. The
