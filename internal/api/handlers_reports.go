@@ -136,7 +136,9 @@ func (s *server) buildReport(ctx context.Context, jurisdiction string, unitID in
 				}
 				for _, c := range certs {
 					a := c.Appointment
-					issued[[2]string{u.Name, c.IssuedAt.In(registry.ChinaTZ).Format("2006-01")}]++
+					if c.Version == 1 { // a correction is not another issuance
+						issued[[2]string{u.Name, c.IssuedAt.In(registry.ChinaTZ).Format("2006-01")}]++
+					}
 					if c.State == registry.CertRevoked {
 						revoked[[2]string{u.Name, string(c.Category)}]++
 					}

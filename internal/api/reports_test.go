@@ -188,3 +188,24 @@ func TestExpiringFilings(t *testing.T) {
 		t.Errorf("next filing due %s", out.Due)
 	}
 }
+
+// A correction is not another issuance: the monthly count stays.
+func TestReportCountsIssuancesNotVersions(t *testing.T) {
+	w := newWorld(t)
+	total := func() (n int) {
+		var rep Report
+		w.must(call{method: "GET", path: fmt.Sprintf("/api/v1/reports?unit_id=%d", w.a.ID), key: w.platform}, http.StatusOK, &rep)
+		for _, l := range rep.Issued {
+			n += l.Issued
+		}
+		return n
+	}
+	appt := w.appointment(w.a.ID)
+	c := w.issue(w.a.key, appt)
+	before := total()
+	w.must(call{method: "POST", path: "/api/v1/certificates/" + c.Number + "/reissue", key: w.a.key, body: withField(appt, "post", "教授")},
+		http.StatusCreated, nil)
+	if after := total(); after != before || before == 0 {
+		t.Errorf("issued %d before the correction, %d after", before, after)
+	}
+}
