@@ -148,10 +148,13 @@ func (d *demo) run(env *cliEnv) error {
 		Number    string `json:"number"`
 		VerifyURL string `json:"verify_url"`
 	}
+	// Appointed today for three years, so the demo's page says 有效 in any
+	// year and the certificate is neither late nor a backfill.
+	today := registry.Today(time.Now())
 	if err := d.call(d.unit, "POST", "/api/v1/certificates", map[string]any{"unit_id": unit.ID, "name": "王晓明", "gender": "男",
 		"id_number": idNumber, "series": demoSeries, "specialty": "计算机科学与技术", "level": "副高级", "post": "副教授",
-		"term_from": "2026-01-01", "term_to": "2028-12-31", "committee": "威海示范大学高级职称评审委员会",
-		"publication_number": "威示大字〔2026〕8号", "appointed_on": "2026-01-01", "photo": demoPhoto}, &cert); err != nil {
+		"term_from": today.String(), "term_to": today.AddDate(3, 0, -1).String(), "committee": "威海示范大学高级职称评审委员会",
+		"publication_number": fmt.Sprintf("威示大字〔%d〕8号", today.Year), "appointed_on": today.String(), "photo": demoPhoto}, &cert); err != nil {
 		return err
 	}
 	var pdf []byte

@@ -133,9 +133,14 @@ func bearerKey(header string) string {
 func Authenticate(store registry.Store) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			key := bearerKey(r.Header.Get("Authorization"))
-			if key == "" {
+			header := r.Header.Get("Authorization")
+			key := bearerKey(header)
+			switch {
+			case header == "":
 				WriteProblem(w, r, registry.Errf(CodeUnauthorized, "send an API key as Authorization: Bearer <key>"))
+				return
+			case key == "":
+				WriteProblem(w, r, registry.Errf(CodeUnauthorized, "the Authorization header holds no certseal API key: send Authorization: Bearer cs_… as certseal apikey create printed it"))
 				return
 			}
 			var k registry.APIKey
@@ -146,7 +151,7 @@ func Authenticate(store registry.Store) func(http.Handler) http.Handler {
 			})
 			switch {
 			case errors.Is(err, registry.ErrNotFound):
-				WriteProblem(w, r, registry.Errf(CodeUnauthorized, "unknown API key"))
+				WriteProblem(w, r, registry.Errf(CodeUnauthorized, "unknown API key: this installation did not make it (run certseal apikey create with the server's data directory or database)"))
 				return
 			case err != nil: // the store's unavailable is a 503
 				WriteProblem(w, r, err)

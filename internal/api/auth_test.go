@@ -161,15 +161,15 @@ func TestAuthenticate(t *testing.T) {
 	tests := []struct {
 		name, header string
 		status       int
-		actor        string
+		actor        string // or, for a 401, what the detail says
 	}{
 		{"platform", "Bearer " + platformKey, 200, "platform#" + strconv.FormatInt(platform.ID, 10)},
 		{"reviewer", "Bearer " + reviewerKey, 200, "reviewer:威海市#" + strconv.FormatInt(reviewer.ID, 10)},
 		{"unit", "Bearer " + unitKey, 200, "unit:12#" + strconv.FormatInt(unit.ID, 10)},
-		{"no header", "", 401, ""},
-		{"unknown key", "Bearer " + unknownKey, 401, ""},
-		{"malformed key", "Bearer hello", 401, ""},
-		{"other scheme", "Basic " + base64.StdEncoding.EncodeToString([]byte("a:b")), 401, ""},
+		{"no header", "", 401, "send an API key"},
+		{"unknown key", "Bearer " + unknownKey, 401, "this installation did not make it"},
+		{"malformed key", "Bearer hello", 401, "holds no certseal API key"},
+		{"other scheme", "Basic " + base64.StdEncoding.EncodeToString([]byte("a:b")), 401, "holds no certseal API key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -182,8 +182,8 @@ func TestAuthenticate(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", rec.Code, tc.status, rec.Body)
 			}
 			if tc.status == 401 {
-				if p := plumbProblem(t, rec); p.Code != "unauthorized" {
-					t.Errorf("code %s", p.Code)
+				if p := plumbProblem(t, rec); p.Code != "unauthorized" || !strings.Contains(p.Detail, tc.actor) {
+					t.Errorf("code %s, detail %q, want it to say %q", p.Code, p.Detail, tc.actor)
 				}
 				if !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Bearer") {
 					t.Errorf("401 without WWW-Authenticate: Bearer")
