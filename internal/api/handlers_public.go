@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,53 +21,160 @@ import (
 
 func (s *server) verifyByToken(w http.ResponseWriter, r *http.Request) {
 	resp, err := s.Verifier.ByToken(r.Context(), chi.URLParam(r, "number"), r.URL.Query().Get("k"), verify.FormatFor(r))
-	s.answer(w, r, resp, err)
+	s.answer(w, r, resp, err, lookupView{Number: chi.URLParam(r, "number")})
 }
 
+// verifyByName is the typed lookup; a browser asking without a number
+// and a name gets the page to type them into.
 func (s *server) verifyByName(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if q.Get("no") == "" || q.Get("name") == "" {
-		WriteProblem(w, r, registry.FieldErr("no", "give the certificate number (no) and the holder's name (name)"))
+	typed := lookupView{Number: q.Get("no"), Name: q.Get("name")}
+	switch {
+	case typed.Number == "" && typed.Name == "" && wantsHTML(r):
+		s.writeLookupPage(w, r, http.StatusOK, typed)
+		return
+	case typed.Number == "" || typed.Name == "":
+		s.publicProblem(w, r, registry.FieldErr("no", "give the certificate number (no) and the holder's name (name)"), typed)
 		return
 	}
-	resp, err := s.Verifier.ByName(r.Context(), q.Get("no"), q.Get("name"), verify.FormatFor(r))
-	s.answer(w, r, resp, err)
+	resp, err := s.Verifier.ByName(r.Context(), typed.Number, typed.Name, verify.FormatFor(r))
+	s.answer(w, r, resp, err, typed)
 }
 
-func (s *server) answer(w http.ResponseWriter, r *http.Request, resp verify.Response, err error) {
+func (s *server) answer(w http.ResponseWriter, r *http.Request, resp verify.Response, err error, typed lookupView) {
 	if err != nil {
 		// A database that cannot answer is 503, never "unknown".
 		s.Metrics.Verification("error")
-		WriteProblem(w, r, err)
+		s.publicProblem(w, r, err, typed)
 		return
 	}
 	s.Metrics.Verification(string(resp.Outcome))
 	resp.WriteTo(w)
 }
 
+// wantsHTML is whether the client is a browser (it names text/html):
+// others, curl's */* included, get problem+json and JSON verdicts.
+func wantsHTML(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		if strings.Contains(v, "text/html") {
+			return true
+		}
+	}
+	return false
+}
+
+//go:embed lookup.html
+var lookupHTML string
+
+var lookupTemplate = template.Must(template.New("lookup").Parse(lookupHTML))
+
+// lookupView is the page where an employer types a number and a name or
+// uploads a PDF, with what came of the last try.
+type lookupView struct {
+	Number, Name string
+	Problem      string // what was wrong, in words
+	Upload       *uploadView
+	Platform     string
+}
+
+// uploadView is an upload's verdict in words.
+type uploadView struct {
+	Word, Class, Message string
+	Certificate          *verify.Answer
+}
+
+func (s *server) writeLookupPage(w http.ResponseWriter, r *http.Request, status int, v lookupView) {
+	v.Platform = s.BaseURL
+	var buf bytes.Buffer
+	if err := lookupTemplate.Execute(&buf, v); err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Robots-Tag", "noindex")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// publicProblem answers an error of a public route: problem+json, or for
+// a browser the lookup page saying in words what went wrong.
+func (s *server) publicProblem(w http.ResponseWriter, r *http.Request, err error, typed lookupView) {
+	if !wantsHTML(r) {
+		WriteProblem(w, r, err)
+		return
+	}
+	p := problemFor(r, err)
+	logServerError(r, p, err)
+	setInfoCode(r.Context(), p.Code)
+	if p.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	typed.Problem = problemInWords(p)
+	s.writeLookupPage(w, r, p.Status, typed)
+}
+
+// problemInWords says what went wrong for the employer at the page.
+func problemInWords(p Problem) string {
+	switch {
+	case p.Code == string(registry.CodeUnavailable):
+		return "暂时无法查询，请稍后再试。"
+	case p.Code == string(CodeTooLarge):
+		return "文件太大：请上传不超过 10 MB 的证书 PDF。"
+	case p.Code == string(CodeUnsupportedMediaType), p.Field == "file":
+		return "请选择要验证的证书 PDF 文件。"
+	case p.Field == "number" || (p.Field == "no" && p.Code == string(registry.CodeInvalid) && strings.Contains(p.Detail, "check")):
+		return "证书编号有误，请核对后重新输入：最后一位是校验位，常见原因是输错或颠倒了数字。"
+	case p.Field == "no":
+		return "请填写证书编号和持证人姓名。"
+	}
+	return "请求有误（" + p.Title + "）：" + p.Detail
+}
+
+// uploadInWords is an upload's verdict for the page.
+func uploadInWords(ans verify.UploadAnswer) *uploadView {
+	v := &uploadView{Message: ans.Message, Certificate: ans.Certificate}
+	switch ans.Indication {
+	case verify.Passed:
+		v.Word, v.Class = "验证通过", "good"
+	case verify.Failed:
+		v.Word, v.Class = "验证未通过", "bad"
+	default:
+		v.Word, v.Class = "无法判定", "unsure"
+	}
+	return v
+}
+
 // verifyUpload takes a PDF as the raw body or as the multipart field "file".
 func (s *server) verifyUpload(w http.ResponseWriter, r *http.Request) {
 	pdf, err := uploadedPDF(r)
 	if err != nil {
-		WriteProblem(w, r, err)
+		s.publicProblem(w, r, err, lookupView{})
 		return
 	}
 	ans, err := s.Verifier.CheckUpload(r.Context(), pdf)
 	if err != nil {
 		s.Metrics.Verification("error")
-		WriteProblem(w, r, err)
+		s.publicProblem(w, r, err, lookupView{})
 		return
 	}
 	s.Metrics.Verification("upload_" + ans.Indication)
 	if claimed := r.URL.Query().Get("no"); claimed != "" {
 		number, err := registry.ParseCertNumber(claimed)
 		if err != nil {
-			WriteProblem(w, r, err)
+			s.publicProblem(w, r, err, lookupView{})
 			return
 		}
 		if suspicious(ans, number) {
 			s.noteSuspectedForgery(r, number, ans)
 		}
+	}
+	if wantsHTML(r) {
+		s.writeLookupPage(w, r, http.StatusOK, lookupView{Upload: uploadInWords(ans)})
+		return
 	}
 	WriteJSON(w, http.StatusOK, ans)
 }

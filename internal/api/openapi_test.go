@@ -151,6 +151,7 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 		"GET /api/v1/certificates/{number}/pdf",
 		"POST /api/v1/certificates/{number}/revoke",
 		"POST /api/v1/certificates/{number}/reissue",
+		"GET /",
 		"GET /v/{number}",
 		"GET /v",
 		"POST /v/pdf",

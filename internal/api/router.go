@@ -102,6 +102,8 @@ func New(d Deps) http.Handler {
 		r.Use(RateLimit(d.PublicRate, d.PublicBurst, TrustForwardedFor(d.TrustProxy)))
 		r.With(MaxBody(0)).Get("/v/{number}", s.verifyByToken)
 		r.With(MaxBody(0)).Get("/v", s.verifyByName)
+		// The site's front door is the page to type a number into.
+		r.Get("/", http.RedirectHandler("/v", http.StatusFound).ServeHTTP)
 		r.With(MaxBody(limitUpload)).Post("/v/pdf", s.verifyUpload)
 		r.Get("/catalog", s.catalogHTML)
 		r.Get("/api/v1/catalog", s.catalogJSON)
