@@ -131,6 +131,9 @@ type Tx interface {
 
 	CreateBatch(ctx context.Context, b *Batch, rows []BatchRow) error
 	Batch(ctx context.Context, id int64) (Batch, error)
+	// BatchByIdempotencyKey finds the batch a caller (actor) submitted for
+	// a unit under an Idempotency-Key.
+	BatchByIdempotencyKey(ctx context.Context, unitID int64, actor, key string) (Batch, error)
 	// BatchRows lists rows of a batch in row order; state "" lists all.
 	BatchRows(ctx context.Context, batchID int64, state BatchRowState) ([]BatchRow, error)
 	// UpdateBatchRow records a row's outcome and the batch's counters.

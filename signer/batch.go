@@ -133,6 +133,18 @@ func (b *Batches) Submit(ctx context.Context, sub BatchSubmission) (registry.Bat
 	if len(clashes) > 0 {
 		return registry.Batch{}, clashes, nil
 	}
+	if errors.Is(err, registry.ErrDuplicate) && sub.IdempotencyKey != "" {
+		// The same submission reached another replica first: its batch is
+		// the answer, and this one reserved nothing.
+		var first registry.Batch
+		if err := b.store.View(ctx, func(tx registry.Tx) (err error) {
+			first, err = tx.BatchByIdempotencyKey(ctx, sub.UnitID, sub.Actor, sub.IdempotencyKey)
+			return err
+		}); err != nil {
+			return registry.Batch{}, nil, err
+		}
+		return first, nil, nil
+	}
 	if err != nil {
 		return registry.Batch{}, nil, err
 	}

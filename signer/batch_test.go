@@ -449,3 +449,41 @@ func TestBatchOutlivesADroppedConnection(t *testing.T) {
 		}
 	}
 }
+
+// The same submission twice (one Idempotency-Key: a retry, or two replicas
+// each running it before either stored the API's answer) makes one batch;
+// the second reserves no numbers and gets the first batch.
+func TestBatchIdempotencyKey(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend.name, func(t *testing.T) {
+			f := newFixture(t, backend.open(t))
+			bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), nil)
+			defer bs.Close()
+			ctx := context.Background()
+			body := batchCSV(t, 0, 5, f.photo)
+			submitAs := func(actor, key string) registry.Batch {
+				b, rowErrs, err := bs.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: signer.ContentTypeCSV,
+					Body: body, Actor: actor, RequestID: "r", IdempotencyKey: key})
+				if err != nil || len(rowErrs) > 0 {
+					t.Fatal(err, rowErrs)
+				}
+				bs.Wait()
+				return b
+			}
+			first := submitAs("unit:1#1", "appointments.csv-1234")
+			again := submitAs("unit:1#1", "appointments.csv-1234")
+			if again.ID != first.ID {
+				t.Errorf("the same Idempotency-Key made batches %d and %d", first.ID, again.ID)
+			}
+			s := readBatch(t, f, first.ID)
+			if s.batch.Issued != 5 || len(s.certs) != 5 {
+				t.Errorf("batch %+v, %d certificates", s.batch, len(s.certs))
+			}
+			// Another caller's key is another submission: its rows are
+			// issued already, so it reserves nothing either.
+			if other := submitAs("unit:1#2", "appointments.csv-1234"); other.ID == first.ID {
+				t.Errorf("another caller's key answered with batch %d", other.ID)
+			}
+		})
+	}
+}

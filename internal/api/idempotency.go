@@ -88,8 +88,9 @@ func finalStatus(s int) bool {
 // Within one process duplicates are serialized, so the handler runs once
 // and the others replay. Across replicas, two duplicates arriving at the
 // same moment can both run; the store keeps the first answer and both
-// callers get it, and the domain's own uniqueness (certificate dedup key,
-// batch idempotency key) backs this up.
+// callers get it, and the domain's own uniqueness backs this up: one
+// valid certificate per appointment, one batch per caller, unit and
+// Idempotency-Key (both unique indexes).
 //
 // The body is not buffered: it is hashed as the handler reads it, so the
 // route's own MaxBody, applied inside this middleware, still holds.

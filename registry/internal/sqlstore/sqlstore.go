@@ -742,6 +742,14 @@ func (t *Tx) Batch(ctx context.Context, id int64) (registry.Batch, error) {
 	return b, nil
 }
 
+func (t *Tx) BatchByIdempotencyKey(ctx context.Context, unitID int64, actor, key string) (registry.Batch, error) {
+	b, err := scanBatch(t.c.QueryRow(ctx, `SELECT `+batchCols+` FROM batches WHERE unit_id = $1 AND actor = $2 AND idempotency_key = $3`, unitID, actor, key))
+	if err != nil {
+		return b, t.notFound(err, "batch with idempotency key", key)
+	}
+	return b, nil
+}
+
 func (t *Tx) BatchRows(ctx context.Context, batchID int64, state registry.BatchRowState) ([]registry.BatchRow, error) {
 	rows, err := t.c.Query(ctx, `SELECT batch_id, row_no, appointment_json, id_number_sealed, photo_sealed, state, number, error
 		FROM batch_rows WHERE batch_id = $1 AND ($2 = '' OR state = $2) ORDER BY row_no`, batchID, state)
