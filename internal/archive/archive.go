@@ -1,7 +1,8 @@
 // Package archive writes a unit's complete record to a directory for the
 // 10-year retention the notice asks for, and checks such a directory
-// offline: every file is listed in a manifest with its SHA-256, and every
-// audit event still matches its own hash.
+// offline: every file is listed in a manifest with its SHA-256, every
+// certificate record matches its PDF, and every audit event still matches
+// its own hash and links to the exported event before it.
 package archive
 
 import (
@@ -15,10 +16,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/certseal/certseal/registry"
@@ -52,7 +55,8 @@ type Progress func(what string)
 // Export writes everything about one unit to dir, which must not exist or
 // be empty: the unit, its filings, seal applications, seals (with their
 // certificates, never their keys), every version of every certificate with
-// its signed PDF, the audit events about any of these, and the manifest.
+// its signed PDF, its integrity records (诚信档案), its batches with their
+// rows, the audit events about any of these, and the manifest.
 // Personal data is written in clear: the archive is the official record,
 // kept by the operator (files are created 0600).
 func Export(ctx context.Context, store registry.Store, unitID int64, dir string, progress Progress) (Manifest, error) {
@@ -74,7 +78,9 @@ func Export(ctx context.Context, store registry.Store, unitID int64, dir string,
 		subjects["unit/"+strconv.FormatInt(unit.ID, 10)] = true
 		w.json("unit.json", unit)
 
-		filings, err := allFilings(ctx, tx, unitID)
+		filings, err := all(func(after int64) ([]registry.Filing, error) {
+			return tx.ListFilings(ctx, registry.FilingFilter{UnitID: unitID, Page: registry.Page{AfterID: after, Limit: pageSize}})
+		}, func(f registry.Filing) int64 { return f.ID })
 		if err != nil {
 			return err
 		}
@@ -105,13 +111,28 @@ func Export(ctx context.Context, store registry.Store, unitID int64, dir string,
 		w.json("seals/seals.json", seals)
 		progress(fmt.Sprintf("unit, %d filings, %d seal applications, %d seals", len(filings), len(apps), len(seals)))
 
-		n, err := exportCertificates(ctx, tx, unitID, w, subjects, progress)
+		records, err := all(func(after int64) ([]registry.IntegrityRecord, error) {
+			return tx.ListIntegrityRecords(ctx, "", unitID, registry.Page{AfterID: after, Limit: pageSize})
+		}, func(r registry.IntegrityRecord) int64 { return r.ID })
+		if err != nil {
+			return err
+		}
+		w.json("integrity-records.json", records)
+		progress(fmt.Sprintf("%d integrity records", len(records)))
+
+		batches := &batchSet{unitID: unitID, of: map[int64]bool{}}
+		n, err := exportCertificates(ctx, tx, unitID, w, subjects, batches, progress)
 		if err != nil {
 			return err
 		}
 		progress(fmt.Sprintf("%d certificate versions", n))
-		events, err := exportAudit(ctx, tx, w, subjects)
+		events, err := exportAudit(ctx, tx, w, subjects, batches)
+		if err != nil {
+			return err
+		}
 		progress(fmt.Sprintf("%d audit events", events))
+		n, err = exportBatches(ctx, tx, w, batches)
+		progress(fmt.Sprintf("%d batches", n))
 		return err
 	})
 	if err == nil {
@@ -128,24 +149,28 @@ func Export(ctx context.Context, store registry.Store, unitID int64, dir string,
 	return m, os.WriteFile(filepath.Join(dir, ManifestName), b, 0o600)
 }
 
-func allFilings(ctx context.Context, tx registry.Tx, unitID int64) ([]registry.Filing, error) {
-	var out []registry.Filing
+// pageSize is the most the stores return in one page.
+const pageSize = 1000
+
+// all pages through a list ordered by id; list returns the page after id.
+func all[T any](list func(after int64) ([]T, error), id func(T) int64) ([]T, error) {
+	var out []T
 	for after := int64(0); ; {
-		page, err := tx.ListFilings(ctx, registry.FilingFilter{UnitID: unitID, Page: registry.Page{AfterID: after, Limit: 1000}})
+		page, err := list(after)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, page...)
-		if len(page) < 1000 {
+		if len(page) < pageSize {
 			return out, nil
 		}
-		after = page[len(page)-1].ID
+		after = id(page[len(page)-1])
 	}
 }
 
 // exportCertificates writes certificates/<number>/v<N>.json and .pdf. The
 // list is paged by row id; a page holds photos, so it is kept small.
-func exportCertificates(ctx context.Context, tx registry.Tx, unitID int64, w *writer, subjects map[string]bool, progress Progress) (int, error) {
+func exportCertificates(ctx context.Context, tx registry.Tx, unitID int64, w *writer, subjects map[string]bool, batches *batchSet, progress Progress) (int, error) {
 	n := 0
 	for after := int64(0); ; {
 		page, err := tx.ListCertificates(ctx, registry.CertFilter{UnitID: unitID, Page: registry.Page{AfterID: after, Limit: 200}})
@@ -154,6 +179,11 @@ func exportCertificates(ctx context.Context, tx registry.Tx, unitID int64, w *wr
 		}
 		for _, c := range page {
 			subjects["certificate/"+c.Number] = true
+			if c.BatchID != 0 {
+				if _, err := batches.has(ctx, tx, c.BatchID); err != nil {
+					return n, err
+				}
+			}
 			pdf, err := tx.CertificatePDF(ctx, c.Number, c.Version)
 			if err != nil {
 				return n, err
@@ -180,7 +210,8 @@ type certificateRecord struct {
 }
 
 // exportAudit writes the unit's events as JSON lines, in chain order.
-func exportAudit(ctx context.Context, tx registry.Tx, w *writer, subjects map[string]bool) (int, error) {
+// Events about a batch are the unit's when the batch is.
+func exportAudit(ctx context.Context, tx registry.Tx, w *writer, subjects map[string]bool, batches *batchSet) (int, error) {
 	var buf bytes.Buffer
 	n := 0
 	for after := int64(0); ; {
@@ -189,7 +220,13 @@ func exportAudit(ctx context.Context, tx registry.Tx, w *writer, subjects map[st
 			return n, err
 		}
 		for _, e := range evs {
-			if subjects[e.SubjectType+"/"+e.SubjectID] {
+			ours := subjects[e.SubjectType+"/"+e.SubjectID]
+			if id, err := strconv.ParseInt(e.SubjectID, 10, 64); err == nil && e.SubjectType == "batch" {
+				if ours, err = batches.has(ctx, tx, id); err != nil {
+					return n, err
+				}
+			}
+			if ours {
 				b, err := json.Marshal(e)
 				if err != nil {
 					return n, err
@@ -206,6 +243,68 @@ func exportAudit(ctx context.Context, tx registry.Tx, w *writer, subjects map[st
 	}
 	w.file("audit.jsonl", buf.Bytes())
 	return n, nil
+}
+
+// batchSet finds the unit's batches. The registry cannot list a unit's
+// batches, but every batch is submitted with a batch.submit event and the
+// certificates it issued carry its id, so each is met on the way.
+type batchSet struct {
+	unitID int64
+	of     map[int64]bool // batch id: whether it is the unit's
+}
+
+func (b *batchSet) has(ctx context.Context, tx registry.Tx, id int64) (bool, error) {
+	if ours, seen := b.of[id]; seen {
+		return ours, nil
+	}
+	batch, err := tx.Batch(ctx, id)
+	if errors.Is(err, registry.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	b.of[id] = batch.UnitID == b.unitID
+	return b.of[id], nil
+}
+
+// exportBatches writes batches/<id>/batch.json and rows.json. A row's
+// appointment is personal data kept like a certificate version's: the ID
+// number in the JSON, the photo beside it (row-<n>-photo).
+func exportBatches(ctx context.Context, tx registry.Tx, w *writer, batches *batchSet) (int, error) {
+	var ids []int64
+	for id, ours := range batches.of {
+		if ours {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		b, err := tx.Batch(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		rows, err := tx.BatchRows(ctx, id, "")
+		if err != nil {
+			return 0, err
+		}
+		base := fmt.Sprintf("batches/%d/", id)
+		records := make([]batchRowRecord, len(rows))
+		for i, r := range rows {
+			records[i] = batchRowRecord{BatchRow: r, Appointment: r.Appointment}
+			w.file(fmt.Sprintf("%srow-%d-photo", base, r.Row), r.Appointment.Photo)
+		}
+		w.json(base+"batch.json", b)
+		w.json(base+"rows.json", records)
+	}
+	return len(ids), nil
+}
+
+// batchRowRecord adds the appointment the registry's JSON form of a row
+// leaves out.
+type batchRowRecord struct {
+	registry.BatchRow
+	Appointment registry.Appointment `json:"appointment"`
 }
 
 // writer writes files and remembers them for the manifest; the first
@@ -271,10 +370,13 @@ type Problem struct {
 
 func (p Problem) String() string { return p.Path + ": " + p.Reason }
 
-// Verify checks an archive directory offline: every file in the manifest is
-// there with its size and SHA-256, no file is there that the manifest does
-// not list, and every audit event matches its own hash. It returns every
-// problem found, in path order; none means the archive is intact.
+// Verify checks an archive directory offline: every path in the manifest
+// stays inside the directory, every file in the manifest is there with its
+// size and SHA-256, no file is there that the manifest does not list, every
+// certificate record's pdf_sha256 is its PDF's, and every audit event
+// matches its own hash and links to the exported event before it. It
+// returns every problem found, in path order; none means the archive is
+// intact.
 func Verify(dir string, progress Progress) ([]Problem, error) {
 	if progress == nil {
 		progress = func(string) {}
@@ -288,9 +390,16 @@ func Verify(dir string, progress Progress) ([]Problem, error) {
 		return []Problem{{ManifestName, "not a certseal archive manifest (altered?)"}}, nil
 	}
 	var problems []Problem
-	listed := map[string]bool{ManifestName: true}
+	listed := map[string]string{ManifestName: ""} // path: SHA-256 in the manifest
+	var claims []pdfClaim
 	for i, f := range m.Files {
-		listed[f.Path] = true
+		// An altered manifest must not make Verify read, and vouch for,
+		// files outside the archive.
+		if !filepath.IsLocal(filepath.FromSlash(f.Path)) || path.Clean(f.Path) != f.Path {
+			problems = append(problems, Problem{f.Path, "not a clean path inside the archive (absolute or with ..); not read"})
+			continue
+		}
+		listed[f.Path] = f.SHA256
 		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -305,13 +414,24 @@ func Verify(dir string, progress Progress) ([]Problem, error) {
 			problems = append(problems, Problem{f.Path, "altered (size or SHA-256 differs from the manifest)"})
 			continue
 		}
-		if f.Path == "audit.jsonl" {
+		switch {
+		case f.Path == "audit.jsonl":
 			problems = append(problems, checkEvents(data)...)
+		case strings.HasPrefix(f.Path, "certificates/") && path.Ext(f.Path) == ".json":
+			var rec struct {
+				PDFSHA256 string `json:"pdf_sha256"`
+			}
+			if err := json.Unmarshal(data, &rec); err != nil {
+				problems = append(problems, Problem{f.Path, "not a certificate record"})
+			} else if rec.PDFSHA256 != "" {
+				claims = append(claims, pdfClaim{f.Path, rec.PDFSHA256})
+			}
 		}
 		if (i+1)%1000 == 0 {
 			progress(fmt.Sprintf("… %d of %d files checked", i+1, len(m.Files)))
 		}
 	}
+	problems = append(problems, checkClaims(claims, listed)...)
 	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -320,7 +440,8 @@ func Verify(dir string, progress Progress) ([]Problem, error) {
 		if err != nil {
 			return err
 		}
-		if rel = filepath.ToSlash(rel); !listed[rel] {
+		rel = filepath.ToSlash(rel)
+		if _, ok := listed[rel]; !ok {
 			problems = append(problems, Problem{rel, "not in the manifest (added after export)"})
 		}
 		return nil
@@ -329,11 +450,38 @@ func Verify(dir string, progress Progress) ([]Problem, error) {
 	return slices.Clip(problems), err
 }
 
-// checkEvents re-hashes every exported audit event. The chain links to
-// events of other units, so only each event's own hash is checked here;
-// `certseal audit verify` checks the whole chain in the database.
+// pdfClaim is the pdf_sha256 a certificate record (vN.json) gives for the
+// vN.pdf beside it.
+type pdfClaim struct {
+	record, sha256 string
+}
+
+// checkClaims compares each record's pdf_sha256 with the manifest's digest
+// of its PDF, which the file itself was checked against: a PDF replaced
+// together with its manifest entry still differs from its record.
+func checkClaims(claims []pdfClaim, listed map[string]string) []Problem {
+	var problems []Problem
+	for _, c := range claims {
+		pdf := strings.TrimSuffix(c.record, ".json") + ".pdf"
+		switch sum, ok := listed[pdf]; {
+		case !ok:
+			problems = append(problems, Problem{pdf, "missing (" + path.Base(c.record) + " describes it)"})
+		case !strings.EqualFold(sum, c.sha256):
+			problems = append(problems, Problem{c.record, "pdf_sha256 differs from the SHA-256 of " + path.Base(pdf)})
+		}
+	}
+	return problems
+}
+
+// checkEvents re-hashes every exported audit event and checks each link
+// between events that follow each other in the chain (seq differs by 1;
+// the first event links to nothing). The chain runs through events of other
+// units, which are not exported, so links across them cannot be checked
+// here; `certseal audit verify` checks the whole chain in the database.
 func checkEvents(data []byte) []Problem {
 	var problems []Problem
+	var prevSeq int64 // the event before the first has seq 0 and no hash
+	var prevHash []byte
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for line := 1; sc.Scan(); line++ {
@@ -346,6 +494,10 @@ func checkEvents(data []byte) []Problem {
 		if !bytes.Equal(sum[:], e.Hash) {
 			problems = append(problems, Problem{"audit.jsonl", fmt.Sprintf("event %d (line %d) does not match its hash", e.Seq, line)})
 		}
+		if e.Seq == prevSeq+1 && !bytes.Equal(e.PrevHash, prevHash) {
+			problems = append(problems, Problem{"audit.jsonl", fmt.Sprintf("chain broken: event %d (line %d) does not link to event %d before it", e.Seq, line, prevSeq)})
+		}
+		prevSeq, prevHash = e.Seq, e.Hash
 	}
 	return problems
 }
