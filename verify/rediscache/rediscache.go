@@ -121,10 +121,13 @@ type Cache struct {
 	// dropped, and Redis holds nothing an invalidation of ours failed to
 	// drop. Changes happen under mu; epoch counts distrusts, so a
 	// recovery that began before one cannot undo it.
-	mu       sync.Mutex
-	epoch    uint64
-	trusted  atomic.Bool
-	needBump atomic.Bool
+	mu    sync.Mutex
+	epoch uint64
+	// servedOnce: the cache has been trusted before (the next trust is a
+	// return, and says so).
+	servedOnce bool
+	trusted    atomic.Bool
+	needBump   atomic.Bool
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -554,7 +557,12 @@ func (c *Cache) recover(ctx context.Context, e uint64) {
 	defer c.mu.Unlock()
 	if c.epoch == e && !c.trusted.Load() {
 		c.trusted.Store(true)
-		c.log.Info("rediscache: Redis is back; serving from the cache")
+		if c.servedOnce {
+			c.log.Info("rediscache: Redis is back; serving from the cache")
+		} else {
+			c.log.Info("rediscache: connected; serving from the cache")
+		}
+		c.servedOnce = true
 	}
 }
 
