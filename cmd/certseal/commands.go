@@ -99,12 +99,25 @@ func runAPIKey(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 // runAudit walks the whole audit chain and names the first event that was
-// altered or removed.
+// altered or removed; with --head, also whether the trail still holds the
+// head recorded at an earlier run (the chain alone cannot show that its
+// newest events were removed).
 func runAudit(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) == 0 || args[0] != "verify" {
-		return errors.New("usage: certseal audit verify")
+		return errors.New("usage: certseal audit verify [--head SEQ:HASH]")
 	}
-	return withApp(ctx, env, "audit verify", false, args[1:], nil, func(a *app, _ *flagSet) error {
+	var recorded string
+	extra := func(fs *flagSet) {
+		fs.StringVar(&recorded, "head", "", "the head an earlier audit verify printed (SEQ:HASH): check the trail still holds it")
+	}
+	return withApp(ctx, env, "audit verify", false, args[1:], extra, func(a *app, _ *flagSet) error {
+		var want audit.Head
+		if recorded != "" {
+			var err error
+			if want, err = audit.ParseHead(recorded); err != nil {
+				return err
+			}
+		}
 		fetch := func(ctx context.Context, after int64, limit int) (evs []registry.AuditEvent, err error) {
 			err = a.store.View(ctx, func(tx registry.Tx) error {
 				evs, err = tx.AuditEvents(ctx, after, limit)
@@ -112,15 +125,16 @@ func runAudit(ctx context.Context, env *cliEnv, args []string) error {
 			})
 			return evs, err
 		}
-		n, err := audit.Walk(ctx, fetch, func(n int64) {
+		head, err := audit.Walk(ctx, fetch, func(n int64) {
 			if n > 0 && n%100000 == 0 {
 				fmt.Fprintf(env.stderr, "… %d events verified\n", n)
 			}
-		})
+		}, want)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.stdout, "audit chain intact: %d events verified\n", n)
+		fmt.Fprintf(env.stdout, "audit chain intact: %d events verified\nhead %s (keep it apart; audit verify --head %s later shows that nothing up to it was removed or rewritten)\n",
+			head.Seq, head, head)
 		return nil
 	})
 }

@@ -8,8 +8,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/certseal/certseal/registry"
@@ -77,10 +80,37 @@ func (e *BreakError) Error() string {
 	return fmt.Sprintf("audit chain broken at event %d: %s", e.Seq, e.Reason)
 }
 
-// Verifier checks events in order.
+// Head is the last event of a trail: its position and hash. The chain
+// proves nothing about events after the last one it holds, so a removed
+// newest event leaves an intact chain; a head recorded apart (printed by
+// audit verify, kept by the operator) is what shows it later.
+type Head struct {
+	Seq  int64
+	Hash []byte
+}
+
+func (h Head) String() string { return fmt.Sprintf("%d:%x", h.Seq, h.Hash) }
+
+// ParseHead reads a Head as String writes it.
+func ParseHead(s string) (Head, error) {
+	seq, hexHash, ok := strings.Cut(s, ":")
+	n, err := strconv.ParseInt(seq, 10, 64)
+	if !ok || err != nil || n <= 0 {
+		return Head{}, fmt.Errorf("audit head %q: want SEQ:HASH as audit verify prints it", s)
+	}
+	h, err := hex.DecodeString(hexHash)
+	if err != nil || len(h) != sha256.Size {
+		return Head{}, fmt.Errorf("audit head %q: the hash is not 64 hex digits", s)
+	}
+	return Head{Seq: n, Hash: h}, nil
+}
+
+// Verifier checks events in order, and that the event at Recorded.Seq (if
+// any) is the one recorded.
 type Verifier struct {
-	seq  int64
-	hash []byte
+	Recorded Head
+	seq      int64
+	hash     []byte
 }
 
 // Next checks the next event of the trail.
@@ -95,33 +125,45 @@ func (v *Verifier) Next(ev registry.AuditEvent) error {
 	if !bytes.Equal(h[:], ev.Hash) {
 		return &BreakError{Seq: ev.Seq, Reason: "its content does not match its hash (the event was altered)"}
 	}
+	if ev.Seq == v.Recorded.Seq && !bytes.Equal(ev.Hash, v.Recorded.Hash) {
+		return &BreakError{Seq: ev.Seq, Reason: "it is not the event recorded as the head (the trail was rewritten from here)"}
+	}
 	v.seq, v.hash = ev.Seq, ev.Hash
+	return nil
+}
+
+// end checks the trail's end against the recorded head.
+func (v *Verifier) end() error {
+	if v.seq < v.Recorded.Seq {
+		return &BreakError{Seq: v.seq + 1, Reason: fmt.Sprintf("the trail ends at event %d, before the recorded head %d (events were removed)", v.seq, v.Recorded.Seq)}
+	}
 	return nil
 }
 
 // Fetch returns up to limit events with Seq > after, in order.
 type Fetch func(ctx context.Context, after int64, limit int) ([]registry.AuditEvent, error)
 
-// Walk verifies the whole trail page by page and returns how many events
-// verified. progress, if not nil, is called after each page.
-func Walk(ctx context.Context, fetch Fetch, progress func(n int64)) (int64, error) {
+// Walk verifies the whole trail page by page, and against a head recorded
+// earlier (zero: none), and returns its head. progress, if not nil, is
+// called after each page with the number of events verified.
+func Walk(ctx context.Context, fetch Fetch, progress func(n int64), recorded Head) (Head, error) {
 	const page = 1000
-	var v Verifier
+	v := Verifier{Recorded: recorded}
 	for {
 		evs, err := fetch(ctx, v.seq, page)
 		if err != nil {
-			return v.seq, fmt.Errorf("audit: read events after %d: %w", v.seq, err)
+			return Head{v.seq, v.hash}, fmt.Errorf("audit: read events after %d: %w", v.seq, err)
 		}
 		for _, ev := range evs {
 			if err := v.Next(ev); err != nil {
-				return v.seq, err
+				return Head{v.seq, v.hash}, err
 			}
 		}
 		if progress != nil {
 			progress(v.seq)
 		}
 		if len(evs) < page {
-			return v.seq, nil
+			return Head{v.seq, v.hash}, v.end()
 		}
 	}
 }

@@ -622,7 +622,8 @@ func testNumbering(t *testing.T, s RawStore) {
 		}
 		return err
 	}))
-	n, err := audit.Walk(ctx, fetcher(s), nil)
+	head, err := audit.Walk(ctx, fetcher(s), nil, audit.Head{})
+	n := head.Seq
 	must(t, err)
 	if n != writers*each {
 		t.Fatalf("audit chain has %d events, want %d (rolled-back events must not remain)", n, writers*each)
@@ -731,7 +732,8 @@ func trail(t *testing.T, s RawStore, n int) {
 	for i := range n {
 		newUnit(t, s, fmt.Sprintf("91370000MA3C%06d", 100+i))
 	}
-	got, err := audit.Walk(ctxT(t), fetcher(s), nil)
+	head, err := audit.Walk(ctxT(t), fetcher(s), nil, audit.Head{})
+	got := head.Seq
 	must(t, err)
 	if got != int64(n) {
 		t.Fatalf("chain has %d events, want %d", got, n)
@@ -744,7 +746,7 @@ func testAuditTamper(t *testing.T, s RawStore) {
 	// The attacker lifts the append-only guard and edits event 4.
 	dropUpdateGuard(t, s)
 	must(t, s.Exec(ctx, `UPDATE audit_events SET actor = 'someone else' WHERE seq = 4`))
-	_, err := audit.Walk(ctx, fetcher(s), nil)
+	_, err := audit.Walk(ctx, fetcher(s), nil, audit.Head{})
 	var br *audit.BreakError
 	if !errors.As(err, &br) || br.Seq != 4 {
 		t.Fatalf("got %v, want a break at event 4", err)
@@ -756,7 +758,7 @@ func testAuditRemoved(t *testing.T, s RawStore) {
 	trail(t, s, 6)
 	dropDeleteGuard(t, s)
 	must(t, s.Exec(ctx, `DELETE FROM audit_events WHERE seq = 3`))
-	_, err := audit.Walk(ctx, fetcher(s), nil)
+	_, err := audit.Walk(ctx, fetcher(s), nil, audit.Head{})
 	var br *audit.BreakError
 	if !errors.As(err, &br) || br.Seq != 3 {
 		t.Fatalf("got %v, want a break at event 3", err)
@@ -808,7 +810,7 @@ func testNothingDeleted(t *testing.T, s RawStore) {
 		if _, err := tx.Unit(ctx, u.ID); err != nil {
 			return err
 		}
-		_, err := audit.Walk(ctx, fetcher(s), nil)
+		_, err := audit.Walk(ctx, fetcher(s), nil, audit.Head{})
 		return err
 	}))
 }
