@@ -263,6 +263,9 @@ func (s *Store) once(ctx context.Context, opts pgx.TxOptions, fn func(registry.T
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	if err := fn(sqlstore.New(conn{tx}, &s.dialect, s.pii)); err != nil {
+		if pgCode(err) == "42501" {
+			return fmt.Errorf("%w (this database role may not do that: certseal migrate -grant-app-role gives a role what serve needs; apikey create and migrate run as the schema's owner)", err)
+		}
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {

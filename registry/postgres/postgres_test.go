@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	neturl "net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -136,6 +137,13 @@ func TestAppRole(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("the application role cannot work: %v", err)
+	}
+	// What the role may not do through the store says what to do instead.
+	err = app.InTx(ctx, func(tx registry.Tx) error {
+		return tx.CreateAPIKey(ctx, &registry.APIKey{Hash: []byte("h"), Role: registry.RolePlatform, CreatedAt: time.Now()})
+	})
+	if err == nil || !strings.Contains(err.Error(), "apikey create and migrate run as the schema's owner") {
+		t.Errorf("an API key made as the application role: %v, want a permission error saying who may", err)
 	}
 
 	conn, err := pgx.Connect(ctx, appURL)
