@@ -123,30 +123,30 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := s.pool.Acquire(ctx)
+	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return unavailable(err)
 	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrateLockID)); err != nil {
+	defer c.Release()
+	if _, err := c.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrateLockID)); err != nil {
 		return fmt.Errorf("postgres: take migration lock: %w", err)
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrateLockID))
+	defer c.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrateLockID))
 	// Checked first: the application role (see GrantAppRole) may not
 	// create tables, and needs not when the schema is there.
 	var exists bool
 	// In this schema only: another tool's schema_migrations elsewhere on
 	// the search_path is none of ours.
-	if err := conn.QueryRow(ctx, `SELECT to_regclass(format('%I.schema_migrations', current_schema())) IS NOT NULL`).Scan(&exists); err != nil {
+	if err := c.QueryRow(ctx, `SELECT to_regclass(format('%I.schema_migrations', current_schema())) IS NOT NULL`).Scan(&exists); err != nil {
 		return fmt.Errorf("postgres: look for schema_migrations: %w", err)
 	}
 	if !exists {
-		if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
+		if _, err := c.Exec(ctx, `CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
 			return fmt.Errorf("postgres: create schema_migrations: %w", err)
 		}
 	}
 	var current int
-	if err := conn.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+	if err := c.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 		return fmt.Errorf("postgres: read schema version: %w", err)
 	}
 	if n := len(ms); n > 0 && current > ms[n-1].version {
@@ -156,7 +156,10 @@ func (s *Store) migrate(ctx context.Context) error {
 		if m.version <= current {
 			continue
 		}
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			if err := sqlstore.New(conn{tx}, &s.dialect, s.pii).BeforeMigration(ctx, m.version, time.Now()); err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, m.sql); err != nil {
 				return err
 			}

@@ -206,3 +206,31 @@ func TestMigrationsIgnoreOtherSchemas(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// See storetest.SeedUpgrade.
+func TestUpgradeSettlesWhatTheNewIndexesForbid(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.PostgresURL(t)
+	s := open(t, url)
+	storetest.SeedUpgrade(t, s)
+	s.Close()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`DROP INDEX certificates_dedup_valid`, `CREATE INDEX certificates_dedup ON certificates(dedup_key)`,
+		`DROP INDEX integrity_records_number`, `ALTER TABLE seal_applications DROP COLUMN target_seal_id`,
+		`ALTER TABLE batches DROP COLUMN runner`, `ALTER TABLE batches DROP COLUMN lease_until`, `DROP INDEX batches_idempotency`,
+		storetest.UpgradeDuplicates(`'\x02'::bytea`),
+		`DELETE FROM schema_migrations WHERE version > 2`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	conn.Close(ctx)
+	s = open(t, url) // migrates 003..007
+	defer s.Close()
+	storetest.CheckUpgraded(t, s)
+}

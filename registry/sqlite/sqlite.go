@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"net/url"
 	"slices"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -101,6 +102,10 @@ func (s *Store) migrate(ctx context.Context) error {
 		tx, err := s.write.BeginTx(ctx, nil)
 		if err != nil {
 			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+		if err := sqlstore.New(conn{tx}, &s.dialect, s.pii).BeforeMigration(ctx, v+1, time.Now()); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("sqlite: before migration %d: %w", v+1, err)
 		}
 		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
 			tx.Rollback()

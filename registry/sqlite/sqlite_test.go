@@ -107,3 +107,32 @@ func TestEveryMigrationApplied(t *testing.T) {
 		t.Errorf("schema version %d after opening, want %d (one per file in migrations/)", version, len(mine))
 	}
 }
+
+// A database written before migrations 003 and 007 may hold what they
+// forbid; the upgrade settles it (storetest.SeedUpgrade, CheckUpgraded).
+func TestUpgradeSettlesWhatTheNewIndexesForbid(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "certseal.db")
+	s := open(t, path)
+	storetest.SeedUpgrade(t, s)
+	s.Close()
+	// Back to schema version 2, with the duplicates an older certseal made.
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`DROP INDEX certificates_dedup_valid`, `CREATE INDEX certificates_dedup ON certificates(dedup_key)`,
+		`DROP INDEX integrity_records_number`, `ALTER TABLE seal_applications DROP COLUMN target_seal_id`,
+		`ALTER TABLE batches DROP COLUMN runner`, `ALTER TABLE batches DROP COLUMN lease_until`, `DROP INDEX batches_idempotency`,
+		storetest.UpgradeDuplicates(`x'02'`),
+		`PRAGMA user_version = 2`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+	s = open(t, path) // migrates 003..007
+	defer s.Close()
+	storetest.CheckUpgraded(t, s)
+}
