@@ -81,7 +81,13 @@ func NormalizePhoto(b []byte) ([]byte, error) {
 	scale := min(float64(StoredPhotoWidth)/float64(info.Width), float64(StoredPhotoHeight)/float64(info.Height), 1)
 	var out bytes.Buffer
 	for {
-		w, h := max(1, int(float64(info.Width)*scale+0.5)), max(1, int(float64(info.Height)*scale+0.5))
+		w, h := int(float64(info.Width)*scale+0.5), int(float64(info.Height)*scale+0.5)
+		if w < MinPhotoWidth || h < MinPhotoHeight {
+			// Refused here, not by the renderer after a batch reserved a
+			// number for it: an ID photo is not that long or that heavy.
+			return nil, registry.FieldErr(photoField, "is %dx%d pixels and %d bytes: kept within %dx%d and %d bytes it would be %dx%d, under the %dx%d needed; send an ID photo",
+				info.Width, info.Height, len(b), StoredPhotoWidth, StoredPhotoHeight, storedPhotoBytes, w, h, MinPhotoWidth, MinPhotoHeight)
+		}
 		small := image.NewRGBA(image.Rect(0, 0, w, h))
 		draw.Draw(small, small.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
 		xdraw.CatmullRom.Scale(small, small.Bounds(), img, img.Bounds(), draw.Over, nil)
@@ -94,7 +100,7 @@ func NormalizePhoto(b []byte) ([]byte, error) {
 				return out.Bytes(), nil
 			}
 		}
-		scale *= 0.75 // terminates: a 1x1 JPEG is far below the bound
+		scale *= 0.75 // terminates: the minimum size stops it
 	}
 }
 

@@ -170,4 +170,9 @@ func TestNormalizePhoto(t *testing.T) {
 	if _, err := NormalizePhoto([]byte("GIF89a")); err == nil {
 		t.Error("a GIF was accepted")
 	}
+	// A photo that would fall under the minimum once kept is refused here
+	// (the renderer would refuse it later, after a batch reserved a number).
+	if _, err := NormalizePhoto(encodeJPEG(t, 800, 150)); err == nil || !strings.Contains(err.Error(), "under the 100x120 needed") {
+		t.Errorf("an 800x150 photo: %v", err)
+	}
 }
