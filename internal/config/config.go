@@ -119,11 +119,21 @@ func (v secretValue) String() string {
 
 func (v secretValue) Set(s string) error { *v.p = s; return nil }
 
+// redactURL shows where a URL points, without its secrets: the password
+// of the user part and of the password-like query parameters libpq and
+// pgx accept. What is not a URL (a libpq key=value string) shows as (set).
 func redactURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil {
-		return "(an unreadable URL)"
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "(set)"
 	}
+	q := u.Query()
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") {
+			q.Set(k, "xxxxx")
+		}
+	}
+	u.RawQuery = q.Encode()
 	return u.Redacted()
 }
 

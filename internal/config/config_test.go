@@ -63,14 +63,25 @@ func TestParse(t *testing.T) {
 // passwords in URLs must not be in it (a mistyped flag in a unit file
 // would write them to the journal).
 func TestUsageHidesSecrets(t *testing.T) {
-	env := map[string]string{"CERTSEAL_DATABASE_URL": "postgres://certseal:S3cretPW@db:5432/cs", "CERTSEAL_REDIS_URL": "redis://:R3disPW@cache:6379/0"}
+	env := map[string]string{"CERTSEAL_DATABASE_URL": "postgres://certseal:S3cretPW@db:5432/cs?sslpassword=K3yPW&password=Q3ryPW",
+		"CERTSEAL_REDIS_URL": "redis://:R3disPW@cache:6379/0"}
 	var usage strings.Builder
 	c, _, err := Parse("test", []string{"--nonsense"}, func(k string) string { return env[k] }, &usage, nil)
 	if err == nil {
 		t.Fatal("an unknown flag was accepted")
 	}
-	if strings.Contains(usage.String(), "S3cretPW") || strings.Contains(usage.String(), "R3disPW") || !strings.Contains(usage.String(), "db:5432") {
-		t.Errorf("usage text:\n%s", usage.String())
+	for _, secret := range []string{"S3cretPW", "K3yPW", "Q3ryPW", "R3disPW"} {
+		if strings.Contains(usage.String(), secret) || !strings.Contains(usage.String(), "db:5432") {
+			t.Errorf("usage text shows %s, or not where the database is:\n%s", secret, usage.String())
+		}
+	}
+	// A libpq key=value string is not a URL: it shows only as set.
+	var kv strings.Builder
+	Parse("test", []string{"--nonsense"}, func(k string) string {
+		return map[string]string{"CERTSEAL_DATABASE_URL": "host=db user=certseal password=KvPW dbname=cs"}[k]
+	}, &kv, nil)
+	if strings.Contains(kv.String(), "KvPW") {
+		t.Errorf("usage text:\n%s", kv.String())
 	}
 	c, _, err = Parse("test", nil, func(k string) string { return env[k] }, io.Discard, nil)
 	if err != nil || c.DatabaseURL != env["CERTSEAL_DATABASE_URL"] || c.RedisURL != env["CERTSEAL_REDIS_URL"] {
