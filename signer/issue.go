@@ -204,6 +204,10 @@ func (is *Issuer) Reissue(ctx context.Context, number string, corrected registry
 		if err := appendEvent(ctx, tx, req, "certificate.supersede", old.Number, map[string]any{"number": old.Number, "version": old.Version}); err != nil {
 			return err
 		}
+		// The corrected data may be another certificate's appointment.
+		if err := is.checkNotIssued(ctx, tx, a); err != nil {
+			return err
+		}
 		out, err = is.signAndRecord(ctx, tx, a, number, old.Version+1, req)
 		return err
 	})

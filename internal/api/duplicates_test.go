@@ -57,3 +57,23 @@ func TestAppointmentClash(t *testing.T) {
 		t.Errorf("batch row of the same appointment: %+v", rows.Items)
 	}
 }
+
+// A correction that would make a certificate another valid certificate's
+// appointment is refused, naming that certificate, and changes nothing.
+func TestReissueOntoAnotherCertificate(t *testing.T) {
+	w := newWorld(t)
+	first := w.appointment(w.a.ID)
+	other := w.issue(w.a.key, first)
+	second := w.appointment(w.a.ID) // another holder
+	c := w.issue(w.a.key, second)
+	onto := withField(second, "id_number", first["id_number"])
+	rec := w.do(call{method: "POST", path: "/api/v1/certificates/" + c.Number + "/reissue", key: w.a.key, body: onto})
+	if rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), other.Number) {
+		t.Fatalf("reissue onto %s's appointment: %d %s", other.Number, rec.Code, rec.Body)
+	}
+	var after certAnswer
+	w.must(call{method: "GET", path: "/api/v1/certificates/" + c.Number, key: w.a.key}, http.StatusOK, &after)
+	if after.Version != 1 || after.Status != registry.CertValid {
+		t.Errorf("the refused correction changed the certificate: %+v", after)
+	}
+}
