@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +33,7 @@ func runBatch(ctx context.Context, env *cliEnv, args []string) error {
 	unit := fs.Int64("unit", 0, "unit id (a unit key implies its own)")
 	idem := fs.String("idempotency-key", "", "resubmitting with the same key answers the same batch (default: the file's name and size)")
 	every := fs.Duration("every", 500*time.Millisecond, "how often to ask for progress")
+	numbers := fs.String("numbers", "", "when done, write every row's certificate number (CSV: row, number, state, error) to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -78,22 +81,42 @@ func runBatch(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	fmt.Fprintln(env.stderr)
 	fmt.Fprintf(env.stdout, "batch %d done: %d issued, %d failed of %d\n", batch.ID, batch.Issued, batch.Failed, batch.Total)
-	if batch.Failed == 0 {
+	if batch.Failed == 0 && *numbers == "" {
 		return nil
 	}
 	var rows struct {
 		Items []struct {
-			Row   int    `json:"row"`
-			Error string `json:"error"`
+			Row    int    `json:"row"`
+			State  string `json:"state"`
+			Number string `json:"number"`
+			Error  string `json:"error"`
 		} `json:"items"`
 	}
-	if _, _, err := c.do(ctx, "GET", fmt.Sprintf("/api/v1/certificate-batches/%d/rows?state=failed", batch.ID), "", nil, nil, &rows); err != nil {
+	if _, _, err := c.do(ctx, "GET", fmt.Sprintf("/api/v1/certificate-batches/%d/rows", batch.ID), "", nil, nil, &rows); err != nil {
 		return err
 	}
-	for _, r := range rows.Items {
-		fmt.Fprintf(env.stdout, "  row %d: %s\n", r.Row, r.Error)
+	if *numbers != "" {
+		var out bytes.Buffer
+		w := csv.NewWriter(&out)
+		w.Write([]string{"行号 row", "证书编号 number", "状态 state", "说明 error"})
+		for _, r := range rows.Items {
+			w.Write([]string{strconv.Itoa(r.Row), r.Number, r.State, r.Error})
+		}
+		w.Flush()
+		if err := os.WriteFile(*numbers, out.Bytes(), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "row numbers: %s\n", *numbers)
 	}
-	return fmt.Errorf("%d rows failed", batch.Failed)
+	for _, r := range rows.Items {
+		if r.State == "failed" {
+			fmt.Fprintf(env.stdout, "  row %d: %s\n", r.Row, r.Error)
+		}
+	}
+	if batch.Failed > 0 {
+		return fmt.Errorf("%d rows failed", batch.Failed)
+	}
+	return nil
 }
 
 type batchStatus struct {
