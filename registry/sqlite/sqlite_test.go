@@ -120,13 +120,7 @@ func TestUpgradeSettlesWhatTheNewIndexesForbid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{
-		`DROP INDEX certificates_dedup_valid`, `CREATE INDEX certificates_dedup ON certificates(dedup_key)`,
-		`DROP INDEX integrity_records_number`, `ALTER TABLE seal_applications DROP COLUMN target_seal_id`,
-		`ALTER TABLE batches DROP COLUMN runner`, `ALTER TABLE batches DROP COLUMN lease_until`, `DROP INDEX batches_idempotency`,
-		storetest.UpgradeDuplicates(`x'02'`),
-		`PRAGMA user_version = 2`,
-	} {
+	for _, q := range storetest.BackToVersion2(`x'02'`, `PRAGMA user_version = 2`) {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

@@ -16,8 +16,8 @@ import (
 // replicas). The upgrade must settle them, not stop at the new unique
 // indexes: the later certificate revoked, with an audit event naming the
 // one kept, and the later batch's key renamed. A backend's test seeds
-// (SeedUpgrade), takes its schema back to version 2 and adds the
-// duplicates (UpgradeDuplicates), reopens, and checks (CheckUpgraded).
+// (SeedUpgrade), runs BackToVersion2 on the database, reopens, and checks
+// (CheckUpgraded).
 
 // SeedUpgrade writes one unit, seal, certificate and audit event.
 func SeedUpgrade(t *testing.T, s registry.Store) {
@@ -46,9 +46,20 @@ func SeedUpgrade(t *testing.T, s registry.Store) {
 	}
 }
 
-// UpgradeDuplicates is the SQL that adds the duplicates; digest is the
-// backend's literal for a 1-byte PDF digest.
-func UpgradeDuplicates(digest string) string {
+// BackToVersion2 is the SQL that takes a seeded database back to schema
+// version 2 and adds the duplicates an older certseal made. digest is the
+// backend's literal for a 1-byte PDF digest, setVersion its statement
+// that records version 2.
+func BackToVersion2(digest, setVersion string) []string {
+	return []string{
+		`DROP INDEX certificates_dedup_valid`, `CREATE INDEX certificates_dedup ON certificates(dedup_key)`,
+		`DROP INDEX integrity_records_number`, `ALTER TABLE seal_applications DROP COLUMN target_seal_id`,
+		`ALTER TABLE batches DROP COLUMN runner`, `ALTER TABLE batches DROP COLUMN lease_until`, `DROP INDEX batches_idempotency`,
+		duplicates(digest), setVersion,
+	}
+}
+
+func duplicates(digest string) string {
 	return `INSERT INTO certificates (number, version, unit_id, name, appointment_json, id_number_sealed, photo_sealed, token_hash, state,
 			seal_id, seal_version, issued_at, pdf_sha256, dedup_key) SELECT '372026000000021', version, unit_id, name, appointment_json,
 			id_number_sealed, photo_sealed, token_hash, state, seal_id, seal_version, issued_at + 1, ` + digest + `, dedup_key FROM certificates;
