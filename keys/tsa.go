@@ -1,0 +1,364 @@
+package keys
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/digitorus/pkcs7"
+	"github.com/digitorus/timestamp"
+)
+
+// File names of the time-stamping authority's certificate and key inside
+// the PKI directory, where certseal creates them on first start.
+const (
+	TSACertFile = "tsa.crt" // PEM
+	TSAKeyFile  = "tsa.key" // PEM PKCS#8, mode 0600
+)
+
+// PathTSA is where the TSA answers RFC 3161 requests over HTTP.
+const PathTSA = "/tsa"
+
+// TSAPolicy is the policy every token names: the ETSI baseline time-stamp
+// policy (EN 319 421, 0.4.0.2023.1.1), whose accuracy (one second) and
+// clock certseal keeps. A request naming another policy is refused.
+var TSAPolicy = asn1.ObjectIdentifier{0, 4, 0, 2023, 1, 1}
+
+var (
+	oidTimeStamping = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
+	oidExtKeyUsage  = asn1.ObjectIdentifier{2, 5, 29, 37}
+)
+
+// maxTSARequest bounds a POSTed time-stamp request: one with a SHA-512
+// imprint, a nonce and a policy is about 120 bytes.
+const maxTSARequest = 8 << 10
+
+// TSA is certseal's RFC 3161 time-stamping authority: its own key and a
+// certificate from the platform's issuing CA with the critical extended
+// key usage timeStamping alone (RFC 3161, 2.3). The signer stamps every
+// signature in process through Stamp; outside clients POST to PathTSA.
+// Safe for concurrent use.
+type TSA struct {
+	cert  *x509.Certificate
+	chain []*x509.Certificate // issuing CA: shipped in tokens so validators need only the root
+	key   crypto.Signer
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// OpenTSA loads the TSA from certFile and keyFile. Where both are missing
+// and create is set, it makes a new P-256 key and has ca certify it (its
+// CRL address under baseURL); an inspecting command passes create=false
+// and gets an fs.ErrNotExist error instead. Either way it refuses a
+// certificate not issued by ca, not fit for time-stamping, or not matching
+// the key. now is the clock (nil: time.Now).
+func OpenTSA(certFile, keyFile string, ca *CA, baseURL string, create bool, logger *slog.Logger, now func() time.Time) (*TSA, error) {
+	if now == nil {
+		now = time.Now
+	}
+	logger = orDiscard(logger)
+	_, errCert := os.Lstat(certFile)
+	_, errKey := os.Lstat(keyFile)
+	switch {
+	case errors.Is(errCert, fs.ErrNotExist) && errors.Is(errKey, fs.ErrNotExist):
+		if !create {
+			return nil, fmt.Errorf("no time-stamping authority at %s: %w", certFile, fs.ErrNotExist)
+		}
+		if err := createTSA(certFile, keyFile, ca, baseURL, now()); err != nil {
+			return nil, fmt.Errorf("time-stamping authority: %w", err)
+		}
+		logger.Warn("created the time-stamping authority's key and certificate", "cert", certFile, "key", keyFile)
+	case errCert != nil || errKey != nil:
+		return nil, fmt.Errorf("time-stamping authority: need both %s and %s (%v; %v)", certFile, keyFile, errCert, errKey)
+	}
+	cert, err := readCertFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("time-stamping authority certificate: %w", err)
+	}
+	key, err := readKeyFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("time-stamping authority key: %w", err)
+	}
+	t := &TSA{cert: cert, chain: []*x509.Certificate{ca.issuing}, key: key, now: now, log: logger}
+	if err := t.check(ca); err != nil {
+		return nil, fmt.Errorf("time-stamping authority %s: %w", certFile, err)
+	}
+	return t, nil
+}
+
+func (t *TSA) check(ca *CA) error {
+	if !publicKeysEqual(t.key.Public(), t.cert.PublicKey) {
+		return ErrKeyMismatch
+	}
+	if err := t.cert.CheckSignatureFrom(ca.issuing); err != nil {
+		return fmt.Errorf("not issued by the platform's issuing CA: %w", err)
+	}
+	if err := TimestampingCert(t.cert); err != nil {
+		return err
+	}
+	if _, err := t.cert.Verify(x509.VerifyOptions{
+		Roots: ca.roots, Intermediates: ca.inter, CurrentTime: t.now(),
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping},
+	}); err != nil {
+		return fmt.Errorf("does not chain to the platform root now: %w", err)
+	}
+	return nil
+}
+
+// TimestampingCert checks what RFC 3161 (2.3) asks of a TSA's certificate:
+// the extended key usage extension is critical and names timeStamping only.
+func TimestampingCert(c *x509.Certificate) error {
+	for _, e := range c.Extensions {
+		if e.Id.Equal(oidExtKeyUsage) {
+			if !e.Critical {
+				return errors.New("the TSA certificate's extended key usage is not critical")
+			}
+			if len(c.ExtKeyUsage) != 1 || c.ExtKeyUsage[0] != x509.ExtKeyUsageTimeStamping || len(c.UnknownExtKeyUsage) != 0 {
+				return errors.New("the TSA certificate's extended key usage is not timeStamping alone")
+			}
+			return nil
+		}
+	}
+	return errors.New("the TSA certificate has no extended key usage")
+}
+
+// createTSA writes a new TSA key and its certificate. The certificate runs
+// as long as the issuing CA does: a timestamp is checked at its own time,
+// and the archive keeps certificates ten years.
+func createTSA(certFile, keyFile string, ca *CA, baseURL string, now time.Time) error {
+	base, err := pkiBase(baseURL)
+	if err != nil {
+		return err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	skid, err := subjectKeyID(key.Public())
+	if err != nil {
+		return err
+	}
+	eku, err := asn1.Marshal([]asn1.ObjectIdentifier{oidTimeStamping})
+	if err != nil {
+		return err
+	}
+	org := ca.issuing.Subject.Organization
+	tmpl := &x509.Certificate{
+		SerialNumber: randomSerial(),
+		Subject:      pkix.Name{Country: []string{"CN"}, Organization: org, CommonName: "certseal time-stamping authority"},
+		NotBefore:    now.Add(-time.Minute).Truncate(time.Second),
+		NotAfter:     ca.issuing.NotAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
+		// Go marks the extended key usage it writes non-critical; RFC 3161
+		// requires it critical, so it is written by hand.
+		ExtraExtensions:       []pkix.Extension{{Id: oidExtKeyUsage, Critical: true, Value: eku}},
+		BasicConstraintsValid: true,
+		SubjectKeyId:          skid,
+		CRLDistributionPoints: []string{base + PathCRL},
+		IssuingCertificateURL: []string{base + PathIssuing},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.issuing, key.Public(), ca.key)
+	if err != nil {
+		return fmt.Errorf("certify the TSA key: %w", err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := ensureDir(filepath.Dir(keyFile)); err != nil {
+		return err
+	}
+	if err := ensureDir(filepath.Dir(certFile)); err != nil {
+		return err
+	}
+	if err := writeNewFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return err
+	}
+	if err := writeNewFile(certFile, pemCert(der), 0o644); err != nil {
+		os.Remove(keyFile)
+		return err
+	}
+	return nil
+}
+
+// Certificate is the TSA's certificate.
+func (t *TSA) Certificate() *x509.Certificate { return t.cert }
+
+// Stamp answers a DER TimeStampReq with a DER TimeStampResp. Requests it
+// will not serve get a rejection response, not an error; an error means
+// the TSA could not sign.
+func (t *TSA) Stamp(_ context.Context, reqDER []byte) ([]byte, error) {
+	req, err := timestamp.ParseRequest(reqDER)
+	if err != nil {
+		return timestamp.CreateErrorResponse(timestamp.Rejection, timestamp.BadDataFormat)
+	}
+	switch {
+	case !tsaHashes[req.HashAlgorithm] || len(req.HashedMessage) != req.HashAlgorithm.Size():
+		return timestamp.CreateErrorResponse(timestamp.Rejection, timestamp.BadAlgorithm)
+	case len(req.TSAPolicyOID) > 0 && !req.TSAPolicyOID.Equal(TSAPolicy):
+		return timestamp.CreateErrorResponse(timestamp.Rejection, timestamp.UnacceptedPolicy)
+	case len(req.Extensions) > 0:
+		return timestamp.CreateErrorResponse(timestamp.Rejection, timestamp.UnacceptedExtension)
+	}
+	ts := timestamp.Timestamp{
+		HashAlgorithm:     req.HashAlgorithm,
+		HashedMessage:     req.HashedMessage,
+		Time:              t.now().UTC().Truncate(time.Second),
+		Accuracy:          time.Second,
+		Policy:            TSAPolicy,
+		Nonce:             req.Nonce,
+		AddTSACertificate: req.Certificates,
+	}
+	if req.Certificates {
+		ts.Certificates = t.chain
+	}
+	resp, err := ts.CreateResponseWithOpts(t.cert, t.key, crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("time-stamp: sign: %w", err)
+	}
+	return resp, nil
+}
+
+var tsaHashes = map[crypto.Hash]bool{crypto.SHA256: true, crypto.SHA384: true, crypto.SHA512: true}
+
+// Handle serves RFC 3161 over HTTP (section 3.4): POST a DER
+// application/timestamp-query, get an application/timestamp-reply.
+func (t *TSA) Handle() http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		if !allow(w, req, http.MethodPost) {
+			return
+		}
+		if ct := req.Header.Get("Content-Type"); ct != "application/timestamp-query" {
+			http.Error(w, "want Content-Type application/timestamp-query", http.StatusUnsupportedMediaType)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxTSARequest))
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "time-stamp request too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		if err != nil {
+			http.Error(w, "cannot read the request", http.StatusBadRequest)
+			return
+		}
+		resp, err := t.Stamp(req.Context(), body)
+		if err != nil {
+			t.log.Error("time-stamp failed", "err", err)
+			http.Error(w, "time-stamping temporarily unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/timestamp-reply")
+		w.Write(resp)
+	}
+}
+
+// TSAClient asks an outside RFC 3161 authority over HTTP: the operator's
+// choice instead of certseal's own TSA.
+type TSAClient struct {
+	URL  string
+	HTTP *http.Client // nil: a client with a 10 s timeout
+}
+
+// Stamp posts reqDER to the authority and returns its DER response.
+func (c TSAClient) Stamp(ctx context.Context, reqDER []byte) ([]byte, error) {
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(reqDER))
+	if err != nil {
+		return nil, fmt.Errorf("time-stamp authority %s: %w", c.URL, err)
+	}
+	req.Header.Set("Content-Type", "application/timestamp-query")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("time-stamp authority %s: %w", c.URL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return nil, fmt.Errorf("time-stamp authority %s: read the answer: %w", c.URL, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("time-stamp authority %s answered %s", c.URL, resp.Status)
+	}
+	return body, nil
+}
+
+// TimestampTrust is what a timestamp token's TSA must chain to: the
+// platform root (certseal's own TSA) and any roots of an outside TSA the
+// operator configured.
+type TimestampTrust struct {
+	Roots         []*x509.Certificate
+	Intermediates []*x509.Certificate
+}
+
+// VerifiedTimestamp is what a checked token proves: message existed at Time.
+type VerifiedTimestamp struct {
+	Time time.Time
+	TSA  *x509.Certificate
+}
+
+// Errors of CheckTimestampToken, for callers that say which part failed.
+var (
+	ErrTimestampFormat  = errors.New("the time-stamp token does not parse or its signature does not verify")
+	ErrTimestampImprint = errors.New("the time-stamp token is over other data")
+	ErrTimestampChain   = errors.New("the time-stamp authority does not chain to a trusted root")
+)
+
+// CheckTimestampToken checks a DER TimeStampToken over message: the TSA's
+// signature, that the imprint is message's digest, and that the signer is
+// a time-stamping certificate chaining to trust at the token's time.
+func CheckTimestampToken(token, message []byte, trust TimestampTrust) (VerifiedTimestamp, error) {
+	ts, err := timestamp.Parse(token) // verifies the signature over TSTInfo when certificates are shipped
+	if err != nil {
+		return VerifiedTimestamp{}, fmt.Errorf("%w: %v", ErrTimestampFormat, err)
+	}
+	p7, err := pkcs7.Parse(token)
+	if err != nil {
+		return VerifiedTimestamp{}, fmt.Errorf("%w: %v", ErrTimestampFormat, err)
+	}
+	signer := p7.GetOnlySigner()
+	if signer == nil || !ts.AddTSACertificate {
+		return VerifiedTimestamp{}, fmt.Errorf("%w: the token does not carry its TSA's certificate", ErrTimestampFormat)
+	}
+	if !tsaHashes[ts.HashAlgorithm] {
+		return VerifiedTimestamp{}, fmt.Errorf("%w: imprint hash %v is not accepted", ErrTimestampImprint, ts.HashAlgorithm)
+	}
+	h := ts.HashAlgorithm.New()
+	h.Write(message)
+	if !bytes.Equal(h.Sum(nil), ts.HashedMessage) {
+		return VerifiedTimestamp{}, ErrTimestampImprint
+	}
+	roots, inter := x509.NewCertPool(), x509.NewCertPool()
+	for _, c := range trust.Roots {
+		roots.AddCert(c)
+	}
+	for _, c := range append(trust.Intermediates, ts.Certificates...) {
+		inter.AddCert(c)
+	}
+	if _, err := signer.Verify(x509.VerifyOptions{
+		Roots: roots, Intermediates: inter, CurrentTime: ts.Time,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping},
+	}); err != nil {
+		return VerifiedTimestamp{}, fmt.Errorf("%w: %v", ErrTimestampChain, err)
+	}
+	return VerifiedTimestamp{Time: ts.Time.UTC(), TSA: signer}, nil
+}
