@@ -53,8 +53,10 @@ require (
 	modernc.org/memory v1.12.1 // indirect
 )
 
-// A copy of pdfsign at the pinned commit with one patch: the appearance
+// A copy of pdfsign at the pinned commit with three patches: the appearance
 // image is decoded and compressed once per seal version (sign.PrepareImage)
-// instead of on every signature, which took half the CPU of a certificate.
+// instead of on every signature, which took half the CPU of a certificate;
+// the time-stamp token can come from certseal's TSA in process; and the
+// signed revision can carry a Document Security Store.
 // See internal/third_party/pdfsign/PATCHES.md.
 replace github.com/digitorus/pdfsign => ./internal/third_party/pdfsign

@@ -55,12 +55,12 @@ func (s storeSeals) SealBySerial(ctx context.Context, serial string) (seal regis
 }
 
 const (
-	// revocationValidity is nextUpdate - thisUpdate of CRLs and OCSP
-	// responses: how long a validator may rely on one it fetched.
-	revocationValidity = 24 * time.Hour
-	// Cached answers are re-signed after half their validity, so a fetched
-	// answer always has at least 12 hours to run.
-	revocationRefresh = revocationValidity / 2
+	// DefaultRevocationValidity is nextUpdate - thisUpdate of CRLs and OCSP
+	// responses unless the operator sets another (WithValidity): how long
+	// a validator may rely on one it fetched. Cached answers are re-signed
+	// after half their validity, so a fetched answer always has at least
+	// half of it to run.
+	DefaultRevocationValidity = 24 * time.Hour
 	// maxOCSPCache bounds the per-serial cache; past it the cache starts
 	// over, which costs one signature per serial asked again.
 	maxOCSPCache = 100_000
@@ -78,6 +78,8 @@ type Responder struct {
 	log    *slog.Logger
 	now    func() time.Time
 	hashes map[crypto.Hash]issuerHashes
+
+	crlValidity, ocspValidity time.Duration
 
 	build sync.Mutex // one CRL build at a time; readers of the cache do not wait
 
@@ -121,8 +123,21 @@ func NewResponder(ca *CA, src SealSource, logger *slog.Logger, now func() time.T
 	}
 	return &Responder{
 		ca: ca, src: src, log: orDiscard(logger), now: now, hashes: hashes,
-		ocsp: make(map[ocspKey]cachedOCSP),
+		ocsp:        make(map[ocspKey]cachedOCSP),
+		crlValidity: DefaultRevocationValidity, ocspValidity: DefaultRevocationValidity,
 	}, nil
+}
+
+// WithValidity sets how long CRLs and OCSP responses run (nextUpdate -
+// thisUpdate); zero keeps the default. Call it before serving.
+func (r *Responder) WithValidity(crl, ocsp time.Duration) *Responder {
+	if crl > 0 {
+		r.crlValidity = crl
+	}
+	if ocsp > 0 {
+		r.ocspValidity = ocsp
+	}
+	return r
 }
 
 func digest(h crypto.Hash, data []byte) []byte {
@@ -199,7 +214,7 @@ func (r *Responder) CRL(ctx context.Context) ([]byte, error) {
 	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
 		Number:                    big.NewInt(number),
 		ThisUpdate:                thisUpdate,
-		NextUpdate:                thisUpdate.Add(revocationValidity),
+		NextUpdate:                thisUpdate.Add(r.crlValidity),
 		RevokedCertificateEntries: entries,
 	}, r.ca.issuing, r.ca.key)
 	if err != nil {
@@ -207,7 +222,7 @@ func (r *Responder) CRL(ctx context.Context) ([]byte, error) {
 	}
 	r.mu.Lock()
 	if r.gen == gen {
-		r.crl = &signedCRL{der: der, refreshAt: thisUpdate.Add(revocationRefresh)}
+		r.crl = &signedCRL{der: der, refreshAt: thisUpdate.Add(r.crlValidity / 2)}
 	}
 	r.mu.Unlock()
 	return der, nil
@@ -256,9 +271,15 @@ func (r *Responder) revocationOf(s registry.Seal, cert *x509.Certificate) (revoc
 // ocspResponse answers a DER OCSP request (RFC 6960) with a DER response
 // and whether it is a signed one. For a request it cannot use it returns an
 // unsigned error status: malformedRequest; unauthorized when the request
-// names another issuer; tryLater when the store fails.
+// names another issuer; tryLater when the store fails. An answer to a
+// request with a nonce echoes it and is signed for that request alone;
+// others are cached per serial.
 func (r *Responder) ocspResponse(ctx context.Context, reqDER []byte) (resp []byte, signed bool) {
 	req, err := ocsp.ParseRequest(reqDER)
+	if err != nil {
+		return ocsp.MalformedRequestErrorResponse, false
+	}
+	nonce, err := requestNonce(reqDER)
 	if err != nil {
 		return ocsp.MalformedRequestErrorResponse, false
 	}
@@ -272,21 +293,21 @@ func (r *Responder) ocspResponse(ctx context.Context, reqDER []byte) (resp []byt
 	c, hit := r.ocsp[key]
 	gen := r.gen
 	r.mu.Unlock()
-	if hit && now.Before(c.refreshAt) {
+	if hit && nonce == nil && now.Before(c.refreshAt) {
 		return c.der, true
 	}
-	der, cache, err := r.signOCSP(ctx, req, key.serial, now)
+	der, cache, err := r.signOCSP(ctx, req, key.serial, nonce, now)
 	if err != nil {
 		r.log.Error("OCSP response failed", "serial", key.serial, "err", err)
 		return ocsp.TryLaterErrorResponse, false
 	}
-	if cache {
+	if cache && nonce == nil {
 		r.mu.Lock()
 		if r.gen == gen {
 			if len(r.ocsp) >= maxOCSPCache {
 				r.ocsp = make(map[ocspKey]cachedOCSP)
 			}
-			r.ocsp[key] = cachedOCSP{der: der, refreshAt: now.Add(revocationRefresh)}
+			r.ocsp[key] = cachedOCSP{der: der, refreshAt: now.Add(r.ocspValidity / 2)}
 		}
 		r.mu.Unlock()
 	}
@@ -295,44 +316,71 @@ func (r *Responder) ocspResponse(ctx context.Context, reqDER []byte) (resp []byt
 
 // signOCSP signs the status of one serial. Answers about serials nobody was
 // issued are not cached, so random serials cannot fill the cache.
-func (r *Responder) signOCSP(ctx context.Context, req *ocsp.Request, serial string, now time.Time) (der []byte, cache bool, err error) {
-	// x/crypto/ocsp stamps producedAt with the minute (time.Now truncated);
-	// NSS (pdfsig) refuses an answer produced before its thisUpdate, so
-	// thisUpdate is truncated to the minute too.
-	thisUpdate := now.Truncate(time.Minute)
-	tmpl := ocsp.Response{
-		Status:       ocsp.Good,
-		SerialNumber: req.SerialNumber,
-		ThisUpdate:   thisUpdate,
-		NextUpdate:   thisUpdate.Add(revocationValidity),
-		IssuerHash:   req.HashAlgorithm,
+func (r *Responder) signOCSP(ctx context.Context, req *ocsp.Request, serial string, nonce []byte, now time.Time) (der []byte, cache bool, err error) {
+	thisUpdate := now.UTC().Truncate(time.Second)
+	a := ocspAnswer{
+		hash: req.HashAlgorithm, nameHash: req.IssuerNameHash, keyHash: req.IssuerKeyHash, serial: req.SerialNumber,
+		status: ocsp.Good, thisUpdate: thisUpdate, nextTime: thisUpdate.Add(r.ocspValidity), nonce: nonce,
 	}
 	s, err := r.src.SealBySerial(ctx, serial)
 	switch {
 	case errors.Is(err, registry.ErrNotFound):
-		tmpl.Status = ocsp.Unknown
+		a.status = ocsp.Unknown
 	case err != nil:
 		return nil, false, fmt.Errorf("seal by serial: %w", err)
 	default:
-		cert, perr := x509.ParseCertificate(s.CertDER)
-		if perr != nil || !r.ca.issued(cert) || SerialHex(cert.SerialNumber) != serial {
-			tmpl.Status = ocsp.Unknown // recorded, but not a certificate of this CA
-			break
-		}
-		cache = true
-		if s.State == registry.SealRevoked {
-			rev, err := r.revocationOf(s, cert)
-			if err != nil {
-				return nil, false, err
-			}
-			tmpl.Status, tmpl.RevokedAt, tmpl.RevocationReason, tmpl.ExtraExtensions = ocsp.Revoked, rev.at, rev.reason, rev.exts
+		if cache, err = r.setStatus(&a, s, serial); err != nil {
+			return nil, false, err
 		}
 	}
-	der, err = ocsp.CreateResponse(r.ca.issuing, r.ca.issuing, tmpl, r.ca.key)
+	der, err = r.signOCSPResponse(a)
 	if err != nil {
-		return nil, false, fmt.Errorf("sign OCSP response: %w", err)
+		return nil, false, err
 	}
 	return der, cache, nil
+}
+
+// setStatus sets a's status from the seal record s and reports whether s
+// is a certificate of this CA with that serial (else the status is
+// unknown: recorded, but not this CA's to vouch for).
+func (r *Responder) setStatus(a *ocspAnswer, s registry.Seal, serial string) (bool, error) {
+	cert, err := x509.ParseCertificate(s.CertDER)
+	if err != nil || !r.ca.issued(cert) || SerialHex(cert.SerialNumber) != serial {
+		a.status = ocsp.Unknown
+		return false, nil
+	}
+	if s.State != registry.SealRevoked {
+		a.status = ocsp.Good
+		return true, nil
+	}
+	rev, err := r.revocationOf(s, cert)
+	if err != nil {
+		return false, err
+	}
+	a.status, a.revokedAt, a.reason = ocsp.Revoked, rev.at, rev.reason
+	for _, e := range rev.exts {
+		a.singleExts = append(a.singleExts, pkixExtension{id: e.Id, critical: e.Critical, value: e.Value})
+	}
+	return true, nil
+}
+
+// SealOCSP returns a fresh signed OCSP response (SHA-256 CertID) on the
+// seal's certificate with the state of the record s, for embedding beside
+// a signature: the signer has just read s under lock, so the answer says
+// what the signature relied on, and its thisUpdate is now.
+func (r *Responder) SealOCSP(s registry.Seal) ([]byte, error) {
+	cert, err := x509.ParseCertificate(s.CertDER)
+	if err != nil {
+		return nil, fmt.Errorf("OCSP: seal %d (version %d): certificate: %w", s.ID, s.Version, err)
+	}
+	h := r.hashes[crypto.SHA256]
+	thisUpdate := r.now().UTC().Truncate(time.Second)
+	a := ocspAnswer{hash: crypto.SHA256, nameHash: h.name, keyHash: h.key, serial: cert.SerialNumber,
+		thisUpdate: thisUpdate, nextTime: thisUpdate.Add(r.ocspValidity)}
+	if ok, err := r.setStatus(&a, s, SerialHex(cert.SerialNumber)); err != nil || !ok {
+		return nil, fmt.Errorf("OCSP: seal %d (version %d) is not a certificate of this CA (%v)", s.ID, s.Version, err)
+	}
+	return r.signOCSPResponse(a)
 }
 
 func maxTime(a, b time.Time) time.Time {

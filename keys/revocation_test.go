@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
 	"errors"
@@ -94,17 +95,25 @@ func TestOpenSSLRevocation(t *testing.T) {
 	writeFile(t, p("good.pem"), pemCert(good.CertDER), 0o644)
 	writeFile(t, p("bad.pem"), pemCert(bad.CertDER), 0o644)
 
-	ocspStatus := func(name string, seal registry.Seal) string {
+	// openssl sends a nonce and checks that the answer echoes it; an
+	// answer to a nonce is never the cached one, so the cache is seen
+	// with -no_nonce.
+	ocspAsk := func(name string, seal registry.Seal, extra ...string) string {
 		t.Helper()
 		ocspURL := mustParse(t, seal.CertDER).OCSPServer[0] // the address validators read from the certificate
-		out, err := runTool(t, "openssl", "ocsp", "-issuer", p("issuing.pem"), "-cert", p(name), "-url", ocspURL,
-			"-CAfile", p("root.pem"), "-no_nonce")
+		out, err := runTool(t, "openssl", append([]string{"ocsp", "-issuer", p("issuing.pem"), "-cert", p(name), "-url", ocspURL,
+			"-CAfile", p("root.pem")}, extra...)...)
 		if err != nil {
 			t.Fatalf("openssl ocsp: %v\n%s", err, out)
 		}
 		mustContain(t, "openssl ocsp", out, "Response verify OK")
+		if strings.Contains(out, "nonce") || strings.Contains(out, "Nonce") {
+			t.Errorf("openssl ocsp complains about the nonce:\n%s", out)
+		}
 		return out
 	}
+	ocspStatus := func(name string, seal registry.Seal) string { return ocspAsk(name, seal) }
+	mustContain(t, "cached OCSP for the seal", ocspAsk("bad.pem", bad, "-no_nonce"), p("bad.pem")+": good")
 	mustContain(t, "OCSP for the good seal", ocspStatus("good.pem", good), p("good.pem")+": good")
 	mustContain(t, "OCSP for the seal before revocation", ocspStatus("bad.pem", bad), p("bad.pem")+": good")
 
@@ -114,7 +123,7 @@ func TestOpenSSLRevocation(t *testing.T) {
 		return registry.RevokeSeal(s, registry.ReasonKeyCompromise, &suspected, revokedAt)
 	})
 	// Answers are cached until told of the change...
-	mustContain(t, "cached OCSP before Invalidate", ocspStatus("bad.pem", bad), p("bad.pem")+": good")
+	mustContain(t, "cached OCSP before Invalidate", ocspAsk("bad.pem", bad, "-no_nonce"), p("bad.pem")+": good")
 	rsp.Invalidate()
 	// ...and after it they say revoked, with the reason and time.
 	out := ocspStatus("bad.pem", bad)
@@ -311,9 +320,9 @@ func TestOCSP(t *testing.T) {
 
 	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {
 		r := ocspAsk(t, rsp, ca, cert, h)
-		// thisUpdate is the minute (as producedAt), see signOCSP.
-		if r.Status != ocsp.Good || r.IssuerHash != h || !r.ThisUpdate.Equal(now.Truncate(time.Minute)) ||
-			!r.NextUpdate.Equal(now.Truncate(time.Minute).Add(24*time.Hour)) || r.ProducedAt.Before(r.ThisUpdate) {
+		// thisUpdate keeps its seconds and equals producedAt (see ocsp.go).
+		if r.Status != ocsp.Good || r.IssuerHash != h || !r.ThisUpdate.Equal(now) ||
+			!r.NextUpdate.Equal(now.Add(24*time.Hour)) || !r.ProducedAt.Equal(r.ThisUpdate) {
 			t.Errorf("%v: status %d, hash %v, %s..%s", h, r.Status, r.IssuerHash, r.ThisUpdate, r.NextUpdate)
 		}
 	}
@@ -374,7 +383,7 @@ func TestOCSP(t *testing.T) {
 	// Cached answers are re-signed halfway to their nextUpdate.
 	lookups = src.lookupCount()
 	clk.Advance(13 * time.Hour)
-	if r := ocspAsk(t, rsp, ca, cert, crypto.SHA256); src.lookupCount() != lookups+1 || !r.ThisUpdate.Equal(clk.Now().Truncate(time.Minute)) {
+	if r := ocspAsk(t, rsp, ca, cert, crypto.SHA256); src.lookupCount() != lookups+1 || !r.ThisUpdate.Equal(clk.Now()) {
 		t.Error("an OCSP answer past its refresh time was served from the cache")
 	}
 
@@ -594,4 +603,105 @@ func TestResponderConcurrent(t *testing.T) {
 	if crl, _ := crlOf(t, rsp); len(crl.RevokedCertificateEntries) != len(seals) {
 		t.Errorf("CRL lists %d seals, want %d", len(crl.RevokedCertificateEntries), len(seals))
 	}
+}
+
+// The validity of CRLs and OCSP answers is the operator's setting, and an
+// answer to a request with a nonce is made for it alone.
+func TestRevocationValidityAndNonce(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	clk := &clock{t: now}
+	ca := newTestCA(t, now)
+	seal := newSeal(t, ca, newTestKeys(t), 1, testUnit, 1, ECDSAP256, now, testBase)
+	src := newFakeSource(seal)
+	rsp, err := NewResponder(ca, src, nil, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsp.WithValidity(6*time.Hour, 2*time.Hour)
+	crl, _ := crlOf(t, rsp)
+	if got := crl.NextUpdate.Sub(crl.ThisUpdate); got != 6*time.Hour {
+		t.Errorf("CRL runs %v, want 6h", got)
+	}
+	cert := mustParse(t, seal.CertDER)
+	r := ocspAsk(t, rsp, ca, cert, crypto.SHA256)
+	if got := r.NextUpdate.Sub(r.ThisUpdate); got != 2*time.Hour {
+		t.Errorf("OCSP answer runs %v, want 2h", got)
+	}
+	clk.Advance(61 * time.Minute) // past half of 2h: re-signed
+	if r2 := ocspAsk(t, rsp, ca, cert, crypto.SHA256); !r2.ThisUpdate.After(r.ThisUpdate) {
+		t.Error("the OCSP answer was not re-signed after half its validity")
+	}
+
+	// A request with a nonce gets it back in the response extensions, and
+	// two such requests get two answers (never one from the cache).
+	withNonce := func(nonce byte) []byte {
+		t.Helper()
+		plain := ocspRequestFor(t, ca, seal)
+		// Re-encode the request with a nonce extension: x/crypto cannot.
+		var raw struct{ TBS asn1.RawValue }
+		if _, err := asn1.Unmarshal(plain, &raw); err != nil {
+			t.Fatal(err)
+		}
+		var tbs struct{ List asn1.RawValue }
+		if _, err := asn1.Unmarshal(raw.TBS.FullBytes, &tbs); err != nil {
+			t.Fatal(err)
+		}
+		val, _ := asn1.Marshal([]byte{nonce, 2, 3, 4, 5, 6, 7, 8})
+		type tbsReq struct {
+			List asn1.RawValue
+			Exts []pkix.Extension `asn1:"explicit,tag:2"`
+		}
+		type ocspReq struct{ TBS tbsReq }
+		der, err := asn1.Marshal(ocspReq{tbsReq{tbs.List, []pkix.Extension{{Id: oidOCSPNonce, Value: val}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	echoed := func(resp []byte) []byte {
+		t.Helper()
+		parsed, err := ocsp.ParseResponse(resp, ca.Issuing())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var basic struct {
+			TBS struct {
+				Version    int `asn1:"optional,explicit,default:0,tag:0"`
+				Responder  asn1.RawValue
+				ProducedAt time.Time `asn1:"generalized"`
+				Responses  asn1.RawValue
+				Exts       []pkix.Extension `asn1:"explicit,tag:1,optional"`
+			}
+		}
+		if _, err := asn1.Unmarshal(parsed.TBSResponseData, &basic.TBS); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range basic.TBS.Exts {
+			if e.Id.Equal(oidOCSPNonce) {
+				return e.Value
+			}
+		}
+		return nil
+	}
+	a, _ := rsp.ocspResponse(context.Background(), withNonce(1))
+	b, _ := rsp.ocspResponse(context.Background(), withNonce(9))
+	want1, _ := asn1.Marshal([]byte{1, 2, 3, 4, 5, 6, 7, 8})
+	if got := echoed(a); !bytes.Equal(got, want1) {
+		t.Errorf("nonce echoed as %x, want %x", got, want1)
+	}
+	if bytes.Equal(echoed(a), echoed(b)) {
+		t.Error("two nonces got one answer")
+	}
+	if got := echoed(mustOCSP(t, rsp, ocspRequestFor(t, ca, seal))); got != nil {
+		t.Errorf("an answer without a nonce asked carries %x", got)
+	}
+}
+
+func mustOCSP(t *testing.T, r *Responder, req []byte) []byte {
+	t.Helper()
+	der, signed := r.ocspResponse(context.Background(), req)
+	if !signed {
+		t.Fatal("unsigned OCSP answer")
+	}
+	return der
 }

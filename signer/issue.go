@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/certseal/certseal/keys"
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/registry/audit"
 	"github.com/certseal/certseal/registry/workday"
@@ -30,11 +31,23 @@ type Chains interface {
 	SealChain(sealCertDER []byte) ([]*x509.Certificate, error)
 }
 
+// Revocation is the revocation data embedded beside every signature
+// (keys.Responder gives it): an OCSP answer on the seal as just read, and
+// the CRL, which also covers the TSA's certificate.
+type Revocation interface {
+	SealOCSP(s registry.Seal) ([]byte, error)
+	CRL(ctx context.Context) ([]byte, error)
+}
+
 // Issuer turns appointments into signed, recorded certificates.
 type Issuer struct {
 	store    registry.Store
 	keys     KeyManager
 	chains   Chains
+	tsa      Timestamper
+	tsaTrust keys.TimestampTrust
+	tsaCerts []*x509.Certificate
+	revoc    Revocation
 	renderer *Renderer
 	pii      *registry.PII // the store's key, for the dedup key of an appointment
 	baseURL  string
@@ -54,6 +67,15 @@ type IssuerDeps struct {
 	Keys     KeyManager
 	Chains   Chains
 	Renderer *Renderer
+	// TSA stamps every signature; its tokens must chain to TSATrust, and
+	// TSACerts (certseal's own TSA certificate, if it is the one) go into
+	// the DSS. Revocation gives the DSS its OCSP answer and CRL. Without
+	// TSA or Revocation, signatures carry no timestamp or no DSS: what
+	// certificates issued before long-term validation look like.
+	TSA        Timestamper
+	TSATrust   keys.TimestampTrust
+	TSACerts   []*x509.Certificate
+	Revocation Revocation
 	// BaseURL is the public address of the verification pages
 	// ({base}/v/{number}?k={token}).
 	BaseURL string
@@ -69,7 +91,7 @@ func NewIssuer(d IssuerDeps) *Issuer {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Issuer{store: d.Store, pii: d.PII, keys: d.Keys, chains: d.Chains, renderer: d.Renderer,
-		baseURL: d.BaseURL, calendar: d.Calendar, now: d.Now, log: d.Log}
+		tsa: d.TSA, tsaTrust: d.TSATrust, tsaCerts: d.TSACerts, revoc: d.Revocation, baseURL: d.BaseURL, calendar: d.Calendar, now: d.Now, log: d.Log}
 }
 
 // Request is one certificate to issue.
@@ -416,8 +438,33 @@ func (is *Issuer) sign(ctx context.Context, pdf []byte, st stamp, now time.Time)
 	if err != nil {
 		return Signed{}, err
 	}
-	return Sign(pdf, SealSigning{Signer: key, Certificate: chain[0], Chain: chain[1:], Time: now, Appearance: app,
-		Rect: is.renderer.Template().SealRect(), USCC: st.uscc, SealVersion: seal.Version})
+	var dss *DSS
+	if is.revoc != nil {
+		if dss, err = is.dss(ctx, seal, chain); err != nil {
+			return Signed{}, err
+		}
+	}
+	return Sign(ctx, pdf, SealSigning{Signer: key, Certificate: chain[0], Chain: chain[1:], Time: now, Appearance: app,
+		Rect: is.renderer.Template().SealRect(), USCC: st.uscc, SealVersion: seal.Version,
+		Timestamper: is.tsa, TimestampTrust: is.tsaTrust, DSS: dss})
+}
+
+// dss is what a validator needs offline: the chain (and the TSA's
+// certificate), a fresh OCSP answer on the seal, and the CRL.
+func (is *Issuer) dss(ctx context.Context, seal registry.Seal, chain []*x509.Certificate) (*DSS, error) {
+	answer, err := is.revoc.SealOCSP(seal)
+	if err != nil {
+		return nil, fmt.Errorf("signer: OCSP answer for seal version %d: %w", seal.Version, err)
+	}
+	crl, err := is.revoc.CRL(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("signer: CRL: %w", err)
+	}
+	d := &DSS{OCSPs: [][]byte{answer}, CRLs: [][]byte{crl}}
+	for _, c := range append(chain, is.tsaCerts...) {
+		d.Certs = append(d.Certs, c.Raw)
+	}
+	return d, nil
 }
 
 func (is *Issuer) appearance(seal registry.Seal) (*Appearance, error) {

@@ -2,6 +2,7 @@ package signer
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -15,7 +16,28 @@ import (
 
 	"github.com/digitorus/pdf"
 	"github.com/digitorus/pdfsign/sign"
+
+	"github.com/certseal/certseal/keys"
 )
+
+// Timestamper answers RFC 3161 time-stamp requests, DER in and out:
+// keys.TSA in process, keys.TSAClient for an outside authority.
+type Timestamper interface {
+	Stamp(ctx context.Context, request []byte) ([]byte, error)
+}
+
+// DSS is the revocation data written into the signed revision's Document
+// Security Store (DER each), so a validator needs no network: the chain,
+// an OCSP response on the seal certificate, and the CRL that also covers
+// the TSA's certificate.
+type DSS struct {
+	Certs, OCSPs, CRLs [][]byte
+}
+
+// tokenReserve is the space kept for a time-stamp token: certseal's are
+// about 1.5 KB with the TSA and issuing CA certificates; an outside TSA's
+// with a longer chain must still fit.
+const tokenReserve = 6000
 
 // SealSigning is what one signature with a seal needs.
 type SealSigning struct {
@@ -43,6 +65,14 @@ type SealSigning struct {
 	// and can corrupt the file.
 	USCC        string
 	SealVersion int
+	// Timestamper, when set, stamps the signature value: the token goes
+	// into the CMS as the unsigned attribute id-aa-timeStampToken (RFC
+	// 3161 appendix A), and the self-check holds its TSA to
+	// TimestampTrust.
+	Timestamper    Timestamper
+	TimestampTrust keys.TimestampTrust
+	// DSS, when set, is written in the revision the signature covers.
+	DSS *DSS
 }
 
 // Signed is a signed certificate PDF.
@@ -61,7 +91,7 @@ var usccPattern = regexp.MustCompile(`^[0-9A-Z]{18}$`)
 // the pinned pdfsign version certification signatures lack the /Perms
 // entry validators look for, and pdfsign refuses a visible appearance on
 // them ("visible signatures are only allowed for approval signatures").
-func Sign(unsigned []byte, s SealSigning) (Signed, error) {
+func Sign(ctx context.Context, unsigned []byte, s SealSigning) (Signed, error) {
 	if err := s.check(); err != nil {
 		return Signed{}, err
 	}
@@ -75,7 +105,7 @@ func Sign(unsigned []byte, s SealSigning) (Signed, error) {
 		return Signed{}, err
 	}
 	out := &oneWrite{}
-	ctx := sign.SignContext{
+	sc := sign.SignContext{
 		PDFReader:  rdr,
 		InputFile:  bytes.NewReader(unsigned),
 		OutputFile: out,
@@ -104,7 +134,15 @@ func Sign(unsigned []byte, s SealSigning) (Signed, error) {
 		},
 		SignatureMaxLengthBase: uint32(hex.EncodedLen(reserve)),
 	}
-	if err := signPDF(&ctx); err != nil {
+	if s.Timestamper != nil {
+		sc.SignData.TSA = sign.TSA{ReserveBytes: tokenReserve, Stamp: func(req []byte) ([]byte, error) {
+			return s.Timestamper.Stamp(ctx, req)
+		}}
+	}
+	if s.DSS != nil {
+		sc.SignData.DSS = &sign.DSS{Certs: s.DSS.Certs, OCSPs: s.DSS.OCSPs, CRLs: s.DSS.CRLs}
+	}
+	if err := signPDF(&sc); err != nil {
 		return Signed{}, fmt.Errorf("signer: sign: %w", err)
 	}
 	if out.writes != 1 {
@@ -112,7 +150,7 @@ func Sign(unsigned []byte, s SealSigning) (Signed, error) {
 		return Signed{}, errors.New("signer: sign: the signature did not fit the space reserved for it")
 	}
 	signed := out.buf.Bytes()
-	if err := checkSigned(signed, s.Certificate); err != nil {
+	if err := checkSigned(signed, s.Certificate, s.Timestamper != nil, s.TimestampTrust); err != nil {
 		return Signed{}, fmt.Errorf("signer: sign: self-check of the signed PDF failed: %w", err)
 	}
 	return Signed{PDF: signed, SHA256: sha256.Sum256(signed)}, nil

@@ -1,6 +1,7 @@
 package signer
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ func BenchmarkRenderSign(b *testing.B) {
 		if err != nil {
 			return err
 		}
-		_, err = Sign(pdf, s)
+		_, err = Sign(context.Background(), pdf, s)
 		return err
 	})
 }
@@ -56,7 +57,7 @@ func BenchmarkSign(b *testing.B) {
 	r, pdf := renderSample(b)
 	s := newTestPKI(b, keyECDSA, keyECDSA, "").signing(b, r)
 	reportQuantiles(b, func() error {
-		_, err := Sign(pdf, s)
+		_, err := Sign(context.Background(), pdf, s)
 		return err
 	})
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/digitorus/pdf"
 	"github.com/digitorus/pkcs7"
+
+	"github.com/certseal/certseal/keys"
 )
 
 // checkSigned reads a freshly signed PDF back and checks what a validator
@@ -20,8 +22,10 @@ import (
 //     string of that signature (ties the gap to the dictionary, so a
 //     placeholder found in the wrong place is caught);
 //   - the CMS inside is DER followed only by zero padding, signed by cert,
-//     and its signature and message digest verify over the ByteRange.
-func checkSigned(file []byte, cert *x509.Certificate) error {
+//     and its signature and message digest verify over the ByteRange;
+//   - with stamped, it carries exactly one time-stamp token over its
+//     signature value, from a TSA that chains to tsaTrust.
+func checkSigned(file []byte, cert *x509.Certificate, stamped bool, tsaTrust keys.TimestampTrust) error {
 	rdr, err := pdf.NewReader(bytes.NewReader(file), int64(len(file)))
 	if err != nil {
 		return fmt.Errorf("does not parse: %w", err)
@@ -83,5 +87,26 @@ func checkSigned(file []byte, cert *x509.Certificate) error {
 	if err := p7.Verify(); err != nil {
 		return fmt.Errorf("signature does not verify: %w", err)
 	}
+	if !stamped {
+		return nil
+	}
+	var token []byte
+	for _, a := range p7.Signers[0].UnauthenticatedAttributes {
+		if a.Type.Equal(oidTimeStampToken) {
+			if token != nil {
+				return errors.New("the signature carries more than one time-stamp token attribute")
+			}
+			token = a.Value.Bytes // the SET's one value
+		}
+	}
+	if token == nil {
+		return errors.New("the signature carries no time-stamp token")
+	}
+	if _, err := keys.CheckTimestampToken(token, p7.Signers[0].EncryptedDigest, tsaTrust); err != nil {
+		return fmt.Errorf("time-stamp token: %w", err)
+	}
 	return nil
 }
+
+// oidTimeStampToken is id-aa-timeStampToken (RFC 3161, appendix A).
+var oidTimeStampToken = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 14}

@@ -2,6 +2,7 @@ package signer
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certseal/certseal/keys"
 	"github.com/certseal/certseal/registry"
 )
 
@@ -58,7 +60,7 @@ func TestSignKeyTypes(t *testing.T) {
 			p := newTestPKI(t, tc.ca, tc.seal, "https://certseal.example.cn/pki/ocsp")
 			s := p.signing(t, r)
 			s.Chain = append(s.Chain, p.root) // with the root as well
-			signed, err := Sign(unsigned, s)
+			signed, err := Sign(context.Background(), unsigned, s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,7 +70,7 @@ func TestSignKeyTypes(t *testing.T) {
 			if !bytes.HasPrefix(signed.PDF, unsigned) {
 				t.Error("the signature is not an incremental update of the rendered PDF")
 			}
-			if err := checkSigned(signed.PDF, p.seal); err != nil {
+			if err := checkSigned(signed.PDF, p.seal, false, keys.TimestampTrust{}); err != nil {
 				t.Fatal(err)
 			}
 			reserved, used := contentsSpace(t, signed.PDF)
@@ -85,7 +87,7 @@ func TestSignatureDictionaryIsASCII(t *testing.T) {
 	p := newTestPKI(t, keyECDSA, keyECDSA, "")
 	s := p.signing(t, r)
 	s.SealVersion = 3
-	signed, err := Sign(unsigned, s)
+	signed, err := Sign(context.Background(), unsigned, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,13 +135,13 @@ func TestSignRefuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := p.signing(t, r)
 			tc.edit(&s)
-			_, err := Sign(unsigned, s)
+			_, err := Sign(context.Background(), unsigned, s)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
 			}
 		})
 	}
-	if _, err := Sign([]byte("%PDF-1.7\nnot really"), p.signing(t, r)); err == nil {
+	if _, err := Sign(context.Background(), []byte("%PDF-1.7\nnot really"), p.signing(t, r)); err == nil {
 		t.Error("signed something that is not a PDF")
 	}
 }
@@ -163,7 +165,7 @@ func TestSignatureReserve(t *testing.T) {
 func TestCheckSignedCatches(t *testing.T) {
 	r, unsigned := renderSample(t)
 	p := newTestPKI(t, keyECDSA, keyECDSA, "")
-	signed, err := Sign(unsigned, p.signing(t, r))
+	signed, err := Sign(context.Background(), unsigned, p.signing(t, r))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,13 +186,13 @@ func TestCheckSignedCatches(t *testing.T) {
 		{"signed by another certificate", good, other.seal, "not by the seal certificate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkSigned(tc.file, tc.cert)
+			err := checkSigned(tc.file, tc.cert, false, keys.TimestampTrust{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
 			}
 		})
 	}
-	if err := checkSigned(good, p.seal); err != nil {
+	if err := checkSigned(good, p.seal, false, keys.TimestampTrust{}); err != nil {
 		t.Fatalf("good file refused: %v", err)
 	}
 	// The gap must be the signature's own /Contents: moving the ByteRange
@@ -198,7 +200,7 @@ func TestCheckSignedCatches(t *testing.T) {
 	br := regexp.MustCompile(`/ByteRange \[0 (\d+) (\d+) (\d+)\]`).FindSubmatchIndex(good)
 	moved := bytes.Clone(good)
 	copy(moved[br[0]:br[1]], fixedWidth(string(good[br[0]:br[1]]), "/ByteRange [0 10 20 "+strconv.Itoa(len(good)-20)+"]"))
-	if err := checkSigned(moved, p.seal); err == nil {
+	if err := checkSigned(moved, p.seal, false, keys.TimestampTrust{}); err == nil {
 		t.Error("a ByteRange that leaves out other bytes was accepted")
 	}
 }

@@ -2,6 +2,7 @@ package signer
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"flag"
 	"io"
@@ -83,13 +84,16 @@ func ocspResponder(t *testing.T, pki **testPKI, hits *atomic.Int32) *httptest.Se
 }
 
 // nssDB makes an NSS database that trusts root.
-func nssDB(t *testing.T, p *testPKI) string {
+func nssDB(t *testing.T, p *testPKI) string { return nssDBFor(t, p.root.Raw) }
+
+// nssDBFor makes an NSS database that trusts the root certificate rootDER.
+func nssDBFor(t *testing.T, rootDER []byte) string {
 	t.Helper()
 	certutil := testenv.Tool(t, "certutil")
 	dir := t.TempDir()
 	run(t, certutil, "-N", "--empty-password", "-d", "sql:"+dir)
 	rootFile := filepath.Join(dir, "root.der")
-	if err := os.WriteFile(rootFile, p.root.Raw, 0o600); err != nil {
+	if err := os.WriteFile(rootFile, rootDER, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	run(t, certutil, "-A", "-d", "sql:"+dir, "-n", "certseal test root", "-t", "CT,C,C", "-i", rootFile)
@@ -155,7 +159,7 @@ func TestValidators(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			signed, err := Sign(unsigned, p.signing(t, r))
+			signed, err := Sign(context.Background(), unsigned, p.signing(t, r))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -236,7 +240,7 @@ func TestSignedRangeWords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signed, err := Sign(unsigned, p.signing(t, r))
+	signed, err := Sign(context.Background(), unsigned, p.signing(t, r))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,12 @@ type Config struct {
 	FontFile, TemplateFile                  string
 	CalendarDir                             string
 
+	// Time-stamping: certseal's own TSA (key and certificate files; empty:
+	// DATA/pki/tsa.*, created on first start), or an outside one at TSAURL
+	// whose tokens chain to the root in TSARoot.
+	TSACert, TSAKey, TSAURL, TSARoot string
+	CRLValidity, OCSPValidity        time.Duration // nextUpdate - thisUpdate
+
 	PublicRateLimit float64 // requests per second per client on public routes
 	PublicBurst     int
 	TrustProxy      bool // honour X-Forwarded-For (behind a load balancer)
@@ -62,6 +68,10 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.FontFile, "font", env("CERTSEAL_FONT", ""), "TrueType font for certificates; empty uses the embedded GB2312 subset (CERTSEAL_FONT)")
 	fs.StringVar(&c.TemplateFile, "template", env("CERTSEAL_TEMPLATE", ""), "certificate layout template JSON; empty uses the embedded one (CERTSEAL_TEMPLATE)")
 	fs.StringVar(&c.CalendarDir, "calendar-dir", env("CERTSEAL_CALENDAR_DIR", ""), "directory of <year>.json working-day files laid over the shipped ones (CERTSEAL_CALENDAR_DIR)")
+	fs.StringVar(&c.TSACert, "tsa-cert", env("CERTSEAL_TSA_CERT", ""), "time-stamping authority certificate PEM (CERTSEAL_TSA_CERT; default DATA/pki/tsa.crt, created on first start)")
+	fs.StringVar(&c.TSAKey, "tsa-key", env("CERTSEAL_TSA_KEY", ""), "time-stamping authority private key PEM (CERTSEAL_TSA_KEY; default DATA/pki/tsa.key)")
+	fs.StringVar(&c.TSAURL, "tsa-url", env("CERTSEAL_TSA_URL", ""), "outside RFC 3161 time-stamping authority to use instead of certseal's own (CERTSEAL_TSA_URL; needs --tsa-root)")
+	fs.StringVar(&c.TSARoot, "tsa-root", env("CERTSEAL_TSA_ROOT", ""), "root certificate PEM of the outside time-stamping authority (CERTSEAL_TSA_ROOT)")
 	// A variable that does not parse is an error (Validate), not its default.
 	parsed := func(name, def string, parse func(string) error) {
 		s := env(name, def)
@@ -81,6 +91,10 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
 		c.LogJSON = s == "json"
 		return nil
 	})
+	parsed("CERTSEAL_CRL_VALIDITY", "24h", func(s string) (err error) { c.CRLValidity, err = time.ParseDuration(s); return err })
+	parsed("CERTSEAL_OCSP_VALIDITY", "24h", func(s string) (err error) { c.OCSPValidity, err = time.ParseDuration(s); return err })
+	fs.DurationVar(&c.CRLValidity, "crl-validity", c.CRLValidity, "how long a CRL runs, nextUpdate - thisUpdate; re-signed after half (CERTSEAL_CRL_VALIDITY)")
+	fs.DurationVar(&c.OCSPValidity, "ocsp-validity", c.OCSPValidity, "how long an OCSP answer runs, nextUpdate - thisUpdate; re-signed after half (CERTSEAL_OCSP_VALIDITY)")
 	fs.Float64Var(&c.PublicRateLimit, "public-rate", c.PublicRateLimit, "public requests per second per client (CERTSEAL_PUBLIC_RATE)")
 	fs.IntVar(&c.PublicBurst, "public-burst", c.PublicBurst, "public request burst per client (CERTSEAL_PUBLIC_BURST)")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", c.TrustProxy, "honour X-Forwarded-For from a load balancer (CERTSEAL_TRUST_PROXY=true)")
@@ -168,6 +182,23 @@ func (c *Config) Validate() error {
 	}
 	if c.SealKeyAlg != "ecdsa-p256" && c.SealKeyAlg != "rsa-2048" {
 		errs = append(errs, fmt.Errorf("--seal-key-alg %q: want ecdsa-p256 or rsa-2048", c.SealKeyAlg))
+	}
+	if (c.TSAURL == "") != (c.TSARoot == "") {
+		errs = append(errs, errors.New("an outside time-stamping authority needs both --tsa-url and --tsa-root"))
+	}
+	if c.TSAURL != "" {
+		if u, err := url.Parse(c.TSAURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--tsa-url %q must be an absolute http(s) URL", c.TSAURL))
+		}
+	}
+	if (c.TSACert == "") != (c.TSAKey == "") {
+		errs = append(errs, errors.New("certseal's time-stamping authority needs both --tsa-cert and --tsa-key, or neither"))
+	}
+	if c.TSACert == "" {
+		c.TSACert, c.TSAKey = filepath.Join(c.DataDir, "pki", "tsa.crt"), filepath.Join(c.DataDir, "pki", "tsa.key")
+	}
+	if c.CRLValidity < time.Minute || c.OCSPValidity < time.Minute {
+		errs = append(errs, errors.New("--crl-validity and --ocsp-validity must be at least 1m"))
 	}
 	if c.PublicRateLimit <= 0 || c.PublicBurst <= 0 {
 		errs = append(errs, errors.New("--public-rate and --public-burst must be positive"))

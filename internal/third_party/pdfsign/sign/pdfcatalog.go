@@ -39,12 +39,17 @@ func (context *SignContext) createCatalog() ([]byte, error) {
 	context.CatalogData.RootString = strconv.Itoa(int(rootPtr.GetID())) + " " + strconv.Itoa(int(rootPtr.GetGen())) + " R"
 
 	// Copy over existing catalog entries except for type and AcroForum
+	// (and a DSS being replaced: certseal patch)
 	for _, key := range root.Keys() {
-		if key != "Type" && key != "AcroForm" {
+		if key != "Type" && key != "AcroForm" && (key != "DSS" || context.SignData.dssObjectID == 0) {
 			_, _ = fmt.Fprintf(&catalog_buffer, "  /%s ", key)
 			context.serializeCatalogEntry(&catalog_buffer, rootPtr.GetID(), root.Key(key))
 			catalog_buffer.WriteString("\n")
 		}
+	}
+
+	if context.SignData.dssObjectID != 0 {
+		_, _ = fmt.Fprintf(&catalog_buffer, "  /DSS %d 0 R\n", context.SignData.dssObjectID)
 	}
 
 	// Start the AcroForm dictionary with /NeedAppearances
@@ -163,4 +168,41 @@ func (context *SignContext) serializeCatalogEntry(w io.Writer, rootObjId uint32,
 	case pdf.Stream:
 		panic("stream cannot be a direct object")
 	}
+}
+
+// addDSS writes dss's data as streams and a DSS dictionary listing them
+// after the entries of the file's existing DSS, if any, and returns the
+// dictionary's object number. (certseal patch.)
+func (context *SignContext) addDSS(dss DSS) (uint32, error) {
+	old := context.PDFReader.Trailer().Key("Root").Key("DSS")
+	var dict bytes.Buffer
+	dict.WriteString("<<\n  /Type /DSS\n")
+	for _, part := range []struct {
+		key  string
+		data [][]byte
+	}{{"Certs", dss.Certs}, {"OCSPs", dss.OCSPs}, {"CRLs", dss.CRLs}} {
+		prev := old.Key(part.key)
+		if len(part.data) == 0 && prev.Len() == 0 {
+			continue
+		}
+		fmt.Fprintf(&dict, "  /%s [", part.key)
+		for i := 0; i < prev.Len(); i++ {
+			ptr := prev.Index(i).GetPtr()
+			fmt.Fprintf(&dict, " %d %d R", ptr.GetID(), ptr.GetGen())
+		}
+		for _, data := range part.data {
+			var stream bytes.Buffer
+			fmt.Fprintf(&stream, "<< /Length %d >>\nstream\n", len(data))
+			stream.Write(data)
+			stream.WriteString("\nendstream")
+			id, err := context.addObject(stream.Bytes())
+			if err != nil {
+				return 0, err
+			}
+			fmt.Fprintf(&dict, " %d 0 R", id)
+		}
+		dict.WriteString(" ]\n")
+	}
+	dict.WriteString(">>")
+	return context.addObject(dict.Bytes())
 }

@@ -176,7 +176,7 @@ func (context *SignContext) createSignaturePlaceholder() []byte {
 	//
 	// A timestamp can be embedded in a CMS binary data object (see 12.8.3.3, "CMS
 	// (PKCS #7) signatures").
-	if context.SignData.TSA.URL == "" && !context.SignData.Signature.Info.Date.IsZero() {
+	if !context.SignData.TSA.enabled() && !context.SignData.Signature.Info.Date.IsZero() {
 		signature_buffer.WriteString(" /M ")
 		signature_buffer.WriteString(pdfDateTime(context.SignData.Signature.Info.Date))
 		signature_buffer.WriteString("\n")
@@ -349,7 +349,7 @@ func (context *SignContext) createSignature() ([]byte, error) {
 	// PDF needs a detached signature, meaning the content isn't included.
 	signed_data.Detach()
 
-	if context.SignData.TSA.URL != "" {
+	if context.SignData.TSA.enabled() {
 		signature_data := signed_data.GetSignedData()
 
 		timestamp_response, err := context.GetTSA(signature_data.SignerInfos[0].EncryptedDigest)
@@ -387,6 +387,9 @@ func (context *SignContext) GetTSA(sign_content []byte) (timestamp_response []by
 	})
 	if err != nil {
 		return nil, fmt.Errorf("failed to create request: %w", err)
+	}
+	if context.SignData.TSA.Stamp != nil {
+		return context.SignData.TSA.Stamp(ts_request)
 	}
 
 	ts_request_reader := bytes.NewReader(ts_request)

@@ -171,8 +171,12 @@ func (context *SignContext) SignPDF() error {
 	//
 	// Different TSA servers provide different response sizes, we
 	// might need to make this configurable or detect and store.
-	if context.SignData.TSA.URL != "" {
-		context.SignatureMaxLength += uint32(hex.EncodedLen(9000))
+	if context.SignData.TSA.enabled() {
+		reserve := context.SignData.TSA.ReserveBytes
+		if reserve == 0 {
+			reserve = 9000
+		}
+		context.SignatureMaxLength += uint32(hex.EncodedLen(reserve))
 	}
 
 	// Create the signature object
@@ -226,6 +230,12 @@ func (context *SignContext) SignPDF() error {
 		err = context.updateObject(context.VisualSignData.pageObjectId, inc_page_update)
 		if err != nil {
 			return fmt.Errorf("failed to add incremental page update object: %w", err)
+		}
+	}
+
+	if context.SignData.DSS != nil {
+		if context.SignData.dssObjectID, err = context.addDSS(*context.SignData.DSS); err != nil {
+			return fmt.Errorf("failed to add DSS: %w", err)
 		}
 	}
 

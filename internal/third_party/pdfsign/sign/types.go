@@ -20,6 +20,26 @@ type TSA struct {
 	URL      string
 	Username string
 	Password string
+
+	// Stamp, when set, is used instead of an HTTP request to URL: it
+	// answers a DER TimeStampReq with a DER TimeStampResp (certseal
+	// patch: certseal's own TSA runs in process, without an HTTP hop).
+	Stamp func(request []byte) ([]byte, error)
+	// ReserveBytes is the space reserved for the token (0: 9000). (certseal
+	// patch: its tokens take about 2 KB, and the reservation is hashed
+	// with every signature.)
+	ReserveBytes int
+}
+
+func (t TSA) enabled() bool { return t.URL != "" || t.Stamp != nil }
+
+// DSS is revocation data for the Document Security Store (ETSI EN
+// 319 142-1, 5.4.2), DER each. (certseal patch.) When set, the revision
+// that holds the signature also writes these as streams and points the
+// catalog's /DSS at them, carrying over the entries of a DSS the file
+// already has; the signature (or document timestamp) then covers them.
+type DSS struct {
+	Certs, OCSPs, CRLs [][]byte
 }
 
 type RevocationFunction func(cert, issuer *x509.Certificate, i *revocation.InfoArchival) error
@@ -34,6 +54,9 @@ type SignData struct {
 	RevocationData     revocation.InfoArchival
 	RevocationFunction RevocationFunction
 	Appearance         Appearance
+	DSS                *DSS // certseal patch, see DSS
+
+	dssObjectID uint32
 
 	objectId uint32
 }
