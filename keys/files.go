@@ -49,6 +49,10 @@ func writeNewFile(path string, data []byte, mode fs.FileMode) error {
 	return f.Close()
 }
 
+// ReadCertFile reads a PEM file holding exactly one certificate (an outside
+// TSA's root, say).
+func ReadCertFile(path string) (*x509.Certificate, error) { return readCertFile(path) }
+
 // readCertFile reads a PEM file holding exactly one certificate.
 func readCertFile(path string) (*x509.Certificate, error) {
 	data, err := os.ReadFile(path)

@@ -17,6 +17,8 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/certseal/certseal/keys"
 )
 
 // This file is certseal's own verdict on an uploaded PDF. It does not use
@@ -54,6 +56,17 @@ const (
 	SubTimeout             = "TIMEOUT"                           // ctx ended first
 )
 
+// What a signature's time-stamp token proved.
+const (
+	TimestampNone    = "none"    // no token: the signature proves no time (certificates before long-term validation)
+	TimestampValid   = "valid"   // the token verifies: the signature existed at PDFResult.Timestamp
+	TimestampInvalid = "invalid" // a token that does not verify: it proves nothing
+)
+
+// tokenClockSkew is how much later than its token a signature may claim
+// to be signed: the TSA's accuracy and clocks a little apart.
+const tokenClockSkew = time.Minute
+
 // DefaultMaxPDFBytes bounds the uploaded file when PDFTrust.MaxBytes is 0.
 // A certificate PDF is one page with a subset font and a photo: far less.
 const DefaultMaxPDFBytes = 10 << 20
@@ -76,6 +89,9 @@ const (
 type PDFTrust struct {
 	Root    *x509.Certificate
 	Issuing []*x509.Certificate
+	// Timestamps is what a signature's time-stamp token must chain to
+	// besides Root (certseal's own TSA chains there): an outside TSA's root.
+	Timestamps keys.TimestampTrust
 	// MaxBytes is the largest file checked; 0 means DefaultMaxPDFBytes.
 	MaxBytes int
 }
@@ -96,6 +112,12 @@ type PDFResult struct {
 	SealSerial  string    // lower-case hex without leading zeros, as registry.Seal.Serial
 	SealSubject string    // RFC 2253 form of the seal certificate's subject
 	SigningTime time.Time // the CMS signingTime attribute, UTC
+	// Timestamp is the signature's proof of time: the time of its
+	// time-stamp token (RFC 3161) over the signature value, when
+	// TimestampStatus is TimestampValid; zero otherwise.
+	Timestamp       time.Time
+	TimestampStatus string // TimestampNone, TimestampValid or TimestampInvalid
+	TimestampDetail string // why a token did not verify
 	// Number is the certificate number. It is not inside the signature:
 	// CheckPDF leaves it empty and the caller fills it from the lookup of
 	// SHA256 among registered certificate versions.
@@ -201,7 +223,39 @@ func checkPDF(ctx context.Context, pdf []byte, trust PDFTrust, res *PDFResult) e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return verifySeal(seal, cms.certs, trust, cms.signingTime)
+	// The seal certificate is judged at the proven time when there is one:
+	// that is what keeps a signature valid after its certificate expires.
+	judgedAt := cms.signingTime
+	if checkTimestamp(cms, trust, res) {
+		judgedAt = res.Timestamp
+	}
+	return verifySeal(seal, cms.certs, trust, judgedAt)
+}
+
+// checkTimestamp checks the signature's time-stamp token, if any, over its
+// signature value and fills res; it reports whether the token proves a
+// time. A token is never a reason to reject a signature that verifies:
+// what a missing or bad proof of time costs is the caller's rule.
+func checkTimestamp(cms *signedData, trust PDFTrust, res *PDFResult) bool {
+	if cms.timestampToken == nil {
+		res.TimestampStatus = TimestampNone
+		return false
+	}
+	tt := keys.TimestampTrust{
+		Roots:         append([]*x509.Certificate{trust.Root}, trust.Timestamps.Roots...),
+		Intermediates: append(slices.Clone(trust.Issuing), trust.Timestamps.Intermediates...),
+	}
+	ts, err := keys.CheckTimestampToken(cms.timestampToken, cms.signature, tt)
+	if err == nil && cms.signingTime.After(ts.Time.Add(tokenClockSkew)) {
+		err = fmt.Errorf("the signature claims to be signed at %s, after its time-stamp of %s",
+			cms.signingTime.Format(time.RFC3339), ts.Time.Format(time.RFC3339))
+	}
+	if err != nil {
+		res.TimestampStatus, res.TimestampDetail = TimestampInvalid, err.Error()
+		return false
+	}
+	res.TimestampStatus, res.Timestamp = TimestampValid, ts.Time
+	return true
 }
 
 // findByteRanges counts the /ByteRange name tokens, one per signature
@@ -661,6 +715,7 @@ const (
 	oidSigningTime          = "1.2.840.113549.1.9.5"
 	oidSigningCertificateV2 = "1.2.840.113549.1.9.16.2.47"
 	oidDocumentSigning      = "1.3.6.1.5.5.7.3.36" // RFC 9336
+	oidTimeStampToken       = "1.2.840.113549.1.9.16.2.14"
 )
 
 const malformedCMS = "malformed CMS"
@@ -680,10 +735,11 @@ type signedData struct {
 	sigAlg      asn1.ObjectIdentifier
 	signature   []byte
 
-	messageDigest []byte
-	signingTime   time.Time
-	essCertHash   []byte // from signingCertificateV2, if present
-	essHash       crypto.Hash
+	messageDigest  []byte
+	signingTime    time.Time
+	timestampToken []byte // the id-aa-timeStampToken unsigned attribute's value (DER), if any
+	essCertHash    []byte // from signingCertificateV2, if present
+	essHash        crypto.Hash
 }
 
 // parseSignedData parses a DER ContentInfo holding a detached SignedData
@@ -785,15 +841,41 @@ func (s *signedData) parseSignerInfo(si cryptobyte.String) error {
 			return errors.New(malformedCMS)
 		}
 	}
+	var unsigned cryptobyte.String
+	var hasUnsigned bool
 	if !si.ReadASN1(&sigAlg, cbasn1.SEQUENCE) || !sigAlg.ReadASN1ObjectIdentifier(&s.sigAlg) ||
 		!si.ReadASN1Bytes(&s.signature, cbasn1.OCTET_STRING) ||
-		!si.SkipOptionalASN1(cbasn1.Tag(1).Constructed().ContextSpecific()) || !si.Empty() {
+		!si.ReadOptionalASN1(&unsigned, &hasUnsigned, cbasn1.Tag(1).Constructed().ContextSpecific()) || !si.Empty() {
 		return errors.New("malformed signer info")
 	}
 	if !hasAttrs {
 		return errors.New("no signed attributes")
 	}
+	if err := s.parseUnsignedAttrs(unsigned); err != nil {
+		return err
+	}
 	return s.parseSignedAttrs(attrs)
+}
+
+// parseUnsignedAttrs keeps the one time-stamp token (RFC 3161 appendix A);
+// other unsigned attributes are not certseal's and are ignored.
+func (s *signedData) parseUnsignedAttrs(attrs cryptobyte.String) error {
+	for !attrs.Empty() {
+		var attr, values, v cryptobyte.String
+		var typ asn1.ObjectIdentifier
+		if !attrs.ReadASN1(&attr, cbasn1.SEQUENCE) || !attr.ReadASN1ObjectIdentifier(&typ) ||
+			!attr.ReadASN1(&values, cbasn1.SET) || !attr.Empty() {
+			return errors.New("malformed unsigned attribute")
+		}
+		if typ.String() != oidTimeStampToken {
+			continue
+		}
+		if s.timestampToken != nil || !values.ReadASN1Element(&v, cbasn1.SEQUENCE) || !values.Empty() {
+			return errors.New("more than one time-stamp token, or a malformed one")
+		}
+		s.timestampToken = v
+	}
+	return nil
 }
 
 // parseSignedAttrs reads contentType, messageDigest, signingTime (all

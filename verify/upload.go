@@ -15,6 +15,9 @@ const (
 	SubNotRegistered      = "NOT_REGISTERED"       // signature fine, but not a version certseal issued
 	SubSealMismatch       = "SEAL_MISMATCH"        // signed with another seal than the one recorded
 	SubSealKeyCompromised = "SEAL_KEY_COMPROMISED" // signed after the seal's key was suspected
+	SubRevoked            = "REVOKED"              // signed after the seal was revoked, proven by the timestamp
+	SubRevokedNoPOE       = "REVOKED_NO_POE"       // the seal is revoked and nothing proves the signature came before
+	SubTimestampFailure   = "TIMESTAMP_FAILURE"    // the file's time-stamp token does not verify
 )
 
 // UploadAnswer is the verdict on an uploaded certificate PDF.
@@ -27,6 +30,10 @@ type UploadAnswer struct {
 	SealSerial    string    `json:"seal_serial,omitempty"`
 	SealSubject   string    `json:"seal_subject,omitempty"`
 	SigningTime   time.Time `json:"signing_time,omitzero"`
+	// Timestamp is the proven signing time (the time-stamp token's);
+	// TimestampStatus says whether the file had a token and it verified.
+	Timestamp       time.Time `json:"timestamp,omitzero"`
+	TimestampStatus string    `json:"timestamp_status,omitempty"`
 	// Certificate is the registered version the file is, when it is one.
 	Certificate *Answer `json:"certificate,omitempty"`
 }
@@ -38,7 +45,8 @@ type UploadAnswer struct {
 func (s *Service) CheckUpload(ctx context.Context, pdf []byte) (UploadAnswer, error) {
 	res := CheckPDF(ctx, pdf, s.trust)
 	ans := UploadAnswer{Indication: res.Indication, SubIndication: res.SubIndication, Message: res.Message, Detail: res.Detail,
-		SealSerial: res.SealSerial, SealSubject: res.SealSubject, SigningTime: res.SigningTime}
+		SealSerial: res.SealSerial, SealSubject: res.SealSubject, SigningTime: res.SigningTime,
+		Timestamp: res.Timestamp, TimestampStatus: res.TimestampStatus}
 	if res.SHA256 != ([32]byte{}) {
 		ans.SHA256 = hex.EncodeToString(res.SHA256[:])
 	}
@@ -74,18 +82,59 @@ func (s *Service) CheckUpload(ctx context.Context, pdf []byte) (UploadAnswer, er
 	a := answerFor(c, current, unit, seal, s.platform, s.now())
 	a.photo = nil
 	ans.Certificate = &a
-	switch {
-	case seal.Serial != res.SealSerial:
+	if seal.Serial != res.SealSerial {
 		return fail(ans, SubSealMismatch, "签名所用印章与登记不符。 / The file is signed with another seal than the one on record."), nil
-	case !registry.SignatureTrusted(seal, res.SigningTime):
-		return fail(ans, SubSealKeyCompromised, "签名时电子印章密钥已被注销（疑似泄露）。 / The seal's key was suspected compromised when this was signed."), nil
-	case a.Indication != Passed:
+	}
+	if verdict, done := timeVerdict(ans, res, seal); done {
+		return verdict, nil
+	}
+	if a.Indication != Passed {
 		ans.Indication, ans.SubIndication = a.Indication, a.SubIndication
 		ans.Message = "证书" + a.StatusText + "。" + a.Detail
 		return ans, nil
 	}
 	ans.Message = "证书有效：签名完好，且为平台登记的现行版本。 / Valid: the signature is intact and the file is the current registered version."
+	if res.TimestampStatus == TimestampValid {
+		ans.Message += " 签名时间经时间戳证明：" + res.Timestamp.In(registry.ChinaTZ).Format("2006-01-02 15:04:05") +
+			"。 / The signing time is proven by a time-stamp: " + res.Timestamp.Format(time.RFC3339) + "."
+	}
 	return ans, nil
+}
+
+// timeVerdict applies the proof of time to a seal that no longer signs
+// (DESIGN §5). A revoked seal keeps only what its signature's time-stamp
+// proves it signed before the revocation (or, for keyCompromise, before
+// the suspected date); without a valid time-stamp such a signature is
+// indeterminate, never passed. A superseded seal keeps what it signed
+// before the change, by the best time the file gives. done is false when
+// the certificate's own status decides.
+func timeVerdict(ans UploadAnswer, res PDFResult, seal registry.Seal) (UploadAnswer, bool) {
+	if res.TimestampStatus == TimestampInvalid {
+		ans.Indication, ans.SubIndication, ans.Detail = Indeterminate, SubTimestampFailure, res.TimestampDetail
+		ans.Message = "文件所带的时间戳无法核验，签名时间未获证明。 / The file's time-stamp does not verify, so its signing time is not proven."
+		return ans, true
+	}
+	proven := res.TimestampStatus == TimestampValid
+	at := res.SigningTime // claimed by the signer: it can condemn, never clear, a revoked seal
+	if proven {
+		at = res.Timestamp
+	}
+	if registry.SignatureTrusted(seal, at) {
+		if seal.State == registry.SealRevoked && !proven {
+			ans.Indication, ans.SubIndication = Indeterminate, SubRevokedNoPOE
+			ans.Message = "该电子印章已注销，而文件没有可证明签名时间的时间戳，无法确认签名早于注销。 / The seal has been revoked and the file carries no time-stamp proving it was signed before that."
+			return ans, true
+		}
+		return ans, false
+	}
+	zh, en := "文件自称的签名时间", "the file's own signing time"
+	if proven {
+		zh, en = "时间戳", "its time-stamp"
+	}
+	if seal.Reason == registry.ReasonKeyCompromise {
+		return fail(ans, SubSealKeyCompromised, "依据"+zh+"，签名晚于电子印章密钥被怀疑泄露之时。 / By "+en+", the file was signed after the seal's key was suspected compromised."), true
+	}
+	return fail(ans, SubRevoked, "依据"+zh+"，签名晚于电子印章停用（注销或变更）之时。 / By "+en+", the file was signed after the seal stopped signing (revoked or replaced)."), true
 }
 
 func fail(a UploadAnswer, sub, msg string) UploadAnswer {

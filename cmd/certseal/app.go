@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/registry/postgres"
 	"github.com/certseal/certseal/registry/sqlite"
+	"github.com/certseal/certseal/verify"
 )
 
 // app is the service's parts, built from the configuration. Only here are
@@ -26,6 +28,9 @@ type app struct {
 	ca    *keys.CA
 	keys  *keys.SoftwareKeys
 	alg   keys.Alg
+	// tsaRoots are the roots an outside TSA's tokens chain to
+	// (CERTSEAL_TSA_ROOT); certseal's own chain to the platform root.
+	tsaRoots []*x509.Certificate
 }
 
 // openApp opens the store and the key material. Every command that touches
@@ -68,6 +73,13 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, create b
 	if err != nil {
 		return nil, err
 	}
+	if cfg.TSARoot != "" {
+		root, err := keys.ReadCertFile(cfg.TSARoot)
+		if err != nil {
+			return nil, fmt.Errorf("outside TSA root: %w", err)
+		}
+		a.tsaRoots = []*x509.Certificate{root}
+	}
 	if cfg.DatabaseURL == "" && !create {
 		if _, err := os.Stat(cfg.SQLitePath()); err != nil {
 			return nil, fmt.Errorf("database: %w", err)
@@ -82,6 +94,18 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, create b
 		return nil, err
 	}
 	return a, nil
+}
+
+// timestampTrust is what time-stamp tokens must chain to: the platform
+// root (certseal's own TSA) and the outside TSA's root, if one is set.
+func (a *app) timestampTrust() keys.TimestampTrust {
+	return keys.TimestampTrust{Roots: append([]*x509.Certificate{a.ca.Root()}, a.tsaRoots...), Intermediates: []*x509.Certificate{a.ca.Issuing()}}
+}
+
+// pdfTrust is what an uploaded PDF's seal and timestamp must chain to.
+func (a *app) pdfTrust() verify.PDFTrust {
+	return verify.PDFTrust{Root: a.ca.Root(), Issuing: []*x509.Certificate{a.ca.Issuing()},
+		Timestamps: keys.TimestampTrust{Roots: a.tsaRoots}}
 }
 
 // checkKeys refuses to run when an active seal's key does not open or does

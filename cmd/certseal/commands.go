@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -153,7 +152,7 @@ func runVerifyPDF(ctx context.Context, env *cliEnv, args []string) error {
 		if err != nil {
 			return err
 		}
-		trust := verify.PDFTrust{Root: a.ca.Root(), Issuing: []*x509.Certificate{a.ca.Issuing()}}
+		trust := a.pdfTrust()
 		cached := verify.NewCached(memcache.New(memcache.Options{}), verify.CachedOptions{Logger: a.log})
 		svc, err := verify.NewService(a.store, cached, a.cfg.BaseURL, trust, time.Now)
 		if err != nil {

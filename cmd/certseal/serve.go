@@ -53,13 +53,24 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	}
 	svc := &service{cache: cache}
 	cached := verify.NewCached(cache, verify.CachedOptions{Logger: a.log})
-	trust := verify.PDFTrust{Root: a.ca.Root(), Issuing: []*x509.Certificate{a.ca.Issuing()}}
 	var err error
-	if svc.verifier, err = verify.NewService(a.store, cached, cfg.BaseURL, trust, time.Now); err != nil {
+	if svc.verifier, err = verify.NewService(a.store, cached, cfg.BaseURL, a.pdfTrust(), time.Now); err != nil {
 		return nil, err
 	}
 	if svc.pki, err = keys.NewResponder(a.ca, keys.StoreSeals(a.store), a.log, time.Now); err != nil {
 		return nil, err
+	}
+	svc.pki.WithValidity(cfg.CRLValidity, cfg.OCSPValidity)
+	tsa, err := keys.OpenTSA(cfg.TSACert, cfg.TSAKey, a.ca, cfg.BaseURL, true, a.log, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	// Every signature is stamped: by certseal's own TSA in process, or by
+	// the operator's outside one (a failure there fails the issue).
+	var stamper signer.Timestamper = tsa
+	tsaCerts := []*x509.Certificate{tsa.Certificate()}
+	if cfg.TSAURL != "" {
+		stamper, tsaCerts = keys.TSAClient{URL: cfg.TSAURL}, nil
 	}
 	font := signer.DefaultFont()
 	if cfg.FontFile != "" {
@@ -85,13 +96,13 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	metrics := api.NewMetrics()
 	metrics.WatchCache(func() (uint64, uint64) { s := cached.Stats(); return s.Hits, s.Loads })
 	issuer := signer.NewIssuer(signer.IssuerDeps{Store: a.store, PII: a.pii, Keys: a.keys, Chains: a.ca, Renderer: renderer,
-		BaseURL: cfg.BaseURL, Calendar: calendar, Now: time.Now, Log: a.log})
+		TSA: stamper, TSATrust: a.timestampTrust(), TSACerts: tsaCerts, Revocation: svc.pki, BaseURL: cfg.BaseURL, Calendar: calendar, Now: time.Now, Log: a.log})
 	svc.batches = signer.NewBatches(issuer, a.store, a.log, func(ctx context.Context, numbers []string) {
 		svc.verifier.Invalidate(ctx, numbers...)
 		metrics.CertificatesIssued(len(numbers))
 	})
 	svc.handler = api.New(api.Deps{
-		Store: a.store, Keys: a.keys, CA: a.ca, PKI: svc.pki, Issuer: issuer, Batches: svc.batches, Verifier: svc.verifier,
+		Store: a.store, Keys: a.keys, CA: a.ca, PKI: svc.pki, TSA: tsa.Handle(), Issuer: issuer, Batches: svc.batches, Verifier: svc.verifier,
 		Metrics: metrics, Log: a.log, BaseURL: cfg.BaseURL, KeyAlg: a.alg, Now: time.Now,
 		Ready:      map[string]func(context.Context) error{"store": a.store.Ping, "cache": cachePing(cache)},
 		PublicRate: cfg.PublicRateLimit, PublicBurst: cfg.PublicBurst, TrustProxy: cfg.TrustProxy,

@@ -192,8 +192,15 @@ func newE2EWith(t testing.TB, wrap func(registry.Store) registry.Store) *e2eEnv 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The TSA keeps the real clock, as the CMS signingTime does (pdfsign
+	// stamps it): a token must not be older than the time it stamps.
+	tsa, err := keys.OpenTSA(filepath.Join(dir, "pki", "tsa.crt"), filepath.Join(dir, "pki", "tsa.key"), ca, e2eBaseURL, true, log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	issuer := signer.NewIssuer(signer.IssuerDeps{Store: store, PII: pii, Keys: soft, Chains: ca, Renderer: renderer,
-		BaseURL: e2eBaseURL, Calendar: calendar, Now: clock.Now, Log: log})
+		TSA: tsa, TSATrust: keys.TimestampTrust{Roots: []*x509.Certificate{ca.Root()}}, TSACerts: []*x509.Certificate{tsa.Certificate()},
+		Revocation: pki, BaseURL: e2eBaseURL, Calendar: calendar, Now: clock.Now, Log: log})
 	batches := signer.NewBatches(issuer, store, log, func(ctx context.Context, numbers []string) {
 		verifier.Invalidate(ctx, numbers...)
 		metrics.CertificatesIssued(len(numbers))
@@ -205,7 +212,7 @@ func newE2EWith(t testing.TB, wrap func(registry.Store) registry.Store) *e2eEnv 
 		handlerStore = wrap(store)
 	}
 	h := New(Deps{
-		Store: handlerStore, Keys: fk, CA: ca, PKI: pki, Issuer: issuer, Batches: batches, Verifier: verifier,
+		Store: handlerStore, Keys: fk, CA: ca, PKI: pki, TSA: tsa.Handle(), Issuer: issuer, Batches: batches, Verifier: verifier,
 		Metrics: metrics, Log: log, BaseURL: e2eBaseURL, KeyAlg: keys.DefaultAlg, Now: clock.Now,
 		Ready:      map[string]func(context.Context) error{"store": store.Ping, "cache": func(context.Context) error { return nil }},
 		PublicRate: 1e6, PublicBurst: 1e6,

@@ -168,6 +168,7 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 		"GET /api/v1/reports",
 		"GET /api/v1/integrity-records",
 		"GET /api/v1/filings/expiring",
+		"POST /tsa",
 	}
 	ops, err := documentedOps(openAPIDoc)
 	if err != nil {

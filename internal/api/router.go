@@ -52,6 +52,7 @@ type Deps struct {
 	Keys     SealKeys
 	CA       SealCA
 	PKI      PKI
+	TSA      http.Handler // RFC 3161 over HTTP (keys.TSA.Handle)
 	Issuer   *signer.Issuer
 	Batches  *signer.Batches
 	Verifier Verifier
@@ -112,6 +113,9 @@ func New(d Deps) http.Handler {
 		r.Get("/pki/crl", d.PKI.HandleCRL())
 		r.Get("/pki/ocsp/*", d.PKI.HandleOCSP())
 		r.Post("/pki/ocsp", d.PKI.HandleOCSP())
+		if d.TSA != nil {
+			r.With(MaxBody(limitSmall)).Post(keys.PathTSA, d.TSA.ServeHTTP)
+		}
 	})
 
 	r.Route("/api/v1", func(r chi.Router) {
