@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"errors"
 	"image"
 	"image/jpeg"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -538,5 +541,64 @@ func TestIssueKeepsAScaledPhoto(t *testing.T) {
 	cfg, err := jpeg.DecodeConfig(bytes.NewReader(c.Appointment.Photo))
 	if err != nil || cfg.Width != signer.StoredPhotoWidth || cfg.Height != signer.StoredPhotoHeight {
 		t.Errorf("stored photo %dx%d (%v), want %dx%d", cfg.Width, cfg.Height, err, signer.StoredPhotoWidth, signer.StoredPhotoHeight)
+	}
+}
+
+// An outside time-stamping authority that fails (down, or answering with a
+// token that does not chain to its configured root) fails the issue with a
+// clear error, and nothing is recorded: no certificate, no number used up.
+func TestIssueTimestampFailureIssuesNothing(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			f := newFixture(t, b.open(t))
+			ctx := context.Background()
+			down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Error(w, "overloaded", http.StatusServiceUnavailable)
+			}))
+			defer down.Close()
+			other, err := keys.LoadOrCreateDevCA(filepath.Join(t.TempDir(), "pki"), nil, f.now.Add(-time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			foreignTSA, err := keys.OpenTSA(filepath.Join(t.TempDir(), "t.crt"), filepath.Join(t.TempDir(), "t.key"), other, "https://x.example", true, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct {
+				name string
+				tsa  signer.Timestamper
+				want string
+			}{
+				{"authority down", keys.TSAClient{URL: down.URL}, "503"},
+				{"token of an untrusted authority", foreignTSA, "time-stamp"},
+			} {
+				is := signer.NewIssuer(signer.IssuerDeps{Store: f.store, PII: storetest.PII(), Keys: f.keys, Chains: f.ca, Renderer: f.render,
+					TSA: tc.tsa, TSATrust: keys.TimestampTrust{Roots: []*x509.Certificate{f.ca.Root()}},
+					BaseURL: "https://zc.example.cn", Calendar: f.calendar, Now: func() time.Time { return f.now }})
+				_, err := is.Issue(ctx, signer.Request{Appointment: f.appointment(ids[0]), Actor: "t"})
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("%s: issue error %v, want one naming %q", tc.name, err, tc.want)
+				}
+			}
+			var n int
+			err = f.store.View(ctx, func(tx registry.Tx) error {
+				cs, err := tx.ListCertificates(ctx, registry.CertFilter{UnitID: f.unit.ID, WithoutPersonalData: true})
+				n = len(cs)
+				return err
+			})
+			if err != nil || n != 0 {
+				t.Fatalf("%d certificates recorded after failed time-stamps (%v)", n, err)
+			}
+			// The next good issue gets the first number: none was used up.
+			is := signer.NewIssuer(signer.IssuerDeps{Store: f.store, PII: storetest.PII(), Keys: f.keys, Chains: f.ca, Renderer: f.render,
+				BaseURL: "https://zc.example.cn", Calendar: f.calendar, Now: func() time.Time { return f.now }})
+			got, err := is.Issue(ctx, signer.Request{Appointment: f.appointment(ids[0]), Actor: "t"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Certificate.Number != "372026000000013" {
+				t.Errorf("first number after failures: %s", got.Certificate.Number)
+			}
+		})
 	}
 }

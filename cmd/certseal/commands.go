@@ -171,6 +171,12 @@ func runVerifyPDF(ctx context.Context, env *cliEnv, args []string) error {
 		if verdict.Detail != "" {
 			fmt.Fprintln(env.stdout, verdict.Detail)
 		}
+		switch verdict.TimestampStatus {
+		case verify.TimestampValid:
+			fmt.Fprintf(env.stdout, "timestamp: valid, signed by %s at the latest\n", verdict.Timestamp.Format(time.RFC3339))
+		case verify.TimestampNone, verify.TimestampInvalid:
+			fmt.Fprintf(env.stdout, "timestamp: %s\n", verdict.TimestampStatus)
+		}
 		if c := verdict.Certificate; c != nil {
 			fmt.Fprintf(env.stdout, "certificate %s version %d: %s (%s), %s, seal version %d\n", c.Number, c.Version, c.StatusText, c.Status, c.Unit, c.SealVersion)
 		}
