@@ -215,16 +215,20 @@ func signatureReserve(pub crypto.PublicKey) (int, error) {
 	return 0, fmt.Errorf("signer: sign: seal key type %T is not supported (ECDSA or RSA)", pub)
 }
 
-// signPDF runs pdfsign, turning its panics into errors: when a signature
-// overflows the reserved space, the pinned version's retry panics on a
-// malformed hex string (seen with an RSA-4096 seal and its own sizing).
-func signPDF(ctx *sign.SignContext) (err error) {
+// signPDF runs pdfsign on a prepared context (see signWith).
+func signPDF(ctx *sign.SignContext) error { return signWith(ctx.SignPDF) }
+
+// signWith runs a pdfsign call, turning its panics into errors: when a
+// signature overflows the reserved space, the pinned version's retry
+// panics on a malformed hex string (seen with an RSA-4096 seal and its own
+// sizing).
+func signWith(run func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("pdfsign failed: %.200v", p)
 		}
 	}()
-	return ctx.SignPDF()
+	return run()
 }
 
 // oneWrite is the output of pdfsign: a buffer that counts writes, because

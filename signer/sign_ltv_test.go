@@ -250,3 +250,83 @@ func mustCert(t testing.TB, der []byte) *x509.Certificate {
 	}
 	return c
 }
+
+// A certificate signed before signatures carried a time-stamp gets one
+// for the archive as an incremental update: the signed bytes stay first
+// and unchanged, the seal's signature still verifies over them, and the
+// document time-stamp covers the rest.
+func TestAddDocumentTimestamp(t *testing.T) {
+	pdfsig := testenv.Tool(t, "pdfsig")
+	qpdf := testenv.Tool(t, "qpdf")
+	p := newLTVPKI(t)
+	r := testRenderer(t)
+	unsigned, err := r.Render(testDocument(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := p.km.Signer(context.Background(), p.seal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, err := p.ca.SealChain(p.seal.CertDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := Sign(context.Background(), unsigned, SealSigning{Signer: key, Certificate: chain[0], Chain: chain[1:], Time: time.Now(),
+		Appearance: testAppearance(t), Rect: r.Template().SealRect(), USCC: testUSCC, SealVersion: 1}) // as before timestamps
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, err := p.rsp.SealOCSP(p.seal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dss := &DSS{OCSPs: [][]byte{answer}}
+	for _, c := range chain {
+		dss.Certs = append(dss.Certs, c.Raw)
+	}
+	stamped, err := AddDocumentTimestamp(context.Background(), old.PDF, p.tsa, dss, p.trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(stamped, old.PDF) {
+		t.Fatal("the signed bytes changed")
+	}
+	if _, err := checkDocumentTimestamp(stamped, p.trust); err != nil {
+		t.Fatal(err)
+	}
+	// A token from a TSA the archive does not trust is refused.
+	other := newLTVPKI(t)
+	if _, err := AddDocumentTimestamp(context.Background(), old.PDF, other.tsa, nil, p.trust); err == nil {
+		t.Error("a document time-stamp of an untrusted TSA was accepted")
+	}
+
+	nss := nssDBFor(t, p.ca.Root().Raw)
+	file := filepath.Join(t.TempDir(), "stamped.pdf")
+	if err := os.WriteFile(file, stamped, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// pdfsig (poppler 22.12) still finds the seal's signature valid and
+	// trusted, and lists the time-stamp, which it does not check itself
+	// ("Signature Type: unknown"): openssl checks that one.
+	out := run(t, pdfsig, "-nssdir", nss, "-no-ocsp", file)
+	mustSay(t, "pdfsig on the stamped file", out, "Signature #2:", "Signer Certificate Common Name: certseal time-stamping authority")
+	first, _, _ := strings.Cut(out, "Signature #2:")
+	mustSay(t, "pdfsig on the seal's signature", first, "Signature is Valid.", "Certificate is Trusted.")
+	mustSay(t, "qpdf --check", run(t, qpdf, "--check", file), "No syntax or stream encoding errors found")
+
+	openssl := testenv.Tool(t, "openssl")
+	content, token, err := lastSignature(stamped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, b := range map[string][]byte{"covered": content, "token.der": token, "root.pem": p.ca.RootPEM()} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out = run(t, openssl, "ts", "-verify", "-token_in", "-in", filepath.Join(dir, "token.der"), "-data", filepath.Join(dir, "covered"),
+		"-CAfile", filepath.Join(dir, "root.pem"), "-untrusted", writePEM(t, dir, p.ca.IssuingPEM()))
+	mustSay(t, "openssl ts -verify of the document time-stamp", out, "Verification: OK")
+}
