@@ -52,3 +52,11 @@ func AddDocumentTimestamp(ctx context.Context, signed []byte, tsa Timestamper, d
 	}
 	return stamped, nil
 }
+
+// CheckDocumentTimestamp checks a PDF's last signature as a document
+// time-stamp (as AddDocumentTimestamp writes it): it covers the whole file
+// but itself, and its token verifies and chains to trust. It returns the
+// proven time.
+func CheckDocumentTimestamp(file []byte, trust keys.TimestampTrust) (keys.VerifiedTimestamp, error) {
+	return checkDocumentTimestamp(file, trust)
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/registry/postgres"
 	"github.com/certseal/certseal/registry/sqlite"
+	"github.com/certseal/certseal/signer"
 	"github.com/certseal/certseal/verify"
 )
 
@@ -100,6 +101,21 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, create b
 // root (certseal's own TSA) and the outside TSA's root, if one is set.
 func (a *app) timestampTrust() keys.TimestampTrust {
 	return keys.TimestampTrust{Roots: append([]*x509.Certificate{a.ca.Root()}, a.tsaRoots...), Intermediates: []*x509.Certificate{a.ca.Issuing()}}
+}
+
+// timestamping opens certseal's own TSA (creating its key and certificate
+// on first start, with create) and says who stamps signatures: that TSA
+// in process, or the operator's outside one (a failure there fails the
+// issue). tsaCerts go into each certificate's DSS.
+func (a *app) timestamping(create bool) (own *keys.TSA, stamper signer.Timestamper, tsaCerts []*x509.Certificate, err error) {
+	own, err = keys.OpenTSA(a.cfg.TSACert, a.cfg.TSAKey, a.ca, a.cfg.BaseURL, create, a.log, time.Now)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if a.cfg.TSAURL != "" {
+		return own, keys.TSAClient{URL: a.cfg.TSAURL}, nil, nil
+	}
+	return own, own, []*x509.Certificate{own.Certificate()}, nil
 }
 
 // pdfTrust is what an uploaded PDF's seal and timestamp must chain to.

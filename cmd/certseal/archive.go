@@ -2,16 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/certseal/certseal/internal/archive"
+	"github.com/certseal/certseal/keys"
+	"github.com/certseal/certseal/signer"
+	"github.com/certseal/certseal/verify"
 )
 
 // runArchive exports a unit's complete record for the 10-year retention,
 // or checks an exported directory offline.
 func runArchive(ctx context.Context, env *cliEnv, args []string) error {
-	usage := errors.New("usage: certseal archive export --unit ID --out DIR | certseal archive verify DIR")
+	usage := errors.New("usage: certseal archive export --unit ID --out DIR | certseal archive timestamp DIR | certseal archive verify DIR")
 	if len(args) == 0 {
 		return usage
 	}
@@ -35,11 +40,20 @@ func runArchive(ctx context.Context, env *cliEnv, args []string) error {
 			fmt.Fprintf(env.stdout, "archived unit %d (%s): %d files in %s\n", m.UnitID, m.USCC, len(m.Files), out)
 			return nil
 		})
+	case "timestamp":
+		return withApp(ctx, env, "archive timestamp", false, args[1:], nil, func(a *app, fs *flagSet) error {
+			if fs.NArg() != 1 {
+				return usage
+			}
+			n, err := archive.Timestamp(ctx, fs.Arg(0), a.ca.Root(), a.ca.Issuing(), a.archiveStamper(), progress)
+			fmt.Fprintf(env.stdout, "%d certificate PDFs time-stamped in %s\n", n, fs.Arg(0))
+			return err
+		})
 	case "verify":
 		if len(args) != 2 {
 			return usage
 		}
-		problems, err := archive.Verify(args[1], progress)
+		problems, err := archive.Verify(ctx, args[1], progress)
 		if err != nil {
 			return err
 		}
@@ -53,4 +67,44 @@ func runArchive(ctx context.Context, env *cliEnv, args []string) error {
 		return nil
 	}
 	return usage
+}
+
+// archiveStamper adds a document time-stamp and the revocation data of the
+// seal that signed it (as the registry has it now) to an archived PDF.
+func (a *app) archiveStamper() archive.Stamper {
+	var rsp *keys.Responder
+	var stamper signer.Timestamper
+	var tsaCerts []*x509.Certificate
+	var setup error
+	if rsp, setup = keys.NewResponder(a.ca, keys.StoreSeals(a.store), a.log, time.Now); setup == nil {
+		rsp.WithValidity(a.cfg.CRLValidity, a.cfg.OCSPValidity)
+		_, stamper, tsaCerts, setup = a.timestamping(false)
+	}
+	seals := keys.StoreSeals(a.store)
+	return func(ctx context.Context, pdf []byte) ([]byte, error) {
+		if setup != nil {
+			return nil, setup
+		}
+		res := verify.CheckPDF(ctx, pdf, a.pdfTrust())
+		if res.Indication != verify.Passed {
+			return nil, fmt.Errorf("its seal signature does not verify (%s %s); not stamped", res.Indication, res.SubIndication)
+		}
+		seal, err := seals.SealBySerial(ctx, res.SealSerial)
+		if err != nil {
+			return nil, fmt.Errorf("the seal that signed it: %w", err)
+		}
+		answer, err := rsp.SealOCSP(seal)
+		if err != nil {
+			return nil, err
+		}
+		crl, err := rsp.CRL(ctx)
+		if err != nil {
+			return nil, err
+		}
+		dss := &signer.DSS{OCSPs: [][]byte{answer}, CRLs: [][]byte{crl}, Certs: [][]byte{seal.CertDER, a.ca.Issuing().Raw, a.ca.Root().Raw}}
+		for _, c := range tsaCerts {
+			dss.Certs = append(dss.Certs, c.Raw)
+		}
+		return signer.AddDocumentTimestamp(ctx, pdf, stamper, dss, a.timestampTrust())
+	}
 }

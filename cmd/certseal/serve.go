@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -61,16 +60,9 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 		return nil, err
 	}
 	svc.pki.WithValidity(cfg.CRLValidity, cfg.OCSPValidity)
-	tsa, err := keys.OpenTSA(cfg.TSACert, cfg.TSAKey, a.ca, cfg.BaseURL, true, a.log, time.Now)
+	tsa, stamper, tsaCerts, err := a.timestamping(true)
 	if err != nil {
 		return nil, err
-	}
-	// Every signature is stamped: by certseal's own TSA in process, or by
-	// the operator's outside one (a failure there fails the issue).
-	var stamper signer.Timestamper = tsa
-	tsaCerts := []*x509.Certificate{tsa.Certificate()}
-	if cfg.TSAURL != "" {
-		stamper, tsaCerts = keys.TSAClient{URL: cfg.TSAURL}, nil
 	}
 	font := signer.DefaultFont()
 	if cfg.FontFile != "" {

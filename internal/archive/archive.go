@@ -374,20 +374,30 @@ func (p Problem) String() string { return p.Path + ": " + p.Reason }
 // stays inside the directory, every file in the manifest is there with its
 // size and SHA-256, no file is there that the manifest does not list, every
 // certificate record's pdf_sha256 is its PDF's, and every audit event
-// matches its own hash and links to the exported event before it. It
-// returns every problem found, in path order; none means the archive is
-// intact.
-func Verify(dir string, progress Progress) ([]Problem, error) {
+// matches its own hash and links to the exported event before it. Where
+// the archive carries the platform's trust anchors (pki/, written by
+// Timestamp), every certificate PDF's seal signature and time-stamp are
+// checked against them, and every long-term copy's document time-stamp.
+// It returns every problem found, in path order; none means the archive
+// is intact.
+func Verify(ctx context.Context, dir string, progress Progress) ([]Problem, error) {
 	if progress == nil {
 		progress = func(string) {}
 	}
-	b, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	sigs, fingerprint, err := newSignatureChecker(dir)
 	if err != nil {
-		return nil, fmt.Errorf("archive: read manifest: %w", err)
+		return []Problem{{rootPath, "unreadable trust anchors: " + err.Error()}}, nil
 	}
-	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil || m.Format != format {
+	if sigs != nil {
+		progress("checking signatures and time-stamps against the archive's root certificate, SHA-256 " + fingerprint +
+			" (compare it with the platform's /pki/root.crt)")
+	}
+	m, err := readManifest(dir)
+	if errors.Is(err, errNotManifest) {
 		return []Problem{{ManifestName, "not a certseal archive manifest (altered?)"}}, nil
+	}
+	if err != nil {
+		return nil, err
 	}
 	var problems []Problem
 	listed := map[string]string{ManifestName: ""} // path: SHA-256 in the manifest
@@ -413,6 +423,9 @@ func Verify(dir string, progress Progress) ([]Problem, error) {
 		if int64(len(data)) != f.Size || hex.EncodeToString(sum[:]) != f.SHA256 {
 			problems = append(problems, Problem{f.Path, "altered (size or SHA-256 differs from the manifest)"})
 			continue
+		}
+		if sigs != nil && (isCertificatePDF(f.Path) || strings.HasSuffix(f.Path, ltvSuffix)) {
+			problems = append(problems, sigs.check(ctx, f.Path, data)...)
 		}
 		switch {
 		case f.Path == "audit.jsonl":

@@ -140,7 +140,7 @@ func TestExportAndVerify(t *testing.T) {
 		strings.Contains(string(seals), "c2VjcmV0IGtleSBibG9i") {
 		t.Error("a seal key is in the archive")
 	}
-	if problems, err := Verify(dir, nil); err != nil || len(problems) != 0 {
+	if problems, err := Verify(context.Background(), dir, nil); err != nil || len(problems) != 0 {
 		t.Fatalf("fresh archive: %v %v", problems, err)
 	}
 	// Export refuses a directory in use.
@@ -163,7 +163,7 @@ func TestExportAndVerify(t *testing.T) {
 		if err := tc.do(); err != nil {
 			t.Fatal(err)
 		}
-		problems, err := Verify(dir, nil)
+		problems, err := Verify(context.Background(), dir, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -260,7 +260,7 @@ func TestVerifyForgedArchive(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.forge(t, dir)
-			problems, err := Verify(dir, nil)
+			problems, err := Verify(context.Background(), dir, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -198,14 +198,15 @@ func lifecycle(t *testing.T, env ...string) {
 		}
 	}
 	var upload struct {
-		Indication  string `json:"indication"`
-		Certificate struct {
+		Indication      string `json:"indication"`
+		TimestampStatus string `json:"timestamp_status"`
+		Certificate     struct {
 			Number string `json:"number"`
 			Status string `json:"status"`
 		} `json:"certificate"`
 	}
 	if status, body, _ := c.do("", "POST", "/v/pdf", "application/pdf", bytes.NewReader(pdf), nil); status != 200 || json.Unmarshal(body, &upload) != nil ||
-		upload.Indication != "passed" || upload.Certificate.Number != cert.Number || upload.Certificate.Status != "valid" {
+		upload.Indication != "passed" || upload.Certificate.Number != cert.Number || upload.Certificate.Status != "valid" || upload.TimestampStatus != "valid" {
 		t.Fatalf("POST /v/pdf: %d %s", status, body)
 	}
 	t.Run("openssl ocsp good", func(t *testing.T) {
