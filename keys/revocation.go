@@ -80,6 +80,7 @@ type Responder struct {
 	hashes map[crypto.Hash]issuerHashes
 
 	crlValidity, ocspValidity time.Duration
+	vouched                   map[string]bool // serials of this CA's certificates that are not seals (the TSA's)
 
 	build sync.Mutex // one CRL build at a time; readers of the cache do not wait
 
@@ -126,6 +127,22 @@ func NewResponder(ca *CA, src SealSource, logger *slog.Logger, now func() time.T
 		ocsp:        make(map[ocspKey]cachedOCSP),
 		crlValidity: DefaultRevocationValidity, ocspValidity: DefaultRevocationValidity,
 	}, nil
+}
+
+// Vouch makes the responder answer good for certificates of this CA that
+// are not seals and so are not in the registry: the TSA's. certseal has
+// no way to revoke them but replacing the CA's files, so good is the
+// truth. Call it before serving.
+func (r *Responder) Vouch(certs ...*x509.Certificate) *Responder {
+	if r.vouched == nil {
+		r.vouched = map[string]bool{}
+	}
+	for _, c := range certs {
+		if r.ca.issued(c) {
+			r.vouched[SerialHex(c.SerialNumber)] = true
+		}
+	}
+	return r
 }
 
 // WithValidity sets how long CRLs and OCSP responses run (nextUpdate -
@@ -322,6 +339,10 @@ func (r *Responder) signOCSP(ctx context.Context, req *ocsp.Request, serial stri
 		hash: req.HashAlgorithm, nameHash: req.IssuerNameHash, keyHash: req.IssuerKeyHash, serial: req.SerialNumber,
 		status: ocsp.Good, thisUpdate: thisUpdate, nextTime: thisUpdate.Add(r.ocspValidity), nonce: nonce,
 	}
+	if r.vouched[serial] {
+		der, err := r.signOCSPResponse(a)
+		return der, err == nil, err
+	}
 	s, err := r.src.SealBySerial(ctx, serial)
 	switch {
 	case errors.Is(err, registry.ErrNotFound):
@@ -364,6 +385,25 @@ func (r *Responder) setStatus(a *ocspAnswer, s registry.Seal, serial string) (bo
 	return true, nil
 }
 
+// VouchedOCSP returns a fresh signed OCSP response on a certificate
+// given to Vouch (the TSA's), for embedding beside a signature; it reads
+// nothing from the store.
+func (r *Responder) VouchedOCSP(cert *x509.Certificate) ([]byte, error) {
+	serial := SerialHex(cert.SerialNumber)
+	if !r.vouched[serial] {
+		return nil, fmt.Errorf("OCSP: certificate %s is not one the responder vouches for", serial)
+	}
+	return r.signOCSPResponse(r.freshAnswer(cert.SerialNumber))
+}
+
+// freshAnswer is a good answer on serial with a SHA-256 CertID, valid from now.
+func (r *Responder) freshAnswer(serial *big.Int) ocspAnswer {
+	h := r.hashes[crypto.SHA256]
+	thisUpdate := r.now().UTC().Truncate(time.Second)
+	return ocspAnswer{hash: crypto.SHA256, nameHash: h.name, keyHash: h.key, serial: serial, status: ocsp.Good,
+		thisUpdate: thisUpdate, nextTime: thisUpdate.Add(r.ocspValidity)}
+}
+
 // SealOCSP returns a fresh signed OCSP response (SHA-256 CertID) on the
 // seal's certificate with the state of the record s, for embedding beside
 // a signature: the signer has just read s under lock, so the answer says
@@ -373,10 +413,7 @@ func (r *Responder) SealOCSP(s registry.Seal) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("OCSP: seal %d (version %d): certificate: %w", s.ID, s.Version, err)
 	}
-	h := r.hashes[crypto.SHA256]
-	thisUpdate := r.now().UTC().Truncate(time.Second)
-	a := ocspAnswer{hash: crypto.SHA256, nameHash: h.name, keyHash: h.key, serial: cert.SerialNumber,
-		thisUpdate: thisUpdate, nextTime: thisUpdate.Add(r.ocspValidity)}
+	a := r.freshAnswer(cert.SerialNumber)
 	if ok, err := r.setStatus(&a, s, SerialHex(cert.SerialNumber)); err != nil || !ok {
 		return nil, fmt.Errorf("OCSP: seal %d (version %d) is not a certificate of this CA (%v)", s.ID, s.Version, err)
 	}

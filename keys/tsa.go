@@ -171,6 +171,7 @@ func createTSA(certFile, keyFile string, ca *CA, baseURL string, now time.Time) 
 		BasicConstraintsValid: true,
 		SubjectKeyId:          skid,
 		CRLDistributionPoints: []string{base + PathCRL},
+		OCSPServer:            []string{base + PathOCSP}, // the responder vouches for it (Responder.Vouch)
 		IssuingCertificateURL: []string{base + PathIssuing},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.issuing, key.Public(), ca.key)

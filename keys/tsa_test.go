@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/digitorus/timestamp"
+	"golang.org/x/crypto/ocsp"
 )
 
 func newTestTSA(t testing.TB, ca *CA, now func() time.Time) *TSA {
@@ -216,5 +217,37 @@ func TestOpenSSLTimestamp(t *testing.T) {
 		if resp.StatusCode != tc.want {
 			t.Errorf("%s %s: %d, want %d", tc.method, tc.ct, resp.StatusCode, tc.want)
 		}
+	}
+}
+
+// The responder answers for the TSA's certificate once told of it (it is
+// not a seal, so the registry does not hold it), at its OCSP address and
+// for embedding, and never for a certificate of another CA.
+func TestVouchForTSA(t *testing.T) {
+	ca := newTestCA(t, time.Now())
+	tsa := newTestTSA(t, ca, nil)
+	rsp, err := NewResponder(ca, newFakeSource(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := ocspAsk(t, rsp, ca, tsa.Certificate(), crypto.SHA256); r.Status != ocsp.Unknown {
+		t.Errorf("before Vouch: status %d, want unknown", r.Status)
+	}
+	if _, err := rsp.VouchedOCSP(tsa.Certificate()); err == nil {
+		t.Error("VouchedOCSP answered for a certificate nobody vouched for")
+	}
+	rsp.Vouch(tsa.Certificate(), newTestTSA(t, newTestCA(t, time.Now()), nil).Certificate())
+	if r := ocspAsk(t, rsp, ca, tsa.Certificate(), crypto.SHA256); r.Status != ocsp.Good {
+		t.Errorf("after Vouch: status %d, want good", r.Status)
+	}
+	der, err := rsp.VouchedOCSP(tsa.Certificate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := ocsp.ParseResponseForCert(der, tsa.Certificate(), ca.Issuing()); err != nil || r.Status != ocsp.Good {
+		t.Errorf("embedded answer: %v %v", r, err)
+	}
+	if len(tsa.Certificate().OCSPServer) != 1 || tsa.Certificate().OCSPServer[0] != testBase+PathOCSP {
+		t.Errorf("TSA certificate OCSP address %v", tsa.Certificate().OCSPServer)
 	}
 }

@@ -32,11 +32,12 @@ type Chains interface {
 }
 
 // Revocation is the revocation data embedded beside every signature
-// (keys.Responder gives it): an OCSP answer on the seal as just read, and
-// the CRL, which also covers the TSA's certificate.
+// (keys.Responder gives it): OCSP answers on the seal as just read and on
+// the TSA's certificate. Neither reads the store: signing may run inside
+// the transaction that records it, which already holds a connection.
 type Revocation interface {
 	SealOCSP(s registry.Seal) ([]byte, error)
-	CRL(ctx context.Context) ([]byte, error)
+	VouchedOCSP(cert *x509.Certificate) ([]byte, error)
 }
 
 // Issuer turns appointments into signed, recorded certificates.
@@ -440,7 +441,7 @@ func (is *Issuer) sign(ctx context.Context, pdf []byte, st stamp, now time.Time)
 	}
 	var dss *DSS
 	if is.revoc != nil {
-		if dss, err = is.dss(ctx, seal, chain); err != nil {
+		if dss, err = is.dss(seal, chain); err != nil {
 			return Signed{}, err
 		}
 	}
@@ -449,20 +450,23 @@ func (is *Issuer) sign(ctx context.Context, pdf []byte, st stamp, now time.Time)
 		Timestamper: is.tsa, TimestampTrust: is.tsaTrust, DSS: dss})
 }
 
-// dss is what a validator needs offline: the chain (and the TSA's
-// certificate), a fresh OCSP answer on the seal, and the CRL.
-func (is *Issuer) dss(ctx context.Context, seal registry.Seal, chain []*x509.Certificate) (*DSS, error) {
+// dss is what a validator needs offline: the chain and the TSA's
+// certificate, with fresh OCSP answers on the seal and on the TSA.
+func (is *Issuer) dss(seal registry.Seal, chain []*x509.Certificate) (*DSS, error) {
 	answer, err := is.revoc.SealOCSP(seal)
 	if err != nil {
 		return nil, fmt.Errorf("signer: OCSP answer for seal version %d: %w", seal.Version, err)
 	}
-	crl, err := is.revoc.CRL(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("signer: CRL: %w", err)
-	}
-	d := &DSS{OCSPs: [][]byte{answer}, CRLs: [][]byte{crl}}
-	for _, c := range append(chain, is.tsaCerts...) {
+	d := &DSS{OCSPs: [][]byte{answer}}
+	for _, c := range chain {
 		d.Certs = append(d.Certs, c.Raw)
+	}
+	for _, c := range is.tsaCerts {
+		tsaAnswer, err := is.revoc.VouchedOCSP(c)
+		if err != nil {
+			return nil, fmt.Errorf("signer: OCSP answer for the TSA: %w", err)
+		}
+		d.Certs, d.OCSPs = append(d.Certs, c.Raw), append(d.OCSPs, tsaAnswer)
 	}
 	return d, nil
 }

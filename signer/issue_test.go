@@ -40,6 +40,8 @@ type fixture struct {
 	ca       *keys.CA
 	render   *signer.Renderer
 	calendar *workday.Calendar
+	tsa      *keys.TSA
+	rsp      *keys.Responder
 }
 
 var backends = []struct {
@@ -86,6 +88,16 @@ func newFixture(t testing.TB, store registry.Store) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{store: store, photo: photo, now: now, keys: km, ca: ca}
+	// The TSA and the responder keep the real clock, as the CMS
+	// signingTime does: every certificate is stamped and carries its DSS,
+	// as the service issues them.
+	if f.tsa, err = keys.OpenTSA(filepath.Join(dir, "tsa.crt"), filepath.Join(dir, "tsa.key"), ca, "http://127.0.0.1:1", true, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if f.rsp, err = keys.NewResponder(ca, keys.StoreSeals(store), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.rsp.Vouch(f.tsa.Certificate())
 	err = store.InTx(ctx, func(tx registry.Tx) error {
 		f.unit = registry.Unit{Name: "威海示范大学", USCC: "12371000494360979J", Jurisdiction: "威海市", Representative: "张三",
 			Address: "威海市", Contact: "0631-5190962", CreatedAt: now}
@@ -127,7 +139,8 @@ func newFixture(t testing.TB, store registry.Store) *fixture {
 
 func (f *fixture) issuerWithClock(now func() time.Time) *signer.Issuer {
 	return signer.NewIssuer(signer.IssuerDeps{Store: f.store, PII: storetest.PII(), Keys: f.keys, Chains: f.ca, Renderer: f.render,
-		BaseURL: "https://zc.example.cn", Calendar: f.calendar, Now: now})
+		TSA: f.tsa, TSATrust: keys.TimestampTrust{Roots: []*x509.Certificate{f.ca.Root()}}, TSACerts: []*x509.Certificate{f.tsa.Certificate()},
+		Revocation: f.rsp, BaseURL: "https://zc.example.cn", Calendar: f.calendar, Now: now})
 }
 
 // revokeSeal revokes the fixture's seal, as its unit would.

@@ -27,9 +27,8 @@ type Timestamper interface {
 }
 
 // DSS is the revocation data written into the signed revision's Document
-// Security Store (DER each), so a validator needs no network: the chain,
-// an OCSP response on the seal certificate, and the CRL that also covers
-// the TSA's certificate.
+// Security Store (DER each), so a validator needs no network: the chain
+// and the TSA's certificate, OCSP responses on both, CRLs where known.
 type DSS struct {
 	Certs, OCSPs, CRLs [][]byte
 }

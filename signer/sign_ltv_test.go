@@ -87,6 +87,7 @@ func newLTVPKI(t testing.TB) *ltvPKI {
 	if p.rsp, err = keys.NewResponder(p.ca, sealSource{&p.seal}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
+	p.rsp.Vouch(p.tsa.Certificate())
 	mux.Handle(keys.PathOCSP, p.rsp.HandleOCSP())
 	mux.Handle(keys.PathOCSP+"/", p.rsp.HandleOCSP())
 	mux.Handle(keys.PathCRL, p.rsp.HandleCRL())
@@ -183,8 +184,8 @@ func TestLTVValidators(t *testing.T) {
 		t.Fatal(err)
 	}
 	dss := rdr.Trailer().Key("Root").Key("DSS")
-	if dss.Key("Certs").Len() != 4 || dss.Key("OCSPs").Len() != 1 || dss.Key("CRLs").Len() != 1 {
-		t.Fatalf("DSS: %d certs, %d OCSPs, %d CRLs; want 4 (seal, issuing, root, TSA), 1, 1",
+	if dss.Key("Certs").Len() != 4 || dss.Key("OCSPs").Len() != 2 || dss.Key("CRLs").Len() != 0 {
+		t.Fatalf("DSS: %d certs, %d OCSPs, %d CRLs; want 4 (seal, issuing, root, TSA), 2 (seal, TSA), 0",
 			dss.Key("Certs").Len(), dss.Key("OCSPs").Len(), dss.Key("CRLs").Len())
 	}
 	answer, err := readStream(dss.Key("OCSPs").Index(0))
@@ -193,7 +194,14 @@ func TestLTVValidators(t *testing.T) {
 	}
 	resp, err := ocsp.ParseResponseForCert(answer, mustCert(t, p.seal.CertDER), p.ca.Issuing())
 	if err != nil || resp.Status != ocsp.Good {
-		t.Fatalf("the DSS's OCSP answer: %v, status %v", err, resp)
+		t.Fatalf("the DSS's OCSP answer on the seal: %v, status %v", err, resp)
+	}
+	tsaAnswer, err := readStream(dss.Key("OCSPs").Index(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := ocsp.ParseResponseForCert(tsaAnswer, p.tsa.Certificate(), p.ca.Issuing()); err != nil || resp.Status != ocsp.Good {
+		t.Fatalf("the DSS's OCSP answer on the TSA: %v, status %v", err, resp)
 	}
 
 	nss := nssDBFor(t, p.ca.Root().Raw)

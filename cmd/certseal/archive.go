@@ -78,7 +78,10 @@ func (a *app) archiveStamper() archive.Stamper {
 	var setup error
 	if rsp, setup = keys.NewResponder(a.ca, keys.StoreSeals(a.store), a.log, time.Now); setup == nil {
 		rsp.WithValidity(a.cfg.CRLValidity, a.cfg.OCSPValidity)
-		_, stamper, tsaCerts, setup = a.timestamping(false)
+		var own *keys.TSA
+		if own, stamper, tsaCerts, setup = a.timestamping(false); setup == nil {
+			rsp.Vouch(own.Certificate())
+		}
 	}
 	seals := keys.StoreSeals(a.store)
 	return func(ctx context.Context, pdf []byte) ([]byte, error) {
@@ -103,7 +106,11 @@ func (a *app) archiveStamper() archive.Stamper {
 		}
 		dss := &signer.DSS{OCSPs: [][]byte{answer}, CRLs: [][]byte{crl}, Certs: [][]byte{seal.CertDER, a.ca.Issuing().Raw, a.ca.Root().Raw}}
 		for _, c := range tsaCerts {
-			dss.Certs = append(dss.Certs, c.Raw)
+			tsaAnswer, err := rsp.VouchedOCSP(c)
+			if err != nil {
+				return nil, err
+			}
+			dss.Certs, dss.OCSPs = append(dss.Certs, c.Raw), append(dss.OCSPs, tsaAnswer)
 		}
 		return signer.AddDocumentTimestamp(ctx, pdf, stamper, dss, a.timestampTrust())
 	}

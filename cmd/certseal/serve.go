@@ -64,6 +64,7 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
+	svc.pki.Vouch(tsa.Certificate())
 	font := signer.DefaultFont()
 	if cfg.FontFile != "" {
 		if font, err = signer.LoadFont(cfg.FontFile); err != nil {

@@ -198,6 +198,7 @@ func newE2EWith(t testing.TB, wrap func(registry.Store) registry.Store) *e2eEnv 
 	if err != nil {
 		t.Fatal(err)
 	}
+	pki.Vouch(tsa.Certificate())
 	issuer := signer.NewIssuer(signer.IssuerDeps{Store: store, PII: pii, Keys: soft, Chains: ca, Renderer: renderer,
 		TSA: tsa, TSATrust: keys.TimestampTrust{Roots: []*x509.Certificate{ca.Root()}}, TSACerts: []*x509.Certificate{tsa.Certificate()},
 		Revocation: pki, BaseURL: e2eBaseURL, Calendar: calendar, Now: clock.Now, Log: log})
