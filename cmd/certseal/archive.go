@@ -2,18 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/certseal/certseal/internal/archive"
+	"github.com/certseal/certseal/internal/config"
 )
 
 // runArchive exports a unit's complete record for the 10-year retention,
 // or checks an exported directory offline.
 func runArchive(ctx context.Context, env *cliEnv, args []string) error {
-	usage := errors.New("usage: certseal archive export --unit ID --out DIR | certseal archive verify DIR")
 	if len(args) == 0 {
-		return usage
+		return usageErr("archive")
 	}
 	progress := func(what string) { fmt.Fprintln(env.stderr, what) }
 	switch args[0] {
@@ -26,7 +25,7 @@ func runArchive(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		return withApp(ctx, env, "archive export", false, args[1:], extra, func(a *app, _ *flagSet) error {
 			if unitID <= 0 || out == "" {
-				return usage
+				return usageErr("archive export")
 			}
 			m, err := archive.Export(ctx, a.store, unitID, out, progress)
 			if err != nil {
@@ -36,10 +35,15 @@ func runArchive(ctx context.Context, env *cliEnv, args []string) error {
 			return nil
 		})
 	case "verify":
-		if len(args) != 2 {
-			return usage
+		fs, err := config.ParseOwn("certseal archive verify", args[1:], env.stdout, nil, synopsisOf("archive verify")...)
+		if err != nil {
+			return err
 		}
-		problems, err := archive.Verify(args[1], progress)
+		if fs.NArg() != 1 {
+			return usageErr("archive verify")
+		}
+		dir := fs.Arg(0)
+		problems, err := archive.Verify(dir, progress)
 		if err != nil {
 			return err
 		}
@@ -47,10 +51,10 @@ func runArchive(ctx context.Context, env *cliEnv, args []string) error {
 			fmt.Fprintln(env.stdout, p)
 		}
 		if len(problems) > 0 {
-			return fmt.Errorf("archive %s: %d problems", args[1], len(problems))
+			return fmt.Errorf("archive %s: %d problems", dir, len(problems))
 		}
-		fmt.Fprintf(env.stdout, "archive %s is intact\n", args[1])
+		fmt.Fprintf(env.stdout, "archive %s is intact\n", dir)
 		return nil
 	}
-	return usage
+	return usageErr("archive")
 }
