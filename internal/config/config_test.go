@@ -117,7 +117,9 @@ func TestUsage(t *testing.T) {
 	if !errors.As(err, &usage) || !strings.Contains(err.Error(), "--server") {
 		t.Fatalf("a client without a server: %v", err)
 	}
-	c, _, err := ParseClient("certseal y", nil, func(k string) string { return map[string]string{"CERTSEAL_SERVER": "http://h", "CERTSEAL_API_KEY": "k"}[k] }, io.Discard, nil)
+	c, _, err := ParseClient("certseal y", nil, func(k string) string {
+		return map[string]string{"CERTSEAL_SERVER": "http://h", "CERTSEAL_API_KEY": "k"}[k]
+	}, io.Discard, nil)
 	if err != nil || c.Server != "http://h" || c.APIKey != "k" {
 		t.Fatalf("client from the environment: %+v %v", c, err)
 	}
