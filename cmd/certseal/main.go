@@ -77,7 +77,7 @@ func run(ctx context.Context, env *cliEnv, args []string) int {
 }
 
 func dispatch(ctx context.Context, env *cliEnv, args []string) error {
-	if len(args) == 0 || isHelp(args[0]) || args[0] == "help" && (len(args) == 1 || isHelp(args[1])) {
+	if len(args) == 0 || isHelp(args[0]) || args[0] == "help" && (len(args) == 1 || isHelp(args[1]) || args[1] == "help") {
 		printCommands(env.stdout)
 		return nil
 	}

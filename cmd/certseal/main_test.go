@@ -18,7 +18,7 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 }
 
 func TestHelpAndVersionExitZero(t *testing.T) {
-	for _, args := range [][]string{nil, {"help"}, {"--help"}, {"-h"}, {"-help"}} {
+	for _, args := range [][]string{nil, {"help"}, {"--help"}, {"-h"}, {"-help"}, {"help", "help"}} {
 		code, out, errOut := runCLI(t, args...)
 		if code != 0 || errOut != "" {
 			t.Errorf("certseal %v: exit %d, stderr %q", args, code, errOut)

@@ -286,7 +286,7 @@ func printUsage(w io.Writer, fs *flag.FlagSet, synopsis []string, shared map[str
 	for _, p := range []struct {
 		title string
 		fs    *flag.FlagSet
-	}{{"flags of " + fs.Name() + ":", own}, {"settings (each flag also a CERTSEAL_* variable, named in brackets; the flag wins):", settings}} {
+	}{{"flags of " + fs.Name() + ":", own}, {"settings (each also the CERTSEAL_* variable its text names; the flag wins):", settings}} {
 		n := 0
 		p.fs.VisitAll(func(*flag.Flag) { n++ })
 		if n == 0 {
