@@ -64,15 +64,13 @@ func main() {
 // on one line), 1 for any other failure.
 func run(ctx context.Context, env *cliEnv, args []string) int {
 	err := dispatch(ctx, env, args)
-	var usage *config.UsageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
+	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
-	case errors.As(err, &usage):
-		fmt.Fprintln(env.stderr, "certseal:", err)
-		return 2
 	}
 	fmt.Fprintln(env.stderr, "certseal:", err)
+	if usage := (*config.UsageError)(nil); errors.As(err, &usage) {
+		return 2
+	}
 	return 1
 }
 
