@@ -54,16 +54,18 @@ func runBatch(ctx context.Context, env *cliEnv, args []string) error {
 	if ctype == "" {
 		return fmt.Errorf("%s: want a .csv, .xlsx or .json file", path)
 	}
-	if idem == "" {
-		// The content decides: the same file again is the same batch, a
-		// corrected one a new batch.
-		sum := sha256.Sum256(body)
-		idem = "batch-" + hex.EncodeToString(sum[:16])
-	}
 	c := &apiClient{base: strings.TrimRight(client.Server, "/"), key: client.APIKey}
 	url := "/api/v1/certificate-batches"
 	if unit != 0 {
 		url += fmt.Sprintf("?unit_id=%d", unit)
+	}
+	if idem == "" {
+		// The content decides: the same file again is the same batch, a
+		// corrected one (or the same for another unit) a new batch.
+		h := sha256.New()
+		fmt.Fprintf(h, "%s\n", url)
+		h.Write(body)
+		idem = "batch-" + hex.EncodeToString(h.Sum(nil)[:16])
 	}
 	var batch batchStatus
 	status, raw, err := c.do(ctx, "POST", url, ctype, body, map[string]string{"Idempotency-Key": idem}, &batch)
