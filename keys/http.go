@@ -81,14 +81,14 @@ func (r *Responder) HandleOCSP() http.HandlerFunc {
 				return
 			}
 			der = body
-		case http.MethodGet:
+		case http.MethodGet, http.MethodHead:
 			der = ocspFromPath(req.URL.EscapedPath())
 		default:
-			allow(w, req, http.MethodGet, http.MethodPost)
+			allow(w, req, http.MethodGet, http.MethodHead, http.MethodPost)
 			return
 		}
 		resp, signed := r.ocspResponse(req.Context(), der)
-		if signed && req.Method == http.MethodGet { // only GET answers are cacheable (RFC 5019)
+		if signed && req.Method != http.MethodPost { // only GET answers are cacheable (RFC 5019)
 			w.Header().Set("Cache-Control", revocationMaxAge)
 		}
 		w.Header().Set("Content-Type", "application/ocsp-response")

@@ -1,12 +1,14 @@
 package signer
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -86,14 +88,22 @@ type BatchSubmission struct {
 func (b *Batches) Submit(ctx context.Context, sub BatchSubmission) (registry.Batch, []RowError, error) {
 	today := registry.Today(b.issuer.now())
 	file, rowErrs, err := ParseBatch(ctx, sub.ContentType, sub.Body, sub.UnitID, BatchLimits{MaxRows: b.maxRows, Today: today})
-	if err != nil || len(rowErrs) > 0 {
-		return registry.Batch{}, rowErrs, err
+	if err != nil {
+		return registry.Batch{}, nil, err
 	}
 	inForce, err := b.seriesInForce(ctx, sub.UnitID, today)
 	if err != nil {
 		return registry.Batch{}, nil, err
 	}
+	// Every row is checked against the rules too, the rows with format
+	// errors as far as they can be, so the unit fixes the file in one go.
+	for _, f := range file.Failed {
+		if f.Series != "" && !inForce[f.Series] {
+			rowErrs = append(rowErrs, noFilingInForce(f.Row, f.SeriesColumn, f.Series))
+		}
+	}
 	rows := make([]registry.BatchRow, len(file.Rows))
+	good := make([]bool, len(file.Rows))
 	for i, a := range file.Rows {
 		n := file.RowNumbers[i]
 		a, err := b.issuer.Prepare(a)
@@ -101,11 +111,21 @@ func (b *Batches) Submit(ctx context.Context, sub BatchSubmission) (registry.Bat
 		case err != nil:
 			rowErrs = append(rowErrs, rowError(n, err, func(field string) string { return file.Column(i, field) }))
 		case !inForce[a.Series]:
-			rowErrs = append(rowErrs, RowError{Row: n, Column: file.Column(i, "series"), Reason: fmt.Sprintf("the unit has no filing for series %q in force today", a.Series)})
+			rowErrs = append(rowErrs, noFilingInForce(n, file.Column(i, "series"), a.Series))
+		default:
+			good[i] = true
 		}
 		rows[i] = registry.BatchRow{Row: n, Appointment: a, State: registry.RowPending}
 	}
 	if len(rowErrs) > 0 {
+		// Nothing is stored; the rows that are good so far may still clash
+		// with certificates already issued.
+		clashes, err := b.clashing(ctx, file, rows, good)
+		if err != nil {
+			return registry.Batch{}, nil, err
+		}
+		rowErrs = append(rowErrs, clashes...)
+		slices.SortStableFunc(rowErrs, func(x, y RowError) int { return cmp.Compare(x.Row, y.Row) })
 		return registry.Batch{}, rowErrs, nil
 	}
 	batch := registry.Batch{UnitID: sub.UnitID, Actor: sub.Actor, RequestID: sub.RequestID, State: registry.BatchRunning,
@@ -180,17 +200,18 @@ func (b *Batches) reserveNumbers(ctx context.Context, tx registry.Tx, batch *reg
 	var clashes rowClashes
 	for i := range rows {
 		r := &rows[i]
-		err := b.issuer.checkNotIssued(ctx, tx, r.Appointment)
-		var already *AlreadyIssuedError
-		if errors.As(err, &already) {
+		already, refused, err := b.issuedBefore(ctx, tx, r.Appointment)
+		if err != nil {
+			return "", "", err
+		}
+		if already != nil {
 			r.State, r.Number, r.Error = registry.RowIssued, already.Number, alreadyIssued
 			batch.Issued++
 			continue
-		} else if refusal(err) {
-			clashes.rows = append(clashes.rows, rowClash{i, err})
+		}
+		if refused != nil {
+			clashes.rows = append(clashes.rows, rowClash{i, refused})
 			continue
-		} else if err != nil {
-			return "", "", err
 		}
 		seq, err := tx.NextSeq(ctx, registry.CertSeqName(year))
 		if err != nil {
@@ -209,6 +230,47 @@ func (b *Batches) reserveNumbers(ctx context.Context, tx registry.Tx, batch *reg
 		return "", "", &clashes
 	}
 	return first, last, nil
+}
+
+// issuedBefore is what the certificates already issued say of a row's
+// appointment: the one it already has, or why the row is refused; err is
+// a failure of the store.
+func (b *Batches) issuedBefore(ctx context.Context, tx registry.Tx, a registry.Appointment) (already *AlreadyIssuedError, refused, err error) {
+	err = b.issuer.checkNotIssued(ctx, tx, a)
+	switch {
+	case errors.As(err, &already):
+		return already, nil, nil
+	case refusal(err):
+		return nil, err, nil
+	}
+	return nil, nil, err
+}
+
+// clashing is the errors of the good rows that clash with certificates
+// already issued, read without reserving anything.
+func (b *Batches) clashing(ctx context.Context, file BatchFile, rows []registry.BatchRow, good []bool) ([]RowError, error) {
+	var out []RowError
+	err := b.store.View(ctx, func(tx registry.Tx) error {
+		out = out[:0]
+		for i, r := range rows {
+			if !good[i] {
+				continue
+			}
+			_, refused, err := b.issuedBefore(ctx, tx, r.Appointment)
+			if err != nil {
+				return err
+			}
+			if refused != nil {
+				out = append(out, rowError(r.Row, refused, func(field string) string { return file.Column(i, field) }))
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func noFilingInForce(row int, column, series string) RowError {
+	return RowError{Row: row, Column: column, Reason: fmt.Sprintf("the unit has no filing for series %q in force today", series)}
 }
 
 // rowError turns a validation error into the row's error, naming the

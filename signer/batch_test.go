@@ -1,10 +1,13 @@
 package signer_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -347,6 +350,55 @@ func TestBatchRowErrorsNameTheFilesColumns(t *testing.T) {
 	other := strings.Replace(string(batchCSV(t, 0, 1, f.photo)), "高校教师", "中小学教师", 1)
 	if errs := submit([]byte(other)); len(errs) != 1 || errs[0].Column != "职称系列" || !strings.Contains(errs[0].Reason, "中小学教师") {
 		t.Errorf("a series without a filing: %+v; want column 职称系列", errs)
+	}
+}
+
+// One pass reports every row's problems: format errors, a series without
+// a filing in force (on a row with format errors too) and a clash with a
+// certificate already issued, in row order; nothing is stored.
+func TestBatchReportsEveryRowsErrorsInOnePass(t *testing.T) {
+	f := newFixture(t, backends[0].open(t))
+	ctx := context.Background()
+	// maleIDNumber(3) already has a certificate as 教授; the file says 副教授.
+	issued := f.appointment(maleIDNumber(3))
+	issued.Post = "教授"
+	if _, err := f.issuer.Issue(ctx, signer.Request{Appointment: issued, Actor: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	table, err := csv.NewReader(bytes.NewReader(batchCSV(t, 0, 5, f.photo))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const idCol, seriesCol = 2, 3
+	table[1][idCol] = "370102198001010010"             // row 2: a wrong check character
+	table[2][seriesCol] = "中小学教师"                      // row 3: no filing
+	table[3][idCol], table[3][seriesCol] = "", "中小学教师" // row 4: both
+	var body bytes.Buffer
+	csv.NewWriter(&body).WriteAll(table)
+	bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), nil)
+	defer bs.Close()
+	_, rowErrs, err := bs.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: signer.ContentTypeCSV,
+		Body: body.Bytes(), Actor: "unit:1#1", RequestID: "req-batch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range rowErrs {
+		got = append(got, fmt.Sprintf("%d %s", e.Row, e.Column))
+	}
+	want := []string{"2 身份证号", "3 职称系列", "4 身份证号", "4 职称系列", "5 身份证号"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("row errors %q (%+v), want %q", got, rowErrs, want)
+	}
+	if !strings.Contains(rowErrs[2+1].Reason, "中小学教师") || !strings.Contains(rowErrs[4].Reason, "already has certificate") {
+		t.Errorf("reasons: %+v", rowErrs)
+	}
+	err = f.store.View(ctx, func(tx registry.Tx) error {
+		_, err := tx.Batch(ctx, 1)
+		return err
+	})
+	if !errors.Is(err, registry.ErrNotFound) {
+		t.Fatalf("a batch was stored: %v", err)
 	}
 }
 

@@ -82,7 +82,18 @@ type RowError struct {
 type BatchFile struct {
 	Rows       []registry.Appointment
 	RowNumbers []int
-	names      []*[numColumns]string // the column headers of each row
+	// Failed is the rows that have RowErrors, with what of them the
+	// checks against the unit's records can still use, so that one pass
+	// reports those problems too.
+	Failed []FailedRow
+	names  []*[numColumns]string // the column headers of each row
+}
+
+// FailedRow is a row with RowErrors. Series is its series as written, ""
+// when that cell is one of its problems.
+type FailedRow struct {
+	Row                  int
+	Series, SeriesColumn string
 }
 
 // Column is the header, as the user wrote it, of the column holding field
@@ -200,6 +211,11 @@ func ParseBatch(ctx context.Context, contentType string, body []byte, unitID int
 		}
 		if len(r.errs) > 0 {
 			rowErrs = append(rowErrs, r.errs...)
+			failed := FailedRow{Row: r.row, SeriesColumn: r.names[colSeries]}
+			if !r.failed[colSeries] {
+				failed.Series = a.Series
+			}
+			out.Failed = append(out.Failed, failed)
 			continue
 		}
 		out.Rows = append(out.Rows, a)

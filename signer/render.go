@@ -1,7 +1,7 @@
 // Package signer turns an appointment into the one-page certificate PDF
 // (template as data, embedded CJK font, photo, QR code) and signs it with
 // the unit's seal: a visible PDF signature whose appearance is the seal
-// imprint at 自主评聘单位(章).
+// imprint at 自主评聘单位（章）.
 package signer
 
 import (

@@ -183,7 +183,8 @@ func TestLongValuesWrapAndShrinkInsideTheirBoxes(t *testing.T) {
 		{"long post wraps at full size", func(d *Document) { d.Appointment.Post = longPost }, FieldPost, 2, 0},
 		{"longer committee wraps and shrinks", func(d *Document) { d.Appointment.Committee = longCommittee }, FieldCommittee, 2, 11.5},
 		{"long name shrinks", func(d *Document) {
-			d.Appointment.Name = "阿卜杜热合曼·买买提艾力·阿不都热西提·吐尔逊"
+			// Three lines at full size do not fit the row.
+			d.Appointment.Name = "阿卜杜热合曼·买买提艾力·阿不都热西提·吐尔逊·阿卜杜热合曼·买买提艾力·阿不都热西提·吐尔逊"
 		}, FieldName, 1, 11.5},
 		{"verify address wraps", func(d *Document) {}, FieldVerifyURL, 2, 0},
 	} {

@@ -44,7 +44,7 @@ func (a *Appearance) PNG() []byte { return bytes.Clone(a.png) }
 //
 // Pixels that are transparent (alpha below half) or near-white (a scanned
 // imprint on white paper) become fully transparent, so the seal lets the
-// text 自主评聘单位(章) under it show through; every other pixel becomes
+// text 自主评聘单位（章） under it show through; every other pixel becomes
 // fully opaque. Alpha is made binary on purpose: pdfsign writes the
 // colour premultiplied by alpha, which would draw half-transparent edge
 // pixels darker than the ink.

@@ -20,7 +20,7 @@ func TestDefaultTemplate(t *testing.T) {
 	}
 	// The labels of the 式样, each with its value box.
 	for field, label := range map[string]string{
-		FieldName: "姓　　名", FieldGender: "性　　别", FieldIDNumber: "身份证号", FieldSeries: "职称系列(专业)名称",
+		FieldName: "姓　　名", FieldGender: "性　　别", FieldIDNumber: "身份证号", FieldSeries: "职称系列（专业）名称",
 		FieldSpecialty: "从事专业", FieldLevel: "职称层级", FieldPost: "评聘岗位", FieldTerm: "聘用期限",
 		FieldCommittee: "评聘委员会名称", FieldNumber: "证书编号", FieldPublicationNumber: "公布文号", FieldVerifyURL: "证书查询",
 	} {
@@ -32,7 +32,7 @@ func TestDefaultTemplate(t *testing.T) {
 	for _, x := range tpl.Texts {
 		texts = append(texts, x.Text)
 	}
-	for _, want := range []string{"山东省职称自主评聘单位", "评聘证书", ValidityLine, "自主评聘单位(章)"} {
+	for _, want := range []string{"山东省职称自主评聘单位", "评聘证书", ValidityLine, "自主评聘单位（章）"} {
 		if !strings.Contains(strings.Join(texts, "|"), want) {
 			t.Errorf("default template lacks the text %s", want)
 		}
@@ -40,10 +40,50 @@ func TestDefaultTemplate(t *testing.T) {
 	if tpl.QR.W < 25*72/25.4 {
 		t.Errorf("QR box %v is under 25 mm", tpl.QR)
 	}
-	// The seal sits over 自主评聘单位(章), as a stamp does.
+	// The seal sits over 自主评聘单位（章）, as a stamp does.
 	for _, x := range tpl.Texts {
-		if x.Text == "自主评聘单位(章)" && !overlaps(x.Box, tpl.Seal) {
-			t.Errorf("seal box %v is not at 自主评聘单位(章) %v", tpl.Seal, x.Box)
+		if x.Text == "自主评聘单位（章）" && !overlaps(x.Box, tpl.Seal) {
+			t.Errorf("seal box %v is not at 自主评聘单位（章） %v", tpl.Seal, x.Box)
+		}
+	}
+}
+
+// The 式样's rows are evenly spaced, each label on one line beside its
+// value, and the 式样's brackets are full-width, as Chinese text has them.
+func TestDefaultTemplateRows(t *testing.T) {
+	tpl := DefaultTemplate()
+	fc, err := newFace(DefaultFont())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []Field
+	for _, f := range tpl.Fields {
+		if f.Label != "" {
+			rows = append(rows, f)
+		}
+	}
+	if len(rows) != 12 {
+		t.Fatalf("%d labelled rows, want the 式样's 12", len(rows))
+	}
+	for i, f := range rows {
+		if f.LabelBox.Y != f.Box.Y || f.LabelBox.H != f.Box.H || f.Box.H != rows[0].Box.H {
+			t.Errorf("%s: label %v and value %v are not one row of the others' height %g", f.Field, f.LabelBox, f.Box, rows[0].Box.H)
+		}
+		if i > 0 {
+			if gap, first := f.Box.Y-rows[i-1].Box.Y, rows[1].Box.Y-rows[0].Box.Y; gap != first {
+				t.Errorf("%s is %g below %s; rows are %g apart", f.Field, gap, rows[i-1].Field, first)
+			}
+		}
+		if w := fc.advance(f.Label) * f.labelSize(); w > f.LabelBox.W {
+			t.Errorf("label %q is %g wide, its box %g: it wraps", f.Label, w, f.LabelBox.W)
+		}
+		if f.LabelBox.X+f.LabelBox.W > f.Box.X {
+			t.Errorf("label %q runs into its value", f.Label)
+		}
+	}
+	for _, x := range append(tpl.Texts, Text{Text: rows[3].Label}) {
+		if strings.ContainsAny(x.Text, "()") {
+			t.Errorf("%q has half-width brackets; the 式样 prints （）", x.Text)
 		}
 	}
 }
@@ -197,7 +237,7 @@ func TestNewRendererChecksTextsAgainstFont(t *testing.T) {
 			t.Texts[0].Text = strings.Repeat("山东省职称自主评聘单位", 40)
 		}), "too long"},
 		{"label too long", edit(func(t *Template) {
-			t.Fields[0].Label = strings.Repeat("姓名", 40)
+			t.Fields[0].Label = strings.Repeat("姓名", 80)
 		}), "label of name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

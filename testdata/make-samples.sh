@@ -13,24 +13,29 @@ font=${WQY_TTC:-/usr/share/fonts/truetype/wqy/wqy-microhei.ttc}
 
 # seal NAME FILE draws a seal imprint: 400x400, ring, five-pointed star,
 # the unit's name along the upper arc, 职称专用章 straight below the star.
+# The ring's inner edge is at radius 179. Each character of the name is
+# centred on radius 128 (its 48-point box reaches out to about 156, corners
+# included), so a clear band of paper separates every character from the
+# ring, as on a real 职称专用章; tests measure that band.
 seal() {
 	name=$1
 	draw=""
 	n=$(printf %s "$name" | wc -m)
 	i=0
 	for ch in $(printf %s "$name" | sed 's/./& /g'); do
-		# spread the characters over 200 degrees of the upper arc
+		# spread the characters' centres over 200 degrees of the upper arc
 		a=$(awk -v i="$i" -v n="$n" 'BEGIN { print -100 + (200 / (n - 1)) * i }')
-		x=$(awk -v a="$a" 'BEGIN { pi = atan2(0, -1); print 200 + 138 * sin(a * pi / 180) }')
-		y=$(awk -v a="$a" 'BEGIN { pi = atan2(0, -1); print 200 - 138 * cos(a * pi / 180) }')
-		draw="$draw translate $x,$y rotate $a text -27,20 '$ch' rotate $(awk -v a="$a" 'BEGIN{print -a}') translate -$x,-$y"
+		x=$(awk -v a="$a" 'BEGIN { pi = atan2(0, -1); print 200 + 128 * sin(a * pi / 180) }')
+		y=$(awk -v a="$a" 'BEGIN { pi = atan2(0, -1); print 200 - 128 * cos(a * pi / 180) }')
+		# text -24,17 puts the 48-point glyph's centre on the point
+		draw="$draw translate $x,$y rotate $a text -24,17 '$ch' rotate $(awk -v a="$a" 'BEGIN{print -a}') translate -$x,-$y"
 		i=$((i + 1))
 	done
 	convert -size 400x400 xc:none \
 		-fill none -stroke '#D0161B' -strokewidth 14 -draw "circle 200,200 200,14" \
 		-stroke none -fill '#D0161B' \
 		-draw "polygon 200,130 216,178 267,178 226,208 241,256 200,226 159,256 174,208 133,178 184,178" \
-		-font "$font" -pointsize 54 -draw "$draw" \
+		-font "$font" -pointsize 48 -draw "$draw" \
 		-pointsize 38 -gravity center -draw "text 0,95 '职称专用章'" \
 		-define png:color-type=6 "$2"
 }

@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/certseal/certseal/internal/archive"
+	"github.com/certseal/certseal/internal/config"
 	"github.com/certseal/certseal/keys"
 	"github.com/certseal/certseal/signer"
 	"github.com/certseal/certseal/verify"
@@ -16,9 +16,8 @@ import (
 // runArchive exports a unit's complete record for the 10-year retention,
 // or checks an exported directory offline.
 func runArchive(ctx context.Context, env *cliEnv, args []string) error {
-	usage := errors.New("usage: certseal archive export --unit ID --out DIR | certseal archive timestamp DIR | certseal archive verify DIR")
 	if len(args) == 0 {
-		return usage
+		return usageErr("archive")
 	}
 	progress := func(what string) { fmt.Fprintln(env.stderr, what) }
 	switch args[0] {
@@ -31,7 +30,7 @@ func runArchive(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		return withApp(ctx, env, "archive export", false, args[1:], extra, func(a *app, _ *flagSet) error {
 			if unitID <= 0 || out == "" {
-				return usage
+				return usageErr("archive export")
 			}
 			m, err := archive.Export(ctx, a.store, unitID, out, progress)
 			if err != nil {
@@ -41,19 +40,21 @@ func runArchive(ctx context.Context, env *cliEnv, args []string) error {
 			return nil
 		})
 	case "timestamp":
-		return withApp(ctx, env, "archive timestamp", false, args[1:], nil, func(a *app, fs *flagSet) error {
-			if fs.NArg() != 1 {
-				return usage
-			}
+		return withAppOperands(ctx, env, "archive timestamp", false, args[1:], nil, 1, func(a *app, fs *flagSet) error {
 			n, err := archive.Timestamp(ctx, fs.Arg(0), a.ca.Root(), a.ca.Issuing(), a.archiveStamper(), progress)
 			fmt.Fprintf(env.stdout, "%d certificate PDFs time-stamped in %s\n", n, fs.Arg(0))
 			return err
 		})
 	case "verify":
-		if len(args) != 2 {
-			return usage
+		fs, err := config.ParseOwn("certseal archive verify", args[1:], env.stdout, nil, synopsisOf("archive verify")...)
+		if err != nil {
+			return err
 		}
-		problems, err := archive.Verify(ctx, args[1], progress)
+		if fs.NArg() != 1 {
+			return usageErr("archive verify")
+		}
+		dir := fs.Arg(0)
+		problems, err := archive.Verify(ctx, dir, progress)
 		if err != nil {
 			return err
 		}
@@ -61,12 +62,12 @@ func runArchive(ctx context.Context, env *cliEnv, args []string) error {
 			fmt.Fprintln(env.stdout, p)
 		}
 		if len(problems) > 0 {
-			return fmt.Errorf("archive %s: %d problems", args[1], len(problems))
+			return fmt.Errorf("archive %s: %d problems", dir, len(problems))
 		}
-		fmt.Fprintf(env.stdout, "archive %s is intact\n", args[1])
+		fmt.Fprintf(env.stdout, "archive %s is intact\n", dir)
 		return nil
 	}
-	return usage
+	return usageErr("archive")
 }
 
 // archiveStamper adds a document time-stamp and the revocation data of the

@@ -3,9 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,22 +24,25 @@ import (
 // certseal and shows a progress bar until the batch is done.
 func runBatch(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) == 0 || args[0] != "submit" {
-		return errors.New("usage: certseal batch submit --server URL --key KEY [--unit ID] FILE")
+		return usageErr("batch")
 	}
-	fs := flag.NewFlagSet("certseal batch submit", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	server := fs.String("server", env.getenv("CERTSEAL_SERVER"), "certseal address (CERTSEAL_SERVER)")
-	key := new(string)
-	config.SecretVar(fs, key, "key", env.getenv("CERTSEAL_API_KEY"), "API key of the unit or the platform (CERTSEAL_API_KEY)")
-	unit := fs.Int64("unit", 0, "unit id (a unit key implies its own)")
-	idem := fs.String("idempotency-key", "", "resubmitting with the same key answers the same batch (default: the file's name and size)")
-	every := fs.Duration("every", 500*time.Millisecond, "how often to ask for progress")
-	numbers := fs.String("numbers", "", "when done, write every row's certificate number (CSV: row, number, state, error) to this file")
-	if err := fs.Parse(args[1:]); err != nil {
+	var (
+		unit          int64
+		idem, numbers string
+		every         time.Duration
+	)
+	extra := func(fs *flag.FlagSet) {
+		fs.Int64Var(&unit, "unit", 0, "unit id (a unit key implies its own)")
+		fs.StringVar(&idem, "idempotency-key", "", "resubmitting with the same key answers the same batch (default: from the file's content, so a changed file is a new batch)")
+		fs.DurationVar(&every, "every", 500*time.Millisecond, "how often to ask for progress")
+		fs.StringVar(&numbers, "numbers", "", "when done, write every row's certificate number (CSV: row, number, state, error) to this file")
+	}
+	client, fs, err := config.ParseClient("certseal batch submit", args[1:], env.getenv, env.stdout, extra, synopsisOf("batch submit")...)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 || *server == "" || *key == "" {
-		return errors.New("usage: certseal batch submit --server URL --key KEY [--unit ID] FILE")
+	if fs.NArg() != 1 {
+		return usageErr("batch submit")
 	}
 	path := fs.Arg(0)
 	body, err := os.ReadFile(path)
@@ -50,18 +54,26 @@ func runBatch(ctx context.Context, env *cliEnv, args []string) error {
 	if ctype == "" {
 		return fmt.Errorf("%s: want a .csv, .xlsx or .json file", path)
 	}
-	if *idem == "" {
-		*idem = fmt.Sprintf("batch-%s-%d", filepath.Base(path), len(body))
-	}
-	c := &client{base: strings.TrimRight(*server, "/"), key: *key}
+	c := &apiClient{base: strings.TrimRight(client.Server, "/"), key: client.APIKey}
 	url := "/api/v1/certificate-batches"
-	if *unit != 0 {
-		url += fmt.Sprintf("?unit_id=%d", *unit)
+	if unit != 0 {
+		url += fmt.Sprintf("?unit_id=%d", unit)
+	}
+	if idem == "" {
+		// The content decides: the same file again is the same batch, a
+		// corrected one (or the same for another unit) a new batch.
+		h := sha256.New()
+		fmt.Fprintf(h, "%s\n", url)
+		h.Write(body)
+		idem = "batch-" + hex.EncodeToString(h.Sum(nil)[:16])
 	}
 	var batch batchStatus
-	status, raw, err := c.do(ctx, "POST", url, ctype, body, map[string]string{"Idempotency-Key": *idem}, &batch)
+	status, raw, err := c.do(ctx, "POST", url, ctype, body, map[string]string{"Idempotency-Key": idem}, &batch)
 	if err != nil {
 		return err
+	}
+	if status == http.StatusConflict && problemCode(raw) == "idempotency_mismatch" {
+		return fmt.Errorf("the idempotency key %q was used for another submission: give this one its own --idempotency-key (without the flag the key follows the file's content)", idem)
 	}
 	if status != http.StatusAccepted {
 		return rowErrors(env, status, raw)
@@ -72,7 +84,7 @@ func runBatch(ctx context.Context, env *cliEnv, args []string) error {
 		case <-ctx.Done():
 			fmt.Fprintf(env.stderr, "\nstopped watching; the batch goes on (GET /api/v1/certificate-batches/%d)\n", batch.ID)
 			return ctx.Err()
-		case <-time.After(*every):
+		case <-time.After(every):
 		}
 		if _, _, err := c.do(ctx, "GET", fmt.Sprintf("/api/v1/certificate-batches/%d", batch.ID), "", nil, nil, &batch); err != nil {
 			return err
@@ -81,7 +93,7 @@ func runBatch(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	fmt.Fprintln(env.stderr)
 	fmt.Fprintf(env.stdout, "batch %d done: %d issued, %d failed of %d\n", batch.ID, batch.Issued, batch.Failed, batch.Total)
-	if batch.Failed == 0 && *numbers == "" {
+	if batch.Failed == 0 && numbers == "" {
 		return nil
 	}
 	var rows struct {
@@ -95,7 +107,7 @@ func runBatch(ctx context.Context, env *cliEnv, args []string) error {
 	if _, _, err := c.do(ctx, "GET", fmt.Sprintf("/api/v1/certificate-batches/%d/rows", batch.ID), "", nil, nil, &rows); err != nil {
 		return err
 	}
-	if *numbers != "" {
+	if numbers != "" {
 		var out bytes.Buffer
 		w := csv.NewWriter(&out)
 		w.Write([]string{"行号 row", "证书编号 number", "状态 state", "说明 error"})
@@ -103,10 +115,10 @@ func runBatch(ctx context.Context, env *cliEnv, args []string) error {
 			w.Write([]string{strconv.Itoa(r.Row), r.Number, r.State, r.Error})
 		}
 		w.Flush()
-		if err := os.WriteFile(*numbers, out.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(numbers, out.Bytes(), 0o644); err != nil {
 			return err
 		}
-		fmt.Fprintf(env.stdout, "row numbers: %s\n", *numbers)
+		fmt.Fprintf(env.stdout, "row numbers: %s\n", numbers)
 	}
 	for _, r := range rows.Items {
 		if r.State == "failed" {
@@ -155,9 +167,18 @@ func rowErrors(env *cliEnv, status int, raw []byte) error {
 	return fmt.Errorf("batch refused (%d): %s %s", status, p.Title, p.Detail)
 }
 
-type client struct{ base, key string }
+// problemCode is the code of a problem+json answer, if it is one.
+func problemCode(raw []byte) string {
+	var p struct {
+		Code string `json:"code"`
+	}
+	json.Unmarshal(raw, &p)
+	return p.Code
+}
 
-func (c *client) do(ctx context.Context, method, path, ctype string, body []byte, headers map[string]string, out any) (int, []byte, error) {
+type apiClient struct{ base, key string }
+
+func (c *apiClient) do(ctx context.Context, method, path, ctype string, body []byte, headers map[string]string, out any) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err

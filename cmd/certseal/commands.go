@@ -23,9 +23,20 @@ type flagSet = flag.FlagSet
 // withApp parses the common settings, opens the app, runs fn and closes.
 // Only a command that may start a new installation passes create.
 func withApp(ctx context.Context, env *cliEnv, name string, create bool, args []string, extra func(*flagSet), fn func(*app, *flagSet) error) error {
-	cfg, fs, err := config.Parse("certseal "+name, args, env.getenv, env.stderr, extra)
+	return withAppOperands(ctx, env, name, create, args, extra, -1, fn)
+}
+
+// withAppOperands is withApp for a command that takes exactly operands
+// arguments after its flags (any number if negative): a wrong count is a
+// usage error before anything is opened.
+func withAppOperands(ctx context.Context, env *cliEnv, name string, create bool, args []string, extra func(*flagSet), operands int,
+	fn func(*app, *flagSet) error) error {
+	cfg, fs, err := config.Parse("certseal "+name, args, env.getenv, env.stdout, extra, synopsisOf(name)...)
 	if err != nil {
 		return err
+	}
+	if operands >= 0 && fs.NArg() != operands {
+		return usageErr(name)
 	}
 	a, err := openApp(ctx, cfg, cfg.Logger(env.stderr), create)
 	if errors.Is(err, iofs.ErrNotExist) && !create {
@@ -66,7 +77,7 @@ func runMigrate(ctx context.Context, env *cliEnv, args []string) error {
 // can capture it: KEY=$(certseal apikey create --role platform).
 func runAPIKey(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: certseal apikey create --role platform|reviewer|unit [--jurisdiction J] [--unit ID] [--name NAME]")
+		return usageErr("apikey")
 	}
 	var role, jurisdiction, name string
 	var unitID int64
@@ -103,7 +114,7 @@ func runAPIKey(ctx context.Context, env *cliEnv, args []string) error {
 // newest events were removed).
 func runAudit(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) == 0 || args[0] != "verify" {
-		return errors.New("usage: certseal audit verify [--head SEQ:HASH]")
+		return usageErr("audit")
 	}
 	var recorded string
 	extra := func(fs *flagSet) {
@@ -144,10 +155,7 @@ func runVerifyPDF(ctx context.Context, env *cliEnv, args []string) error {
 	var asJSON bool
 	extra := func(fs *flagSet) { fs.BoolVar(&asJSON, "json", false, "print the verdict as JSON") }
 	var verdict verify.UploadAnswer
-	err := withApp(ctx, env, "verify-pdf", false, args, extra, func(a *app, fs *flagSet) error {
-		if fs.NArg() != 1 {
-			return errors.New("usage: certseal verify-pdf [--json] FILE")
-		}
+	err := withAppOperands(ctx, env, "verify-pdf", false, args, extra, 1, func(a *app, fs *flagSet) error {
 		pdf, err := os.ReadFile(fs.Arg(0))
 		if err != nil {
 			return err

@@ -10,13 +10,22 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"slices"
+	"strings"
 	"syscall"
+
+	"github.com/certseal/certseal/internal/config"
 )
 
 // command is one subcommand.
 type command struct {
-	name, usage string
-	run         func(ctx context.Context, env *cliEnv, args []string) error
+	name string
+	// synopsis is what the command takes, one line for each form, as the
+	// whole command line; -h and certseal help print them.
+	synopsis []string
+	summary  string
+	run      func(ctx context.Context, env *cliEnv, args []string) error
 }
 
 // cliEnv is what a command may touch of the outside world; tests replace it.
@@ -27,45 +36,146 @@ type cliEnv struct {
 
 func commands() []command {
 	return []command{
-		{"serve", "serve [--addr HOST:PORT]   run the service", runServe},
-		{"migrate", "migrate                   create or upgrade the database schema and exit", runMigrate},
-		{"apikey", "apikey create --role platform|reviewer|unit [--jurisdiction J] [--unit ID] [--name N]", runAPIKey},
-		{"demo", "demo                      create a demo unit, filing, seal and certificate", runDemo},
-		{"verify-pdf", "verify-pdf FILE           check a certificate PDF offline", runVerifyPDF},
-		{"audit", "audit verify              walk the audit chain and name the first broken event", runAudit},
-		{"archive", "archive export --unit ID --out DIR | archive verify DIR   keep or check a unit's 10-year record", runArchive},
-		{"batch", "batch submit --server URL --key KEY --unit ID FILE   submit a CSV/XLSX batch and follow it", runBatch},
+		{"serve", []string{"certseal serve [--addr HOST:PORT] [settings]"}, "run the service", runServe},
+		{"migrate", []string{"certseal migrate [--grant-app-role ROLE] [settings]"}, "create or upgrade the database schema and exit", runMigrate},
+		{"apikey", []string{"certseal apikey create --role platform|reviewer|unit [--jurisdiction J] [--unit ID] [--name N] [settings]"},
+			"make an API key and print it alone on stdout", runAPIKey},
+		{"demo", []string{"certseal demo [settings]"}, "create a demo unit, filing, seal and certificate", runDemo},
+		{"verify-pdf", []string{"certseal verify-pdf [--json] [settings] FILE"}, "check a certificate PDF offline", runVerifyPDF},
+		{"audit", []string{"certseal audit verify [--head SEQ:HASH] [settings]"}, "walk the audit chain and name the first broken event", runAudit},
+		{"archive", []string{"certseal archive export --unit ID --out DIR [settings]", "certseal archive timestamp [settings] DIR", "certseal archive verify DIR"},
+			"keep or check a unit's 10-year record", runArchive},
+		{"batch", []string{"certseal batch submit --server URL --key KEY [--unit ID] [--idempotency-key K] [--numbers OUT.csv] [--every D] FILE"},
+			"submit a CSV, XLSX or JSON batch and follow it", runBatch},
+		{"version", []string{"certseal version"}, "print the version this binary was built from", runVersion},
+		{"help", []string{"certseal help [COMMAND]"}, "list the commands, or what one takes", nil},
 	}
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
-	err := dispatch(ctx, env, os.Args[1:])
+	code := run(ctx, &cliEnv{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:])
 	stop()
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "certseal:", err)
-		}
-		os.Exit(1)
+	os.Exit(code)
+}
+
+// run runs one command line and returns the exit status: 0 when it did what
+// was asked (help included), 2 for a command line it does not take (said
+// on one line), 1 for any other failure.
+func run(ctx context.Context, env *cliEnv, args []string) int {
+	err := dispatch(ctx, env, args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
+	fmt.Fprintln(env.stderr, "certseal:", err)
+	if usage := (*config.UsageError)(nil); errors.As(err, &usage) {
+		return 2
+	}
+	return 1
 }
 
 func dispatch(ctx context.Context, env *cliEnv, args []string) error {
-	if len(args) > 0 {
-		for _, c := range commands() {
-			if c.name == args[0] {
-				return c.run(ctx, env, args[1:])
-			}
+	if len(args) == 0 || isHelp(args[0]) || args[0] == "help" && (len(args) == 1 || isHelp(args[1]) || args[1] == "help") {
+		printCommands(env.stdout)
+		return nil
+	}
+	if args[0] == "help" {
+		// certseal help CMD [SUB] is certseal CMD [SUB] -h.
+		args = append(slices.Clone(args[1:]), "-h")
+	}
+	c, ok := commandNamed(args[0])
+	if !ok || c.run == nil {
+		return &config.UsageError{Err: fmt.Errorf("unknown command %q", args[0]), Command: "certseal"}
+	}
+	if len(args) > 1 && isHelp(args[1]) && hasSubcommand(c) {
+		// A command of subcommands: say what they are.
+		fmt.Fprintf(env.stdout, "usage: %s\n\ncertseal %s SUBCOMMAND -h says what each takes.\n", strings.Join(c.synopsis, "\n       "), c.name)
+		return flag.ErrHelp
+	}
+	return c.run(ctx, env, args[1:])
+}
+
+func commandNamed(name string) (command, bool) {
+	for _, c := range commands() {
+		if c.name == name {
+			return c, true
 		}
 	}
-	fmt.Fprintln(env.stderr, "usage: certseal COMMAND [flags]\n\ncommands:")
+	return command{}, false
+}
+
+// hasSubcommand is whether the command's synopsis names a subcommand
+// (certseal audit verify) rather than flags or operands.
+func hasSubcommand(c command) bool {
+	w := strings.Fields(c.synopsis[0])
+	return len(w) > 2 && w[2][0] >= 'a' && w[2][0] <= 'z'
+}
+
+// synopsisOf is the synopsis lines of a command or subcommand
+// ("archive export"), for its -h.
+func synopsisOf(name string) []string {
+	top, _, _ := strings.Cut(name, " ")
+	c, _ := commandNamed(top)
+	var out []string
+	for _, s := range c.synopsis {
+		if strings.HasPrefix(s+" ", "certseal "+name+" ") {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
+
+func printCommands(w io.Writer) {
+	fmt.Fprintln(w, "certseal signs, verifies and archives professional-title appointment certificates.\n\nusage:")
 	for _, c := range commands() {
-		fmt.Fprintln(env.stderr, "  "+c.usage)
+		for _, s := range c.synopsis {
+			fmt.Fprintln(w, "  "+s)
+		}
+		fmt.Fprintln(w, "      "+c.summary)
 	}
-	fmt.Fprintln(env.stderr, "\nCommands that open the data take --data DIR (CERTSEAL_DATA_DIR) and the other settings; see certseal serve -h.")
-	if len(args) == 0 {
-		return errors.New("no command given")
+	fmt.Fprintln(w, "\nCommands that open the data take the settings: --data DIR (CERTSEAL_DATA_DIR) and the others")
+	fmt.Fprintln(w, "that certseal serve -h lists. certseal COMMAND -h says what a command takes.")
+}
+
+// usageErr is a command line the command does not take, with its synopsis.
+func usageErr(name string) error {
+	return &config.UsageError{Err: errors.New("usage: " + strings.Join(synopsisOf(name), " | ")), Command: "certseal " + name}
+}
+
+// runVersion prints the version from the build information the Go
+// toolchain records: the module version and, in a checkout, the commit.
+func runVersion(_ context.Context, env *cliEnv, args []string) error {
+	if len(args) > 0 {
+		if isHelp(args[0]) {
+			fmt.Fprintln(env.stdout, "usage: certseal version")
+			return flag.ErrHelp
+		}
+		return usageErr("version")
 	}
-	return fmt.Errorf("unknown command %q", args[0])
+	bi, _ := debug.ReadBuildInfo()
+	fmt.Fprintln(env.stdout, versionOf(bi))
+	return nil
+}
+
+func versionOf(bi *debug.BuildInfo) string {
+	if bi == nil {
+		return "certseal (no build information)"
+	}
+	v := "certseal " + bi.Main.Version
+	settings := map[string]string{}
+	for _, s := range bi.Settings {
+		settings[s.Key] = s.Value
+	}
+	if rev := settings["vcs.revision"]; rev != "" {
+		v += " " + rev[:min(12, len(rev))]
+		if settings["vcs.modified"] == "true" {
+			v += "+modified"
+		}
+		if t := settings["vcs.time"]; t != "" {
+			v += " " + t
+		}
+	}
+	return v + " " + bi.GoVersion
 }

@@ -162,7 +162,7 @@ func watchRevocations(ctx context.Context, a *app, pki *keys.Responder, every ti
 }
 
 func runServe(ctx context.Context, env *cliEnv, args []string) error {
-	cfg, _, err := config.Parse("certseal serve", args, env.getenv, env.stderr, nil)
+	cfg, _, err := config.Parse("certseal serve", args, env.getenv, env.stdout, nil, synopsisOf("serve")...)
 	if err != nil {
 		return err
 	}

@@ -314,7 +314,12 @@ func (s *server) createBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(rowErrs) > 0 {
-		WriteProblemWith(w, r, registry.Errf(registry.CodeInvalid, "%d rows are invalid; nothing was issued", len(rowErrs)),
+		// A row may have several problems: count the rows apart.
+		rows := map[int]bool{}
+		for _, e := range rowErrs {
+			rows[e.Row] = true
+		}
+		WriteProblemWith(w, r, registry.Errf(registry.CodeInvalid, "invalid rows: %d (problems: %d); nothing was issued", len(rows), len(rowErrs)),
 			map[string]any{"errors": rowErrs})
 		return
 	}

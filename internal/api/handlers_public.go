@@ -20,17 +20,28 @@ import (
 )
 
 func (s *server) verifyByToken(w http.ResponseWriter, r *http.Request) {
-	resp, err := s.Verifier.ByToken(r.Context(), chi.URLParam(r, "number"), r.URL.Query().Get("k"), verify.FormatFor(r))
-	s.answer(w, r, resp, err, lookupView{Number: chi.URLParam(r, "number")})
+	number, format := chi.URLParam(r, "number"), verify.FormatFor(r)
+	resp, err := s.Verifier.ByToken(r.Context(), number, r.URL.Query().Get("k"), format)
+	if err == nil && resp.Outcome == registry.CertUnknown && format == verify.HTML {
+		// A number typed from paper, or a token lost on the way: the typed
+		// lookup can still answer, so ask for the holder's name. A genuine
+		// number and an unknown one get this same page after the same
+		// lookup, which keeps numbers from being enumerated.
+		s.Metrics.Verification(string(resp.Outcome))
+		s.writeLookupPage(w, r, http.StatusOK, lookupView{Number: number, AskName: true})
+		return
+	}
+	s.answer(w, r, resp, err, lookupView{Number: number})
 }
 
-// verifyByName is the typed lookup; a browser asking without a number
-// and a name gets the page to type them into.
+// verifyByName is the typed lookup; asked without a number and a name it
+// is the page to type them into, for every client but one asking for JSON
+// (browsers send many Accept headers, some without text/html).
 func (s *server) verifyByName(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	typed := lookupView{Number: q.Get("no"), Name: q.Get("name")}
 	switch {
-	case typed.Number == "" && typed.Name == "" && wantsHTML(r):
+	case typed.Number == "" && typed.Name == "" && verify.FormatFor(r) == verify.HTML:
 		s.writeLookupPage(w, r, http.StatusOK, typed)
 		return
 	case typed.Number == "" || typed.Name == "":
@@ -73,6 +84,7 @@ var lookupTemplate = template.Must(template.New("lookup").Parse(lookupHTML))
 type lookupView struct {
 	Number, Name string
 	Problem      string // what was wrong, in words
+	AskName      bool   // a number came without its token: ask for the name
 	Upload       *uploadView
 	Platform     string
 }

@@ -348,6 +348,18 @@ func TestBadInputCertificates(t *testing.T) {
 	if len(p.Errors) != 1 || p.Errors[0].Row != 2 || p.Errors[0].Column != "id_number" {
 		t.Errorf("batch row errors: %+v; want row 2, column id_number", p.Errors)
 	}
+	// All of a row's problems in one answer, the format's and the rules',
+	// counted as one row.
+	bad := withField(withField(w.appointment(w.a.ID), "id_number", wrongCheck), "series", seriesHealth)
+	rec = w.do(call{method: "POST", path: "/api/v1/certificate-batches", key: w.a.key, body: []map[string]any{w.appointment(w.a.ID), bad}})
+	var both struct {
+		Detail string            `json:"detail"`
+		Errors []signer.RowError `json:"errors"`
+	}
+	json.Unmarshal(rec.Body.Bytes(), &both)
+	if len(both.Errors) != 2 || both.Errors[0].Column != "id_number" || both.Errors[1].Column != "series" || !strings.Contains(both.Detail, "invalid rows: 1 (problems: 2)") {
+		t.Errorf("a row with a bad ID number and a series without a filing: %s", rec.Body)
+	}
 
 	// A term may run past the filing's last day: what counts is that the
 	// filing is in force on the day of issue (DESIGN.md §3).

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -234,17 +235,22 @@ func NotFound(w http.ResponseWriter, r *http.Request) {
 
 func MethodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	// chi hands a custom 405 handler no list of allowed methods: ask the
-	// router again (RFC 9110 §15.5.6 wants an Allow header).
+	// router again (RFC 9110 §15.5.6 wants an Allow header). Routes is the
+	// top router, so it is asked with the whole path, not what is left of
+	// it in a subrouter; a GET route takes HEAD too (middleware.GetHead).
 	if rc := chi.RouteContext(r.Context()); rc != nil && rc.Routes != nil {
-		path := rc.RoutePath
+		path := r.URL.RawPath
 		if path == "" {
 			path = r.URL.Path
 		}
+		var allow []string
 		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-			if rc.Routes.Match(chi.NewRouteContext(), m, path) {
-				w.Header().Add("Allow", m)
+			if rc.Routes.Match(chi.NewRouteContext(), m, path) ||
+				(m == http.MethodHead && rc.Routes.Match(chi.NewRouteContext(), http.MethodGet, path)) {
+				allow = append(allow, m)
 			}
 		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
 	}
 	WriteProblem(w, r, registry.Errf(CodeMethodNotAllowed, "%s is not allowed here", r.Method))
 }

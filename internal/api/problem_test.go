@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/certseal/certseal/registry"
 )
@@ -178,6 +179,7 @@ func TestWriteJSON(t *testing.T) {
 
 func TestRouterNotFoundAndMethodNotAllowed(t *testing.T) {
 	r := chi.NewRouter()
+	r.Use(middleware.GetHead) // as New does
 	r.NotFound(NotFound)
 	r.MethodNotAllowed(MethodNotAllowed)
 	r.Get("/api/v1/units/{unit_id}", func(w http.ResponseWriter, r *http.Request) {})
@@ -188,7 +190,7 @@ func TestRouterNotFoundAndMethodNotAllowed(t *testing.T) {
 		code, allow  string
 	}{
 		{"GET", "/nowhere", 404, "not_found", ""},
-		{"DELETE", "/api/v1/units/7", 405, "method_not_allowed", "GET, POST"},
+		{"DELETE", "/api/v1/units/7", 405, "method_not_allowed", "GET, HEAD, POST"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/certseal/certseal/keys"
 	"github.com/certseal/certseal/registry"
@@ -90,7 +91,8 @@ type server struct {
 func New(d Deps) http.Handler {
 	s := &server{Deps: d, noting: make(chan struct{}, suspectedForgeryWriters)}
 	r := chi.NewRouter()
-	r.Use(RequestID, Recoverer(d.Log), d.Metrics.Middleware, AccessLog(d.Log))
+	// Every GET route answers HEAD too (link checkers, monitors, curl -I).
+	r.Use(RequestID, Recoverer(d.Log), d.Metrics.Middleware, AccessLog(d.Log), middleware.GetHead)
 	r.NotFound(NotFound)
 	r.MethodNotAllowed(MethodNotAllowed)
 

@@ -264,7 +264,11 @@ func TestCatalog(t *testing.T) {
 		t.Errorf("catalog page by page:\n%+v\nwant\n%+v", paged, want)
 	}
 	html := w.must(call{method: "GET", path: "/catalog"}, http.StatusOK, nil)
-	for _, s := range []string{"威海示范大学", "济南示范学院", "组织人事部", "王五 0531-8888888", "护理", until.String()} {
+	// Each filing's validity, from and until; the way back to the lookup;
+	// a layout for a phone's width.
+	for _, s := range []string{"威海示范大学", "济南示范学院", "组织人事部", "王五 0531-8888888", "护理", until.String(),
+		`<span class="nw">` + start.String() + `</span> 至 <span class="nw">` + until.String() + `</span>`,
+		`href="/v"`, `name="viewport"`, "@media (max-width:"} {
 		if !strings.Contains(html.Body.String(), s) {
 			t.Errorf("/catalog lacks %q", s)
 		}

@@ -83,6 +83,7 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
 	parsed("CERTSEAL_PUBLIC_RATE", "20", func(s string) (err error) { c.PublicRateLimit, err = strconv.ParseFloat(s, 64); return err })
 	parsed("CERTSEAL_PUBLIC_BURST", "40", func(s string) (err error) { c.PublicBurst, err = strconv.Atoi(s); return err })
 	parsed("CERTSEAL_TRUST_PROXY", "false", func(s string) (err error) { c.TrustProxy, err = strconv.ParseBool(s); return err })
+	parsed("CERTSEAL_SHUTDOWN_TIMEOUT", "20s", func(s string) (err error) { c.ShutdownTimeout, err = time.ParseDuration(s); return err })
 	parsed("CERTSEAL_LOG_LEVEL", "info", func(s string) error { return c.LogLevel.UnmarshalText([]byte(s)) })
 	parsed("CERTSEAL_LOG_FORMAT", "text", func(s string) error {
 		if s != "text" && s != "json" {
@@ -98,7 +99,7 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.Float64Var(&c.PublicRateLimit, "public-rate", c.PublicRateLimit, "public requests per second per client (CERTSEAL_PUBLIC_RATE)")
 	fs.IntVar(&c.PublicBurst, "public-burst", c.PublicBurst, "public request burst per client (CERTSEAL_PUBLIC_BURST)")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", c.TrustProxy, "honour X-Forwarded-For from a load balancer (CERTSEAL_TRUST_PROXY=true)")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight requests may finish on shutdown")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may finish on shutdown (CERTSEAL_SHUTDOWN_TIMEOUT)")
 	fs.TextVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error (CERTSEAL_LOG_LEVEL)")
 	fs.BoolVar(&c.LogJSON, "log-json", c.LogJSON, "JSON logs (CERTSEAL_LOG_FORMAT=json)")
 }
@@ -213,22 +214,119 @@ func (c *Config) DevCA() bool { return c.CARootCert == "" }
 func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "certseal.db") }
 
 // Parse registers the settings on a new flag set, parses args and validates.
-// extra registers a subcommand's own flags.
-func Parse(name string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (*Config, *flag.FlagSet, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// extra registers a subcommand's own flags. -h prints to out the synopsis
+// lines (each a whole command line; NAME [flags] if none), the command's
+// own flags and then the settings, and Parse returns flag.ErrHelp; a
+// command line that does not parse is a *UsageError.
+func Parse(name string, args []string, getenv func(string) string, out io.Writer, extra func(*flag.FlagSet), synopsis ...string) (*Config, *flag.FlagSet, error) {
 	c := &Config{}
-	c.Register(fs, getenv)
-	if extra != nil {
-		extra(fs)
-	}
-	if err := fs.Parse(args); err != nil {
+	fs, err := parseWith(name, args, out, func(fs *flag.FlagSet) { c.Register(fs, getenv) }, extra, synopsis)
+	if err != nil {
 		return nil, nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, nil, err
 	}
 	return c, fs, nil
+}
+
+// Client is the settings of the commands that talk to a running certseal
+// over its API instead of opening the data (batch submit).
+type Client struct {
+	Server string // the service's address
+	APIKey string
+}
+
+// Register adds the client settings to fs; their defaults come from getenv.
+func (c *Client) Register(fs *flag.FlagSet, getenv func(string) string) {
+	fs.StringVar(&c.Server, "server", getenv("CERTSEAL_SERVER"), "address of the running certseal, e.g. http://127.0.0.1:8080 (CERTSEAL_SERVER)")
+	SecretVar(fs, &c.APIKey, "key", getenv("CERTSEAL_API_KEY"), "API key of the unit or the platform (CERTSEAL_API_KEY)")
+}
+
+// ParseClient is Parse for a command that talks to a running certseal.
+func ParseClient(name string, args []string, getenv func(string) string, out io.Writer, extra func(*flag.FlagSet), synopsis ...string) (*Client, *flag.FlagSet, error) {
+	c := &Client{}
+	fs, err := parseWith(name, args, out, func(fs *flag.FlagSet) { c.Register(fs, getenv) }, extra, synopsis)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Server == "" || c.APIKey == "" {
+		return nil, nil, &UsageError{Err: errors.New("give --server (CERTSEAL_SERVER) and --key (CERTSEAL_API_KEY)"), Command: name}
+	}
+	return c, fs, nil
+}
+
+// ParseOwn is Parse for a command that takes only flags of its own, no
+// settings (archive verify works on a directory alone).
+func ParseOwn(name string, args []string, out io.Writer, extra func(*flag.FlagSet), synopsis ...string) (*flag.FlagSet, error) {
+	return parseWith(name, args, out, func(*flag.FlagSet) {}, extra, synopsis)
+}
+
+// UsageError is a command line the command does not take.
+type UsageError struct {
+	Err     error
+	Command string // whose -h says what it takes: "certseal serve"
+}
+
+func (e *UsageError) Error() string {
+	return fmt.Sprintf("%v; %s -h says what it takes", e.Err, e.Command)
+}
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// parseWith parses args with the settings that settings registers and the
+// command's own flags that extra does. The flag package would print the
+// whole usage on a mistyped flag; the caller prints the one line of the
+// UsageError instead, and the usage only when asked.
+func parseWith(name string, args []string, out io.Writer, settings, extra func(*flag.FlagSet), synopsis []string) (*flag.FlagSet, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	settings(fs)
+	shared := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) { shared[f.Name] = true })
+	if extra != nil {
+		extra(fs)
+	}
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		printUsage(out, fs, synopsis, shared)
+		return nil, err
+	}
+	if err != nil {
+		return nil, &UsageError{Err: err, Command: name}
+	}
+	return fs, nil
+}
+
+// printUsage writes the synopsis, the command's own flags and then the
+// shared settings, each part as flag.PrintDefaults lays it out.
+func printUsage(w io.Writer, fs *flag.FlagSet, synopsis []string, shared map[string]bool) {
+	if len(synopsis) == 0 {
+		synopsis = []string{fs.Name() + " [flags]"}
+	}
+	fmt.Fprintf(w, "usage: %s\n", strings.Join(synopsis, "\n       "))
+	own := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	settings := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	fs.VisitAll(func(f *flag.Flag) {
+		part := own
+		if shared[f.Name] {
+			part = settings
+		}
+		part.Var(f.Value, f.Name, f.Usage)
+	})
+	for _, p := range []struct {
+		title string
+		fs    *flag.FlagSet
+	}{{"flags of " + fs.Name() + ":", own}, {"settings (each also the CERTSEAL_* variable its text names; the flag wins):", settings}} {
+		n := 0
+		p.fs.VisitAll(func(*flag.Flag) { n++ })
+		if n == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s\n", p.title)
+		p.fs.SetOutput(w)
+		p.fs.PrintDefaults()
+	}
 }
 
 // Logger builds the process logger.

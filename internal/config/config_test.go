@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"flag"
 	"io"
 	"log/slog"
 	"strings"
@@ -65,26 +67,60 @@ func TestParse(t *testing.T) {
 func TestUsageHidesSecrets(t *testing.T) {
 	env := map[string]string{"CERTSEAL_DATABASE_URL": "postgres://certseal:S3cretPW@db:5432/cs?sslpassword=K3yPW&password=Q3ryPW",
 		"CERTSEAL_REDIS_URL": "redis://:R3disPW@cache:6379/0"}
-	var usage strings.Builder
-	c, _, err := Parse("test", []string{"--nonsense"}, func(k string) string { return env[k] }, &usage, nil)
+	// A mistyped flag gets one line; -h the usage with the defaults.
+	_, _, err := Parse("test", []string{"--nonsense"}, func(k string) string { return env[k] }, io.Discard, nil)
 	if err == nil {
 		t.Fatal("an unknown flag was accepted")
 	}
+	var usage strings.Builder
+	c, _, help := Parse("test", []string{"-h"}, func(k string) string { return env[k] }, &usage, nil)
+	if !errors.Is(help, flag.ErrHelp) {
+		t.Fatalf("-h: %v", help)
+	}
 	for _, secret := range []string{"S3cretPW", "K3yPW", "Q3ryPW", "R3disPW"} {
-		if strings.Contains(usage.String(), secret) || !strings.Contains(usage.String(), "db:5432") {
-			t.Errorf("usage text shows %s, or not where the database is:\n%s", secret, usage.String())
+		if strings.Contains(usage.String(), secret) || !strings.Contains(usage.String(), "db:5432") || strings.Contains(err.Error(), secret) {
+			t.Errorf("usage text or error shows %s, or not where the database is:\n%s\n%v", secret, usage.String(), err)
 		}
 	}
 	// A libpq key=value string is not a URL: it shows only as set.
 	var kv strings.Builder
-	Parse("test", []string{"--nonsense"}, func(k string) string {
+	Parse("test", []string{"-h"}, func(k string) string {
 		return map[string]string{"CERTSEAL_DATABASE_URL": "host=db user=certseal password=KvPW dbname=cs"}[k]
 	}, &kv, nil)
-	if strings.Contains(kv.String(), "KvPW") {
+	if strings.Contains(kv.String(), "KvPW") || !strings.Contains(kv.String(), "(set)") {
 		t.Errorf("usage text:\n%s", kv.String())
 	}
 	c, _, err = Parse("test", nil, func(k string) string { return env[k] }, io.Discard, nil)
 	if err != nil || c.DatabaseURL != env["CERTSEAL_DATABASE_URL"] || c.RedisURL != env["CERTSEAL_REDIS_URL"] {
 		t.Fatalf("the URLs themselves are kept: %v %q %q", err, c.DatabaseURL, c.RedisURL)
+	}
+}
+
+// A command line the command does not take is one *UsageError naming
+// where to look, and nothing is printed; -h prints the synopsis, the
+// command's own flags and then the settings.
+func TestUsage(t *testing.T) {
+	extra := func(fs *flag.FlagSet) { fs.Bool("json", false, "print JSON") }
+	var out strings.Builder
+	_, _, err := Parse("certseal x", []string{"--nonsense"}, func(string) string { return "" }, &out, extra, "certseal x [--json] FILE")
+	var usage *UsageError
+	if !errors.As(err, &usage) || out.Len() != 0 || !strings.Contains(err.Error(), "-nonsense") || !strings.Contains(err.Error(), "certseal x -h") {
+		t.Fatalf("unknown flag: %v, printed %q", err, out.String())
+	}
+	_, _, err = Parse("certseal x", []string{"-h"}, func(string) string { return "" }, &out, extra, "certseal x [--json] FILE")
+	help := out.String()
+	own, settings := strings.Index(help, "  -json"), strings.Index(help, "  -addr")
+	if !errors.Is(err, flag.ErrHelp) || !strings.HasPrefix(help, "usage: certseal x [--json] FILE\n") || own < 0 || settings < own {
+		t.Fatalf("-h: %v\n%s", err, help)
+	}
+	_, _, err = ParseClient("certseal y", nil, func(string) string { return "" }, io.Discard, nil)
+	if !errors.As(err, &usage) || !strings.Contains(err.Error(), "--server") {
+		t.Fatalf("a client without a server: %v", err)
+	}
+	c, _, err := ParseClient("certseal y", nil, func(k string) string {
+		return map[string]string{"CERTSEAL_SERVER": "http://h", "CERTSEAL_API_KEY": "k"}[k]
+	}, io.Discard, nil)
+	if err != nil || c.Server != "http://h" || c.APIKey != "k" {
+		t.Fatalf("client from the environment: %+v %v", c, err)
 	}
 }

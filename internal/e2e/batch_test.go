@@ -35,12 +35,15 @@ func TestBatchSubmitCommand(t *testing.T) {
 	}
 	dir := t.TempDir()
 	file, numbers := filepath.Join(dir, "appointments.csv"), filepath.Join(dir, "numbers.csv")
-	f, err := os.Create(file)
-	if err != nil {
-		t.Fatal(err)
+	write := func() {
+		f, err := os.Create(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		csv.NewWriter(f).WriteAll(rows)
+		f.Close()
 	}
-	csv.NewWriter(f).WriteAll(rows)
-	f.Close()
+	write()
 
 	out := CLI(t, env, "batch", "submit", "--server", s.URL, "--key", keys[1], "--numbers", numbers, file)
 	if !strings.Contains(out, "done: 2 issued, 0 failed of 2") {
@@ -67,5 +70,24 @@ func TestBatchSubmitCommand(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("typed lookup of %s for %s: %d", r[1], rows[i+1][0], resp.StatusCode)
 		}
+	}
+	// The same file again is the same batch; the file corrected (one
+	// term shorter, the same size) is a new batch, without a key given.
+	batchID := regexp.MustCompile(`batch (\d+) done`)
+	again := CLI(t, env, "batch", "submit", "--server", s.URL, "--key", keys[1], file)
+	rows[2][8] = time.Now().AddDate(2, 0, -1).Format("2006-01-02")
+	write()
+	changed := CLI(t, env, "batch", "submit", "--server", s.URL, "--key", keys[1], file)
+	first, second, third := batchID.FindStringSubmatch(out), batchID.FindStringSubmatch(again), batchID.FindStringSubmatch(changed)
+	if first == nil || second == nil || third == nil || second[1] != first[1] || third[1] == first[1] {
+		t.Errorf("batches: first\n%s\nthe same file\n%s\nthe file changed\n%s", out, again, changed)
+	}
+	// A key given for another file is refused, saying which flag to change.
+	CLI(t, env, "batch", "submit", "--server", s.URL, "--key", keys[1], "--idempotency-key", "k1", file)
+	rows[2][8] = time.Now().AddDate(1, 0, -1).Format("2006-01-02")
+	write()
+	if out, err := CLIResult(env, "batch", "submit", "--server", s.URL, "--key", keys[1], "--idempotency-key", "k1", file); err == nil ||
+		!strings.Contains(out, "--idempotency-key") {
+		t.Errorf("a reused --idempotency-key: %v\n%s", err, out)
 	}
 }

@@ -28,10 +28,10 @@ var updateScreenshot = flag.Bool("update-screenshot", false, "write the phone sc
 // A phone's viewport in CSS pixels (iPhone 12-15).
 const phoneWidth, phoneHeight = 390, 844
 
-// measurePage holds the verification page (same origin, through the
-// test's proxy) in a frame of exactly a phone's viewport and, once it has
-// loaded, writes where the status and the holder's name are, relative to
-// that viewport, into an attribute of <html>.
+// measurePage holds a page of the server (same origin, through the test's
+// proxy) in a frame of exactly a phone's viewport and, once it has loaded,
+// writes the viewport, the width of the laid-out page and the boxes that
+// {{MEASURE}} names (relative to the viewport) into an attribute of <html>.
 const measurePage = `<!doctype html>
 <html><body style="margin:0">
 <iframe id="phone" src="{{PAGE}}" style="border:0;width:{{W}}px;height:{{H}}px;display:block"></iframe>
@@ -49,7 +49,7 @@ document.getElementById('phone').addEventListener('load', function () {
   }
   document.documentElement.setAttribute('data-measure', JSON.stringify({
     width: win.innerWidth, height: win.innerHeight, scroll_y: win.scrollY,
-    status: box('section.status h1'), name: box('p.name')}));
+    scroll_width: doc.documentElement.scrollWidth, {{MEASURE}}}));
 });
 </script>
 </body></html>`
@@ -64,7 +64,9 @@ type measuredBox struct {
 type measurement struct {
 	Width, Height float64
 	ScrollY       float64 `json:"scroll_y"`
+	ScrollWidth   float64 `json:"scroll_width"`
 	Status, Name  *measuredBox
+	Validity      *measuredBox
 }
 
 // TestVerificationPageOnAPhone renders the page a QR scan opens in headless
@@ -108,17 +110,74 @@ func TestVerificationPageOnAPhone(t *testing.T) {
 		}
 	}
 
+	got := measureOnAPhone(t, chromium, s.URL, strings.TrimPrefix(address, s.URL), "status: box('section.status h1'), name: box('p.name')")
+	t.Logf("viewport %gx%g; status %+v; name %+v", got.Width, got.Height, got.Status, got.Name)
+	if got.Width != phoneWidth || got.Height != phoneHeight || got.ScrollY != 0 {
+		t.Fatalf("viewport %gx%g scrolled %g, want %dx%d at the top", got.Width, got.Height, got.ScrollY, phoneWidth, phoneHeight)
+	}
+	onFirstScreen(t, got, "status", want.StatusText, got.Status)
+	onFirstScreen(t, got, "name", want.Name, got.Name)
+}
+
+// onFirstScreen checks that box, reading want, is shown within the first
+// screen of the measured page.
+func onFirstScreen(t *testing.T, got measurement, what, want string, b *measuredBox) {
+	t.Helper()
+	switch {
+	case b == nil:
+		t.Errorf("the page has no %s element", what)
+	case b.Text != want:
+		t.Errorf("the %s reads %q, want %q", what, b.Text, want)
+	case !b.Shown || !b.OnTop:
+		t.Errorf("the %s is hidden or covered: %+v", what, *b)
+	case b.Top < 0 || b.Left < 0 || b.Bottom > got.Height || b.Right > got.Width || b.Bottom <= b.Top:
+		t.Errorf("the %s is not inside the first screen (%gx%g): %+v", what, got.Width, got.Height, *b)
+	}
+}
+
+// TestCatalogOnAPhone: the public catalog at a phone's width needs no
+// sideways scrolling, and a filing's validity, from and until, is on the
+// first screen.
+func TestCatalogOnAPhone(t *testing.T) {
+	chromium := testenv.Tool(t, "chromium")
+	s := StartServer(t, t.TempDir())
+	CLI(t, append(s.Env, "CERTSEAL_BASE_URL="+s.URL), "demo")
+	var catalog struct {
+		Items []struct {
+			ValidFrom  string `json:"valid_from"`
+			ValidUntil string `json:"valid_until"`
+		} `json:"items"`
+	}
+	(&client{t: t, base: s.URL}).json("", "GET", "/api/v1/catalog", nil, http.StatusOK, &catalog)
+	if len(catalog.Items) != 1 {
+		t.Fatalf("catalog after demo: %+v", catalog)
+	}
+	got := measureOnAPhone(t, chromium, s.URL, "/catalog", `validity: box('td[data-label="有效期"]')`)
+	t.Logf("viewport %gx%g, page %g wide; validity %+v", got.Width, got.Height, got.ScrollWidth, got.Validity)
+	if got.Width != phoneWidth || got.ScrollWidth > got.Width {
+		t.Errorf("the catalog is %g px wide in a viewport of %g: it scrolls sideways", got.ScrollWidth, got.Width)
+	}
+	onFirstScreen(t, got, "validity", catalog.Items[0].ValidFrom+" 至 "+catalog.Items[0].ValidUntil, got.Validity)
+	if got.Validity != nil && got.Validity.Bottom-got.Validity.Top > 40 {
+		t.Errorf("the validity wraps over more than one line: %+v", *got.Validity)
+	}
+}
+
+// measureOnAPhone opens page (a path of the server at base) in a frame of
+// a phone's viewport and returns what the script in measurePage found,
+// with the boxes that fields (a JavaScript object's fields) name.
+func measureOnAPhone(t *testing.T, chromium, base, page, fields string) measurement {
+	t.Helper()
 	// The proxy passes the server's pages through untouched and serves the
 	// measuring frame at /measure, so the frame may read the page.
-	page := strings.TrimPrefix(address, s.URL)
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/measure" {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			strings.NewReplacer("{{PAGE}}", html.EscapeString(page), "{{W}}", fmt.Sprint(phoneWidth), "{{H}}", fmt.Sprint(phoneHeight)).
-				WriteString(w, measurePage)
+			strings.NewReplacer("{{PAGE}}", html.EscapeString(page), "{{W}}", fmt.Sprint(phoneWidth), "{{H}}", fmt.Sprint(phoneHeight),
+				"{{MEASURE}}", fields).WriteString(w, measurePage)
 			return
 		}
-		resp, err := http.Get(s.URL + r.URL.RequestURI())
+		resp, err := http.Get(base + r.URL.RequestURI())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
@@ -141,25 +200,7 @@ func TestVerificationPageOnAPhone(t *testing.T) {
 	if err := json.Unmarshal([]byte(html.UnescapeString(attr[1])), &got); err != nil {
 		t.Fatalf("measurement %q: %v", attr[1], err)
 	}
-	t.Logf("viewport %gx%g; status %+v; name %+v", got.Width, got.Height, got.Status, got.Name)
-	if got.Width != phoneWidth || got.Height != phoneHeight || got.ScrollY != 0 {
-		t.Fatalf("viewport %gx%g scrolled %g, want %dx%d at the top", got.Width, got.Height, got.ScrollY, phoneWidth, phoneHeight)
-	}
-	for _, c := range []struct {
-		what, want string
-		box        *measuredBox
-	}{{"status", want.StatusText, got.Status}, {"name", want.Name, got.Name}} {
-		switch b := c.box; {
-		case b == nil:
-			t.Errorf("the page has no %s element", c.what)
-		case b.Text != c.want:
-			t.Errorf("the %s reads %q, want %q", c.what, b.Text, c.want)
-		case !b.Shown || !b.OnTop:
-			t.Errorf("the %s is hidden or covered: %+v", c.what, *b)
-		case b.Top < 0 || b.Left < 0 || b.Bottom > got.Height || b.Right > got.Width || b.Bottom <= b.Top:
-			t.Errorf("the %s is not inside the first screen (%gx%g): %+v", c.what, got.Width, got.Height, *b)
-		}
-	}
+	return got
 }
 
 // headless runs Chromium without a display and returns what it printed on

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -125,12 +126,17 @@ func TestREADMECommands(t *testing.T) {
 			t.Errorf("README.md does not document %s", v[1])
 		}
 	}
-	// The binary lists its commands when run without one.
+	// The binary lists its commands when run without one, and succeeds; a
+	// command it does not know is a usage error, exit status 2.
 	usage, err := CLIResult(os.Environ())
-	if err == nil {
-		t.Fatal("certseal without a command succeeded")
+	if err != nil {
+		t.Fatalf("certseal without a command: %v\n%s", err, usage)
 	}
-	cmds := regexp.MustCompile(`(?m)^  ([a-z-]+) `).FindAllStringSubmatch(usage, -1)
+	var exit *exec.ExitError
+	if out, err := CLIResult(os.Environ(), "nonsense"); !errors.As(err, &exit) || exit.ExitCode() != 2 || strings.Count(out, "\n") != 1 {
+		t.Errorf("certseal nonsense: %v, want exit status 2 and one line:\n%s", err, out)
+	}
+	cmds := regexp.MustCompile(`(?m)^  certseal ([a-z-]+)`).FindAllStringSubmatch(usage, -1)
 	if len(cmds) < 5 {
 		t.Fatalf("certseal's usage lists %d commands:\n%s", len(cmds), usage)
 	}
