@@ -2,6 +2,7 @@ package signer
 
 import (
 	"context"
+	"crypto/x509"
 	"slices"
 	"testing"
 	"time"
@@ -68,4 +69,32 @@ func BenchmarkPrepareAppearance(b *testing.B) {
 		_, err := PrepareAppearance(imprint)
 		return err
 	})
+}
+
+// BenchmarkSignLTV is the cost of long-term validation: the same signature
+// of the same page as the Issuer makes it, without and with the
+// time-stamp (certseal's TSA, in process) and the DSS (two fresh OCSP
+// answers). Compare the two in one run:
+//
+//	go test ./signer -run '^$' -bench SignLTV -count 6
+func BenchmarkSignLTV(b *testing.B) {
+	r, pdf := renderSample(b)
+	p := newLTVPKI(b)
+	for _, tc := range []struct {
+		name string
+		deps IssuerDeps
+	}{
+		{"plain", IssuerDeps{Keys: p.km, Chains: p.ca, Renderer: r, Now: time.Now}},
+		{"timestamp+DSS", IssuerDeps{Keys: p.km, Chains: p.ca, Renderer: r, Now: time.Now, TSA: p.tsa, TSATrust: p.trust,
+			TSACerts: []*x509.Certificate{p.tsa.Certificate()}, Revocation: p.rsp}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			is := NewIssuer(tc.deps)
+			st := stamp{seal: p.seal, uscc: testUSCC}
+			reportQuantiles(b, func() error {
+				_, err := is.sign(context.Background(), pdf, st, time.Now())
+				return err
+			})
+		})
+	}
 }

@@ -130,5 +130,6 @@ func lastSignature(file []byte) (content, der []byte, err error) {
 	content = append(content, file[br[2]:]...)
 	return content, value.FullBytes, nil
 }
+
 // oidTimeStampToken is id-aa-timeStampToken (RFC 3161, appendix A).
 var oidTimeStampToken = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 14}
