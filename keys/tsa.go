@@ -16,6 +16,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -326,40 +327,69 @@ var (
 
 // CheckTimestampToken checks a DER TimeStampToken over message: the TSA's
 // signature, that the imprint is message's digest, and that the signer is
-// a time-stamping certificate chaining to trust at the token's time.
+// a time-stamping certificate chaining to trust at the token's time. The
+// token is parsed once (digitorus/pkcs7 checks the chain of the shipped
+// certificates as it parses, so every parse costs signature checks).
 func CheckTimestampToken(token, message []byte, trust TimestampTrust) (VerifiedTimestamp, error) {
-	ts, err := timestamp.Parse(token) // verifies the signature over TSTInfo when certificates are shipped
-	if err != nil {
-		return VerifiedTimestamp{}, fmt.Errorf("%w: %v", ErrTimestampFormat, err)
-	}
 	p7, err := pkcs7.Parse(token)
 	if err != nil {
 		return VerifiedTimestamp{}, fmt.Errorf("%w: %v", ErrTimestampFormat, err)
 	}
 	signer := p7.GetOnlySigner()
-	if signer == nil || !ts.AddTSACertificate {
+	if signer == nil {
 		return VerifiedTimestamp{}, fmt.Errorf("%w: the token does not carry its TSA's certificate", ErrTimestampFormat)
 	}
-	if !tsaHashes[ts.HashAlgorithm] {
-		return VerifiedTimestamp{}, fmt.Errorf("%w: imprint hash %v is not accepted", ErrTimestampImprint, ts.HashAlgorithm)
+	if err := p7.Verify(); err != nil {
+		return VerifiedTimestamp{}, fmt.Errorf("%w: %v", ErrTimestampFormat, err)
 	}
-	h := ts.HashAlgorithm.New()
-	h.Write(message)
-	if !bytes.Equal(h.Sum(nil), ts.HashedMessage) {
+	var info tstInfo
+	if rest, err := asn1.Unmarshal(p7.Content, &info); err != nil || len(rest) > 0 {
+		return VerifiedTimestamp{}, fmt.Errorf("%w: TSTInfo: %v", ErrTimestampFormat, err)
+	}
+	h, ok := tstHashes[info.MessageImprint.HashAlgorithm.Algorithm.String()]
+	if !ok {
+		return VerifiedTimestamp{}, fmt.Errorf("%w: imprint hash %v is not accepted", ErrTimestampImprint, info.MessageImprint.HashAlgorithm.Algorithm)
+	}
+	d := h.New()
+	d.Write(message)
+	if !bytes.Equal(d.Sum(nil), info.MessageImprint.HashedMessage) {
 		return VerifiedTimestamp{}, ErrTimestampImprint
 	}
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
 	for _, c := range trust.Roots {
 		roots.AddCert(c)
 	}
-	for _, c := range append(trust.Intermediates, ts.Certificates...) {
+	for _, c := range append(trust.Intermediates, p7.Certificates...) {
 		inter.AddCert(c)
 	}
 	if _, err := signer.Verify(x509.VerifyOptions{
-		Roots: roots, Intermediates: inter, CurrentTime: ts.Time,
+		Roots: roots, Intermediates: inter, CurrentTime: info.Time,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping},
 	}); err != nil {
 		return VerifiedTimestamp{}, fmt.Errorf("%w: %v", ErrTimestampChain, err)
 	}
-	return VerifiedTimestamp{Time: ts.Time.UTC(), TSA: signer}, nil
+	return VerifiedTimestamp{Time: info.Time.UTC(), TSA: signer}, nil
+}
+
+// tstInfo is RFC 3161's TSTInfo, as far as a check needs it.
+type tstInfo struct {
+	Version        int
+	Policy         asn1.ObjectIdentifier
+	MessageImprint struct {
+		HashAlgorithm pkix.AlgorithmIdentifier
+		HashedMessage []byte
+	}
+	SerialNumber *big.Int
+	Time         time.Time        `asn1:"generalized"`
+	Accuracy     asn1.RawValue    `asn1:"optional"`
+	Ordering     bool             `asn1:"optional,default:false"`
+	Nonce        *big.Int         `asn1:"optional"`
+	TSA          asn1.RawValue    `asn1:"tag:0,optional"`
+	Extensions   []pkix.Extension `asn1:"tag:1,optional"`
+}
+
+var tstHashes = map[string]crypto.Hash{
+	"2.16.840.1.101.3.4.2.1": crypto.SHA256,
+	"2.16.840.1.101.3.4.2.2": crypto.SHA384,
+	"2.16.840.1.101.3.4.2.3": crypto.SHA512,
 }
