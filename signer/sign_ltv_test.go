@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +163,33 @@ func TestSignatureTimestamp(t *testing.T) {
 	if !strings.Contains(text, "Policy OID: 0.4.0.2023.1.1") || !strings.Contains(text, "Time stamp:") {
 		t.Errorf("openssl ts -reply -text:\n%s", text)
 	}
+	// pdfsig (poppler 22.12) has no line for a signature time-stamp; the
+	// signing time it shows is the CMS one, which the token confirms to
+	// the second.
+	tokenTime := lineTime(t, text, `Time stamp: (.+ GMT)`, "Jan _2 15:04:05 2006 MST")
+	cmd = exec.Command(pdfsig, "-nocert", file)
+	cmd.Env = append(os.Environ(), "TZ=UTC") // pdfsig prints local time
+	shownOut, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := lineTime(t, string(shownOut), `Signing Time: (.+)`, "Jan 02 2006 15:04:05")
+	if d := tokenTime.Sub(shown); d < 0 || d > 2*time.Second {
+		t.Errorf("pdfsig shows signing time %v, the token proves %v", shown, tokenTime)
+	}
+}
+
+func lineTime(t *testing.T, text, pattern, layout string) time.Time {
+	t.Helper()
+	m := regexp.MustCompile(pattern).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no %q in:\n%s", pattern, text)
+	}
+	at, err := time.Parse(layout, strings.TrimSpace(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at
 }
 
 // The DSS holds what an offline validator needs, and pdfsig, with the root
