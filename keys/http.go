@@ -70,14 +70,8 @@ func (r *Responder) HandleOCSP() http.HandlerFunc {
 				http.Error(w, "want Content-Type application/ocsp-request", http.StatusUnsupportedMediaType)
 				return
 			}
-			body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxOCSPRequest))
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				http.Error(w, "OCSP request too large", http.StatusRequestEntityTooLarge)
-				return
-			}
-			if err != nil {
-				http.Error(w, "cannot read the request", http.StatusBadRequest)
+			body, ok := readBody(w, req, maxOCSPRequest, "OCSP request")
+			if !ok {
 				return
 			}
 			der = body
@@ -115,6 +109,22 @@ func ocspFromPath(escaped string) []byte {
 		return nil
 	}
 	return der
+}
+
+// readBody reads a request body of at most limit bytes, answering 413 or
+// 400 (and false) when it cannot.
+func readBody(w http.ResponseWriter, req *http.Request, limit int64, what string) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, limit))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		http.Error(w, what+" too large", http.StatusRequestEntityTooLarge)
+		return nil, false
+	case err != nil:
+		http.Error(w, "cannot read the request", http.StatusBadRequest)
+		return nil, false
+	}
+	return body, true
 }
 
 // allow answers 405 unless the request uses one of methods.

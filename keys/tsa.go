@@ -250,14 +250,8 @@ func (t *TSA) Handle() http.HandlerFunc {
 			http.Error(w, "want Content-Type application/timestamp-query", http.StatusUnsupportedMediaType)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxTSARequest))
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			http.Error(w, "time-stamp request too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		if err != nil {
-			http.Error(w, "cannot read the request", http.StatusBadRequest)
+		body, ok := readBody(w, req, maxTSARequest, "time-stamp request")
+		if !ok {
 			return
 		}
 		resp, err := t.Stamp(req.Context(), body)
