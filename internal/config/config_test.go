@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParse(t *testing.T) {
@@ -41,6 +42,17 @@ func TestParse(t *testing.T) {
 		{name: "trust proxy yes", env: map[string]string{"CERTSEAL_TRUST_PROXY": "yes"}, wantErr: "CERTSEAL_TRUST_PROXY"},
 		{name: "unknown log level", env: map[string]string{"CERTSEAL_LOG_LEVEL": "verbose"}, wantErr: "CERTSEAL_LOG_LEVEL"},
 		{name: "unknown log format", env: map[string]string{"CERTSEAL_LOG_FORMAT": "xml"}, wantErr: "CERTSEAL_LOG_FORMAT"},
+		{name: "TSA files default to the data directory", args: []string{"--data", "/srv/cs"}, check: func(c *Config) bool {
+			return c.TSACert == "/srv/cs/pki/tsa.crt" && c.TSAKey == "/srv/cs/pki/tsa.key" && c.TSAURL == ""
+		}},
+		{name: "outside TSA without its root", args: []string{"--tsa-url", "https://tsa.example"}, wantErr: "--tsa-root"},
+		{name: "outside TSA not http", args: []string{"--tsa-url", "tsa.example", "--tsa-root", "r.pem"}, wantErr: "--tsa-url"},
+		{name: "half a TSA", env: map[string]string{"CERTSEAL_TSA_CERT": "t.crt"}, wantErr: "--tsa-key"},
+		{name: "revocation validity from env", env: map[string]string{"CERTSEAL_CRL_VALIDITY": "6h", "CERTSEAL_OCSP_VALIDITY": "90m"}, check: func(c *Config) bool {
+			return c.CRLValidity == 6*time.Hour && c.OCSPValidity == 90*time.Minute
+		}},
+		{name: "revocation validity too short", args: []string{"--ocsp-validity", "10s"}, wantErr: "--ocsp-validity"},
+		{name: "revocation validity not a duration", env: map[string]string{"CERTSEAL_CRL_VALIDITY": "a day"}, wantErr: "CERTSEAL_CRL_VALIDITY"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
