@@ -13,20 +13,36 @@ import (
 	"time"
 
 	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/registry/storetest"
 	"github.com/certseal/certseal/signer"
 )
 
 // BenchmarkBatch10k is a 10,000-row batch end to end with the embedded
 // (SQLite) store: the CSV upload parsed and checked, the rows stored with
-// their reserved numbers, every certificate rendered, signed and recorded.
-// Run it alone, once:
+// their reserved numbers, every certificate rendered, signed and recorded;
+// as the service issues them (time-stamp and DSS) and, for comparison in
+// the same run, without. Run it alone, once:
 //
 //	go test ./signer -run '^$' -bench Batch10k -benchtime 1x
 func BenchmarkBatch10k(b *testing.B) {
-	const rows = 10000
+	for _, ltv := range []bool{false, true} {
+		name := "plain"
+		if ltv {
+			name = "timestamp+DSS"
+		}
+		b.Run(name, func(b *testing.B) { benchmarkBatch(b, 10000, ltv) })
+	}
+}
+
+func benchmarkBatch(b *testing.B, rows int, ltv bool) {
 	f := newFixture(b, backends[0].open(b))
 	photo := smallPhoto(b, f.photo)
-	batches := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), nil)
+	issuer := f.issuer
+	if !ltv {
+		issuer = signer.NewIssuer(signer.IssuerDeps{Store: f.store, PII: storetest.PII(), Keys: f.keys, Chains: f.ca, Renderer: f.render,
+			BaseURL: "https://zc.example.cn", Calendar: f.calendar, Now: func() time.Time { return f.now }})
+	}
+	batches := signer.NewBatches(issuer, f.store, slog.New(slog.DiscardHandler), nil)
 	b.Cleanup(batches.Close)
 	ctx := context.Background()
 	var total, submitting time.Duration
