@@ -52,6 +52,17 @@ type CertFilter struct {
 	Number      string
 	LatestOnly  bool
 	IssuedSince time.Time
+	IssuedUntil time.Time // exclusive
+	Series      string
+	Level       Level
+	BatchID     int64
+	// Status is the status on day On: "valid" and "expired" are told
+	// apart by the term (CertStatusOn), the others are stored.
+	Status CertState
+	On     Date
+	// HolderIDNumber selects the holder's certificates through the keyed
+	// hash of the number; the number itself is never stored in clear.
+	HolderIDNumber string
 	// WithoutPersonalData leaves ID numbers and photos out (not even
 	// decrypted): reports and counts need neither.
 	WithoutPersonalData bool
@@ -116,6 +127,15 @@ type Tx interface {
 
 	CreateAPIKey(ctx context.Context, k *APIKey) error
 	APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
+	APIKey(ctx context.Context, id int64, lock Lock) (APIKey, error)
+	// ListAPIKeys lists keys by id, revoked and expired ones too.
+	ListAPIKeys(ctx context.Context, p Page) ([]APIKey, error)
+	// UpdateAPIKey records a revocation.
+	UpdateAPIKey(ctx context.Context, k *APIKey) error
+	// TouchAPIKey sets a key's last use to at unless it was set after
+	// notBefore: concurrent requests and replicas write it once. It leaves
+	// Rev alone, so it never makes a revocation conflict.
+	TouchAPIKey(ctx context.Context, id int64, at, notBefore time.Time) error
 
 	// Idempotency returns the stored answer for (scope, key).
 	Idempotency(ctx context.Context, scope, key string) (IdempotencyRecord, error)

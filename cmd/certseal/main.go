@@ -29,7 +29,7 @@ func commands() []command {
 	return []command{
 		{"serve", "serve [--addr HOST:PORT]   run the service", runServe},
 		{"migrate", "migrate                   create or upgrade the database schema and exit", runMigrate},
-		{"apikey", "apikey create --role platform|reviewer|unit [--jurisdiction J] [--unit ID] [--name N]", runAPIKey},
+		{"apikey", "apikey create --role platform|reviewer|unit [--jurisdiction J] [--unit ID] [--name N] [--expires 720h|YYYY-MM-DD] | apikey list | apikey revoke ID", runAPIKey},
 		{"demo", "demo                      create a demo unit, filing, seal and certificate", runDemo},
 		{"verify-pdf", "verify-pdf FILE           check a certificate PDF offline", runVerifyPDF},
 		{"audit", "audit verify              walk the audit chain and name the first broken event", runAudit},

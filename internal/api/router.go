@@ -115,12 +115,16 @@ func New(d Deps) http.Handler {
 	})
 
 	r.Route("/api/v1", func(r chi.Router) {
-		r.Use(Authenticate(d.Store), Idempotency(d.Store))
+		r.Use(Authenticate(d.Store, d.Now, d.Log), Idempotency(d.Store))
 		platform := Require(registry.RolePlatform)
 		units := Require(registry.RolePlatform, registry.RoleUnit)
 		reviewers := Require(registry.RoleReviewer)
 		anyRole := Require(registry.RolePlatform, registry.RoleUnit, registry.RoleReviewer)
 		small := MaxBody(limitSmall)
+
+		r.With(platform).Get("/api-keys", s.listAPIKeys)
+		r.With(platform, small).Post("/api-keys", s.createAPIKey)
+		r.With(platform, small).Post("/api-keys/{id}/revoke", s.revokeAPIKey)
 
 		r.With(platform, small).Post("/units", s.createUnit)
 		r.With(anyRole).Get("/units/{unit_id}", s.getUnit)

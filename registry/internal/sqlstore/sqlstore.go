@@ -495,11 +495,12 @@ func (t *Tx) CreateCertificate(ctx context.Context, c *registry.Certificate, pdf
 	}
 	c.Rev = 1
 	var rowID int64
-	err = t.c.QueryRow(ctx, `INSERT INTO certificates (number, version, unit_id, name, appointment_json, id_number_sealed, photo_sealed, token_hash, state, seal_id, seal_version, issued_at, pdf_sha256, dedup_key, batch_id, revoked_at, revoke_reason, revoked_by, category)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id`,
+	err = t.c.QueryRow(ctx, `INSERT INTO certificates (number, version, unit_id, name, appointment_json, id_number_sealed, photo_sealed, token_hash, state, seal_id, seal_version, issued_at, pdf_sha256, dedup_key, batch_id, revoked_at, revoke_reason, revoked_by, category, series, level, term_to, holder_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) RETURNING id`,
 		c.Number, c.Version, c.Appointment.UnitID, c.Appointment.Name, a, t.pii.Seal([]byte(c.Appointment.IDNumber)),
 		t.pii.Seal(c.Appointment.Photo), c.TokenHash, c.State, c.SealID, c.SealVersion, micros(c.IssuedAt), c.PDFSHA256,
-		c.Appointment.DedupKey(t.pii), c.BatchID, microsPtr(c.RevokedAt), c.RevokeReason, c.RevokedBy, c.Category).Scan(&rowID)
+		c.Appointment.DedupKey(t.pii), c.BatchID, microsPtr(c.RevokedAt), c.RevokeReason, c.RevokedBy, c.Category,
+		c.Appointment.Series, string(c.Appointment.Level), c.Appointment.TermTo.String(), holderHash(t.pii, c.Appointment.IDNumber)).Scan(&rowID)
 	if err != nil {
 		return t.duplicate(err, fmt.Sprintf("certificate %s version %d", c.Number, c.Version))
 	}
@@ -557,17 +558,61 @@ func (t *Tx) CertificateNumbersBySeal(ctx context.Context, sealID int64) ([]stri
 }
 
 func (t *Tx) ListCertificates(ctx context.Context, q registry.CertFilter) ([]registry.Certificate, error) {
-	query := `SELECT ` + certCols + ` FROM certificates c WHERE id > $1 AND ($2 = 0 OR unit_id = $2) AND ($3 = '' OR number = $3)
-		AND issued_at >= $4`
-	if q.LatestOnly {
-		query += ` AND version = (SELECT MAX(version) FROM certificates l WHERE l.number = c.number)`
+	var where []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
 	}
-	var since int64
+	add("c.id > ?", q.AfterID)
+	if q.UnitID != 0 {
+		add("c.unit_id = ?", q.UnitID)
+	}
+	if q.Number != "" {
+		add("c.number = ?", q.Number)
+	}
+	if q.Series != "" {
+		add("c.series = ?", q.Series)
+	}
+	if q.Level != "" {
+		add("c.level = ?", string(q.Level))
+	}
+	if q.BatchID != 0 {
+		add("c.batch_id = ?", q.BatchID)
+	}
 	if !q.IssuedSince.IsZero() {
-		since = micros(q.IssuedSince)
+		add("c.issued_at >= ?", micros(q.IssuedSince))
 	}
-	rows, err := t.c.Query(ctx, query+` ORDER BY id LIMIT $5`, q.AfterID, q.UnitID, q.Number, since, limit(q.Limit))
+	if !q.IssuedUntil.IsZero() {
+		add("c.issued_at < ?", micros(q.IssuedUntil))
+	}
+	if q.HolderIDNumber != "" {
+		add("c.holder_hash = ?", holderHash(t.pii, q.HolderIDNumber))
+	}
+	switch q.Status {
+	case "":
+	case registry.CertValid:
+		add("c.state = 'valid' AND c.term_to >= ?", q.On.String())
+	case registry.CertExpired:
+		add("c.state = 'valid' AND c.term_to < ?", q.On.String())
+	default:
+		add("c.state = ?", string(q.Status))
+	}
+	if q.LatestOnly {
+		where = append(where, `c.version = (SELECT MAX(l.version) FROM certificates l WHERE l.number = c.number)`)
+	}
+	args = append(args, limit(q.Limit))
+	query := `SELECT c.` + strings.ReplaceAll(certCols, ", ", ", c.") + ` FROM certificates c WHERE ` + strings.Join(where, " AND ") +
+		fmt.Sprintf(` ORDER BY c.id LIMIT $%d`, len(args))
+	rows, err := t.c.Query(ctx, query, args...)
 	return collect(rows, err, func(r Row) (registry.Certificate, error) { return t.scanCertWith(r, !q.WithoutPersonalData) })
+}
+
+// holderHash is the lookup key of a holder's ID number: keyed, so the
+// column says nothing without the KEK; upper-cased, as the check
+// character X may be typed either way.
+func holderHash(p *registry.PII, idNumber string) []byte {
+	return p.Hash("holder", strings.ToUpper(strings.TrimSpace(idNumber)))
 }
 
 // --- audit ------------------------------------------------------------------
@@ -616,9 +661,23 @@ func (t *Tx) AuditEvents(ctx context.Context, afterSeq int64, n int) ([]registry
 
 // --- API keys ---------------------------------------------------------------
 
+const apiKeyCols = `id, hash, role, jurisdiction, unit_id, name, created_at, expires_at, last_used_at, revoked_at, revoked_by, rev`
+
+func scanAPIKey(r Row) (registry.APIKey, error) {
+	var k registry.APIKey
+	var at int64
+	var expires, used, revoked *int64
+	err := r.Scan(&k.ID, &k.Hash, &k.Role, &k.Jurisdiction, &k.UnitID, &k.Name, &at, &expires, &used, &revoked, &k.RevokedBy, &k.Rev)
+	k.CreatedAt = fromMicros(at)
+	k.ExpiresAt, k.LastUsedAt, k.RevokedAt = fromMicrosPtr(expires), fromMicrosPtr(used), fromMicrosPtr(revoked)
+	return k, err
+}
+
 func (t *Tx) CreateAPIKey(ctx context.Context, k *registry.APIKey) error {
-	err := t.c.QueryRow(ctx, `INSERT INTO api_keys (hash, role, jurisdiction, unit_id, name, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		k.Hash, k.Role, k.Jurisdiction, k.UnitID, k.Name, micros(k.CreatedAt)).Scan(&k.ID)
+	k.Rev = 1
+	err := t.c.QueryRow(ctx, `INSERT INTO api_keys (hash, role, jurisdiction, unit_id, name, created_at, expires_at, revoked_at, revoked_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+		k.Hash, k.Role, k.Jurisdiction, k.UnitID, k.Name, micros(k.CreatedAt), microsPtr(k.ExpiresAt), microsPtr(k.RevokedAt), k.RevokedBy).Scan(&k.ID)
 	if err != nil {
 		return t.duplicate(err, "API key")
 	}
@@ -626,15 +685,39 @@ func (t *Tx) CreateAPIKey(ctx context.Context, k *registry.APIKey) error {
 }
 
 func (t *Tx) APIKeyByHash(ctx context.Context, hash []byte) (registry.APIKey, error) {
-	var k registry.APIKey
-	var at int64
-	err := t.c.QueryRow(ctx, `SELECT id, hash, role, jurisdiction, unit_id, name, created_at FROM api_keys WHERE hash = $1`, hash).
-		Scan(&k.ID, &k.Hash, &k.Role, &k.Jurisdiction, &k.UnitID, &k.Name, &at)
+	k, err := scanAPIKey(t.c.QueryRow(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE hash = $1`, hash))
 	if err != nil {
 		return k, t.notFound(err, "API key", "")
 	}
-	k.CreatedAt = fromMicros(at)
 	return k, nil
+}
+
+func (t *Tx) APIKey(ctx context.Context, id int64, lock registry.Lock) (registry.APIKey, error) {
+	k, err := scanAPIKey(t.c.QueryRow(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE id = $1`+lockClause(t.d, lock), id))
+	if err != nil {
+		return k, t.notFound(err, "API key", id)
+	}
+	return k, nil
+}
+
+func (t *Tx) ListAPIKeys(ctx context.Context, p registry.Page) ([]registry.APIKey, error) {
+	rows, err := t.c.Query(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE id > $1 ORDER BY id LIMIT $2`, p.AfterID, limit(p.Limit))
+	return collect(rows, err, scanAPIKey)
+}
+
+func (t *Tx) UpdateAPIKey(ctx context.Context, k *registry.APIKey) error {
+	n, err := t.c.Exec(ctx, `UPDATE api_keys SET revoked_at = $1, revoked_by = $2, rev = rev + 1 WHERE id = $3 AND rev = $4`,
+		microsPtr(k.RevokedAt), k.RevokedBy, k.ID, k.Rev)
+	return updated(n, err, "API key", k.ID, &k.Rev)
+}
+
+func (t *Tx) TouchAPIKey(ctx context.Context, id int64, at, notBefore time.Time) error {
+	_, err := t.c.Exec(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)`,
+		micros(at), id, micros(notBefore))
+	if err != nil {
+		return fmt.Errorf("record the use of API key %d: %w", id, err)
+	}
+	return nil
 }
 
 // --- idempotency ------------------------------------------------------------
