@@ -66,7 +66,10 @@ type CertFilter struct {
 	// WithoutPersonalData leaves ID numbers and photos out (not even
 	// decrypted): reports and counts need neither.
 	WithoutPersonalData bool
-	Page                // AfterID is a row id here
+	// WithoutPhoto opens the ID number but leaves the photo out: a
+	// listing shows the number masked and no photo.
+	WithoutPhoto bool
+	Page         // AfterID is a row id here
 }
 
 // Tx is what a transaction can do. Get-style methods return an error
@@ -77,7 +80,8 @@ type Tx interface {
 	CreateUnit(ctx context.Context, u *Unit) error // duplicate USCC: ErrDuplicate
 	Unit(ctx context.Context, id int64) (Unit, error)
 	UnitByUSCC(ctx context.Context, uscc string) (Unit, error)
-	ListUnits(ctx context.Context, p Page) ([]Unit, error)
+	// ListUnits lists the units of a jurisdiction ("" all) by id.
+	ListUnits(ctx context.Context, jurisdiction string, p Page) ([]Unit, error)
 
 	CreateFiling(ctx context.Context, f *Filing) error
 	Filing(ctx context.Context, id int64, lock Lock) (Filing, error)

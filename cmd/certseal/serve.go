@@ -58,6 +58,7 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	if svc.verifier, err = verify.NewService(a.store, cached, cfg.BaseURL, trust, time.Now); err != nil {
 		return nil, err
 	}
+	svc.verifier.OfferPDF = cfg.VerifyPagePDF
 	if svc.pki, err = keys.NewResponder(a.ca, keys.StoreSeals(a.store), a.log, time.Now); err != nil {
 		return nil, err
 	}
@@ -95,6 +96,7 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 		Metrics: metrics, Log: a.log, BaseURL: cfg.BaseURL, KeyAlg: a.alg, Now: time.Now,
 		Ready:      map[string]func(context.Context) error{"store": a.store.Ping, "cache": cachePing(cache)},
 		PublicRate: cfg.PublicRateLimit, PublicBurst: cfg.PublicBurst, TrustProxy: cfg.TrustProxy,
+		LinkKey: a.kek.DownloadLinkKey(), LinkTTL: cfg.DownloadLinkTTL,
 	})
 	return svc, nil
 }

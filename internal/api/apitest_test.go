@@ -225,6 +225,16 @@ func (e *e2eEnv) newKey(k registry.APIKey) string {
 	return key
 }
 
+// lastKeyID is the id of the newest API key.
+func (e *e2eEnv) lastKeyID() int64 {
+	e.t.Helper()
+	var id int64
+	if err := e.raw.QueryRowContext(context.Background(), `SELECT MAX(id) FROM api_keys`).Scan(&id); err != nil {
+		e.t.Fatal(err)
+	}
+	return id
+}
+
 func (e *e2eEnv) platformKey() string { return e.newKey(registry.APIKey{Role: registry.RolePlatform}) }
 func (e *e2eEnv) reviewerKey(j string) string {
 	return e.newKey(registry.APIKey{Role: registry.RoleReviewer, Jurisdiction: j})
@@ -490,6 +500,7 @@ type e2eUnit struct {
 	pendingApp    int64 // a change, submitted
 	cert          string
 	token         string
+	holder        string // the ID number on cert
 	batch         int64
 	// ghost stands for objects that do not exist: ids nobody has.
 	ghost bool
@@ -537,8 +548,9 @@ func (w *e2eWorld) newUnit(name, jurisdiction string) *e2eUnit {
 	u.key = w.unitKey(u.ID)
 	u.filing = w.fileApproved(u, seriesHE)
 	w.sealApproved(u, registry.KindNew)
-	c := w.issue(u.key, w.appointment(u.ID))
-	u.cert, u.token = c.Number, tokenOf(w.t, c.VerifyURL)
+	appt := w.appointment(u.ID)
+	c := w.issue(u.key, appt)
+	u.cert, u.token, u.holder = c.Number, tokenOf(w.t, c.VerifyURL), appt["id_number"].(string)
 	u.batch = w.batch(u.key, u.ID, w.appointment(u.ID))
 	u.pendingFiling = w.file(u, seriesHealth)
 	u.pendingApp = w.apply(u, registry.KindChange)

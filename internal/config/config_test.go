@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParse(t *testing.T) {
@@ -39,6 +40,12 @@ func TestParse(t *testing.T) {
 		{name: "trust proxy yes", env: map[string]string{"CERTSEAL_TRUST_PROXY": "yes"}, wantErr: "CERTSEAL_TRUST_PROXY"},
 		{name: "unknown log level", env: map[string]string{"CERTSEAL_LOG_LEVEL": "verbose"}, wantErr: "CERTSEAL_LOG_LEVEL"},
 		{name: "unknown log format", env: map[string]string{"CERTSEAL_LOG_FORMAT": "xml"}, wantErr: "CERTSEAL_LOG_FORMAT"},
+		{name: "holder downloads by default", check: func(c *Config) bool { return c.DownloadLinkTTL == 15*time.Minute && !c.VerifyPagePDF }},
+		{name: "holder download settings", env: map[string]string{"CERTSEAL_DOWNLOAD_LINK_TTL": "5m", "CERTSEAL_VERIFY_PAGE_PDF": "true"},
+			check: func(c *Config) bool { return c.DownloadLinkTTL == 5*time.Minute && c.VerifyPagePDF }},
+		{name: "download link for a week", args: []string{"--download-link-ttl", "168h"}, wantErr: "--download-link-ttl"},
+		{name: "download link not a duration", env: map[string]string{"CERTSEAL_DOWNLOAD_LINK_TTL": "15"}, wantErr: "CERTSEAL_DOWNLOAD_LINK_TTL"},
+		{name: "verify page PDF yes", env: map[string]string{"CERTSEAL_VERIFY_PAGE_PDF": "yes"}, wantErr: "CERTSEAL_VERIFY_PAGE_PDF"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -213,7 +213,10 @@ func testUnits(t *testing.T, s RawStore) {
 		}
 		_, err = tx.Unit(ctx, u.ID+1000)
 		wantCode(t, err, registry.ErrNotFound)
-		list, err := tx.ListUnits(ctx, registry.Page{})
+		if other, err := tx.ListUnits(ctx, "济南市", registry.Page{}); err != nil || len(other) != 0 {
+			return fmt.Errorf("list of another jurisdiction: %v %v", other, err)
+		}
+		list, err := tx.ListUnits(ctx, u.Jurisdiction, registry.Page{})
 		if err != nil || len(list) != 1 {
 			return fmt.Errorf("list: %v %v", list, err)
 		}
@@ -1038,4 +1041,23 @@ func testCertificateListing(t *testing.T, s RawStore) {
 			t.Errorf("%s: got certificates %v, want %v", tc.name, gotIdx, tc.want)
 		}
 	}
+	// What a listing leaves out is left out; the rest is read as stored.
+	must(t, s.View(ctx, func(tx registry.Tx) error {
+		for _, q := range []registry.CertFilter{
+			{Number: certs[3].Number},
+			{Number: certs[3].Number, WithoutPhoto: true},
+			{Number: certs[3].Number, WithoutPersonalData: true},
+		} {
+			got, err := tx.ListCertificates(ctx, q)
+			if err != nil || len(got) != 1 {
+				return fmt.Errorf("%+v: %d, %v", q, len(got), err)
+			}
+			a := got[0].Appointment
+			wantID, wantPhoto := !q.WithoutPersonalData, !q.WithoutPersonalData && !q.WithoutPhoto
+			if (a.IDNumber == holder) != wantID || (string(a.Photo) == "jpeg bytes") != wantPhoto || a.Series != "高校教师" || got[0].Number != certs[3].Number {
+				return fmt.Errorf("%+v read back ID %q, photo %q, series %q", q, a.IDNumber, a.Photo, a.Series)
+			}
+		}
+		return nil
+	}))
 }

@@ -207,8 +207,9 @@ func (t *Tx) UnitByUSCC(ctx context.Context, uscc string) (registry.Unit, error)
 	return u, nil
 }
 
-func (t *Tx) ListUnits(ctx context.Context, p registry.Page) ([]registry.Unit, error) {
-	rows, err := t.c.Query(ctx, `SELECT `+unitCols+` FROM units WHERE id > $1 ORDER BY id LIMIT $2`, p.AfterID, limit(p.Limit))
+func (t *Tx) ListUnits(ctx context.Context, jurisdiction string, p registry.Page) ([]registry.Unit, error) {
+	rows, err := t.c.Query(ctx, `SELECT `+unitCols+` FROM units WHERE id > $1 AND ($2 = '' OR jurisdiction = $2) ORDER BY id LIMIT $3`,
+		p.AfterID, jurisdiction, limit(p.Limit))
 	return collect(rows, err, scanUnit)
 }
 
@@ -450,9 +451,11 @@ const certCols = `id, number, version, unit_id, appointment_json, id_number_seal
 
 // The appointment is stored as JSON without its personal data, which is
 // sealed in its own columns.
-func (t *Tx) scanCert(r Row) (registry.Certificate, error) { return t.scanCertWith(r, true) }
+func (t *Tx) scanCert(r Row) (registry.Certificate, error) { return t.scanCertWith(r, true, true) }
 
-func (t *Tx) scanCertWith(r Row, personal bool) (registry.Certificate, error) {
+// scanCertWith opens the ID number when personal, and the photo too when
+// photo; a listing that leaves them out selects NULL in their place.
+func (t *Tx) scanCertWith(r Row, personal, photo bool) (registry.Certificate, error) {
 	var c registry.Certificate
 	var appointment string
 	var sealedID, sealedPhoto []byte
@@ -475,11 +478,13 @@ func (t *Tx) scanCertWith(r Row, personal bool) (registry.Certificate, error) {
 	if err != nil {
 		return c, fmt.Errorf("certificate %s ID number: %w", c.Number, err)
 	}
-	photo, err := t.pii.Open(sealedPhoto)
-	if err != nil {
+	c.Appointment.IDNumber = string(id)
+	if !photo {
+		return c, nil
+	}
+	if c.Appointment.Photo, err = t.pii.Open(sealedPhoto); err != nil {
 		return c, fmt.Errorf("certificate %s photo: %w", c.Number, err)
 	}
-	c.Appointment.IDNumber, c.Appointment.Photo = string(id), photo
 	return c, nil
 }
 
@@ -602,10 +607,19 @@ func (t *Tx) ListCertificates(ctx context.Context, q registry.CertFilter) ([]reg
 		where = append(where, `c.version = (SELECT MAX(l.version) FROM certificates l WHERE l.number = c.number)`)
 	}
 	args = append(args, limit(q.Limit))
-	query := `SELECT c.` + strings.ReplaceAll(certCols, ", ", ", c.") + ` FROM certificates c WHERE ` + strings.Join(where, " AND ") +
-		fmt.Sprintf(` ORDER BY c.id LIMIT $%d`, len(args))
+	cols := "c." + strings.ReplaceAll(certCols, ", ", ", c.")
+	// What is left out is not even read: a page of photos is megabytes.
+	if q.WithoutPersonalData {
+		cols = strings.Replace(cols, "c.id_number_sealed", "NULL", 1)
+	}
+	if q.WithoutPersonalData || q.WithoutPhoto {
+		cols = strings.Replace(cols, "c.photo_sealed", "NULL", 1)
+	}
+	query := `SELECT ` + cols + ` FROM certificates c WHERE ` + strings.Join(where, " AND ") + fmt.Sprintf(` ORDER BY c.id LIMIT $%d`, len(args))
 	rows, err := t.c.Query(ctx, query, args...)
-	return collect(rows, err, func(r Row) (registry.Certificate, error) { return t.scanCertWith(r, !q.WithoutPersonalData) })
+	return collect(rows, err, func(r Row) (registry.Certificate, error) {
+		return t.scanCertWith(r, !q.WithoutPersonalData, !q.WithoutPhoto)
+	})
 }
 
 // holderHash is the lookup key of a holder's ID number: keyed, so the
