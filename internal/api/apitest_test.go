@@ -102,16 +102,19 @@ func (k *failingKeys) GenerateSealKey(ctx context.Context, alg keys.Alg, unitID 
 
 // e2eEnv is one running service.
 type e2eEnv struct {
-	t       testing.TB
-	h       http.Handler
-	store   *sqlite.Store
-	raw     *sql.Conn // one read-only connection to the same file: data_version is per connection
-	tables  []string
-	clock   *e2eClock
-	ca      *keys.CA
-	batches *signer.Batches
-	keys    *failingKeys
-	seq     *atomic.Int64 // makes USCCs and ID numbers unique
+	t        testing.TB
+	h        http.Handler
+	deps     Deps // what h was built of, for another replica
+	dbPath   string
+	verifier *verify.Service
+	store    *sqlite.Store
+	raw      *sql.Conn // one read-only connection to the same file: data_version is per connection
+	tables   []string
+	clock    *e2eClock
+	ca       *keys.CA
+	batches  *signer.Batches
+	keys     *failingKeys
+	seq      *atomic.Int64 // makes USCCs and ID numbers unique
 }
 
 // newE2E builds the service the way cmd/certseal/serve.go's buildService
@@ -204,13 +207,14 @@ func newE2EWith(t testing.TB, wrap func(registry.Store) registry.Store) *e2eEnv 
 	if wrap != nil {
 		handlerStore = wrap(store)
 	}
-	h := New(Deps{
+	deps := Deps{
 		Store: handlerStore, Keys: fk, CA: ca, PKI: pki, Issuer: issuer, Batches: batches, Verifier: verifier,
 		Metrics: metrics, Log: log, BaseURL: e2eBaseURL, KeyAlg: keys.DefaultAlg, Now: clock.Now,
 		Ready:      map[string]func(context.Context) error{"store": store.Ping, "cache": func(context.Context) error { return nil }},
-		PublicRate: 1e6, PublicBurst: 1e6,
-	})
-	return &e2eEnv{t: t, h: h, store: store, raw: raw, tables: tables, seq: new(atomic.Int64), clock: clock, ca: ca, batches: batches, keys: fk}
+		PublicRate: 1e6, PublicBurst: 1e6, LinkKey: kek.DownloadLinkKey(), LinkTTL: 15 * time.Minute,
+	}
+	return &e2eEnv{t: t, h: New(deps), deps: deps, dbPath: dbPath, verifier: verifier, store: store, raw: raw, tables: tables, seq: new(atomic.Int64),
+		clock: clock, ca: ca, batches: batches, keys: fk}
 }
 
 // newKey stores an API key with k's scope and returns the key.
