@@ -50,7 +50,7 @@ type FilingFilter struct {
 type CertFilter struct {
 	UnitID      int64
 	Number      string
-	LatestOnly  bool
+	LatestOnly  bool // the newest version of each number: none superseded
 	IssuedSince time.Time
 	IssuedUntil time.Time // exclusive
 	Series      string

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -39,24 +38,27 @@ func (d downloadLinks) mac(c registry.Certificate, expires int64) []byte {
 	return m.Sum(nil)
 }
 
-// link is the address that downloads c's PDF until now+ttl, and that time.
+// link is the address that downloads c's PDF until now+ttl, and that
+// time. Its one parameter t is VERSION.EXPIRES.SIGNATURE (expiry in Unix
+// seconds, signature in base64url): one value, plain in any JSON.
 func (d downloadLinks) link(c registry.Certificate, now time.Time) (string, time.Time) {
 	expires := now.Add(d.ttl).Truncate(time.Second)
-	q := url.Values{"v": {strconv.Itoa(c.Version)}, "e": {strconv.FormatInt(expires.Unix(), 10)},
-		"s": {base64.RawURLEncoding.EncodeToString(d.mac(c, expires.Unix()))}}
-	return d.base + "/download/" + c.Number + "?" + q.Encode(), expires
+	t := fmt.Sprintf("%d.%d.%s", c.Version, expires.Unix(), base64.RawURLEncoding.EncodeToString(d.mac(c, expires.Unix())))
+	return d.base + "/download/" + c.Number + "?t=" + t, expires
 }
 
 // linkParams reads what a link says, before anything is looked up.
 func linkParams(r *http.Request) (version int, expires int64, sig []byte, err error) {
-	q := r.URL.Query()
-	version, err1 := strconv.Atoi(q.Get("v"))
-	expires, err2 := strconv.ParseInt(q.Get("e"), 10, 64)
-	sig, err3 := base64.RawURLEncoding.DecodeString(q.Get("s"))
-	if err1 != nil || err2 != nil || err3 != nil || version < 1 || len(sig) != sha256.Size {
-		return 0, 0, nil, registry.Errf(CodeLinkInvalid, "this download link is incomplete or was altered: 下载链接不完整或已被改动，请回到平台重新获取")
+	parts := strings.Split(r.URL.Query().Get("t"), ".")
+	if len(parts) == 3 {
+		v, err1 := strconv.Atoi(parts[0])
+		e, err2 := strconv.ParseInt(parts[1], 10, 64)
+		s, err3 := base64.RawURLEncoding.DecodeString(parts[2])
+		if err1 == nil && err2 == nil && err3 == nil && v >= 1 && len(s) == sha256.Size {
+			return v, e, s, nil
+		}
 	}
-	return version, expires, sig, nil
+	return 0, 0, nil, registry.Errf(CodeLinkInvalid, "this download link is incomplete or was altered: 下载链接不完整或已被改动，请回到平台重新获取")
 }
 
 // downloadByLink serves the PDF a link names, without an API key.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,22 +78,29 @@ func TestHolderDownloadLink(t *testing.T) {
 		t.Errorf("download: %s, %d bytes", rec.Header().Get("Content-Type"), rec.Body.Len())
 	}
 
-	withQuery := func(link, key, value string) string {
+	// t is VERSION.EXPIRES.SIGNATURE.
+	parts := func(link string) []string {
 		u, _ := url.Parse(link)
-		q := u.Query()
-		q.Set(key, value)
-		u.RawQuery = q.Encode()
-		return u.String()
+		return strings.Split(u.Query().Get("t"), ".")
 	}
-	tamper := func(key, value string) string { return withQuery(link, key, value) }
-	u, _ := url.Parse(link)
+	withT := func(link string, p []string) string {
+		base, _, _ := strings.Cut(link, "?")
+		return base + "?t=" + strings.Join(p, ".")
+	}
+	mine := parts(link)
+	tamper := func(i int, v string) string {
+		p := slices.Clone(mine)
+		p[i] = v
+		return withT(link, p)
+	}
 	otherLink := pathOf(t, byNumber[fromB.Number].DownloadURL)
 	for _, tc := range []struct{ name, path string }{
-		{"later expiry", tamper("e", "4102444800")},
-		{"another version", tamper("v", "2")},
+		{"later expiry", tamper(1, "4102444800")},
+		{"another version", tamper(0, "2")},
 		{"another certificate", strings.Replace(link, w.a.cert, fromB.Number, 1)},
-		{"another link's signature", withQuery(otherLink, "s", u.Query().Get("s"))},
-		{"no signature", tamper("s", "")},
+		{"another link's signature", withT(otherLink, append(parts(otherLink)[:2:2], mine[2]))},
+		{"no signature", tamper(2, "")},
+		{"not three parts", withT(link, mine[:2])},
 		{"a number that is no number", strings.Replace(link, w.a.cert, "37202600000001X", 1)},
 	} {
 		rec := w.do(call{method: "GET", path: tc.path})
@@ -101,7 +109,7 @@ func TestHolderDownloadLink(t *testing.T) {
 		}
 	}
 	// A browser is told in words, on the lookup page.
-	rec = w.do(call{method: "GET", path: tamper("e", "4102444800"), header: map[string]string{"Accept": "text/html"}})
+	rec = w.do(call{method: "GET", path: tamper(1, "4102444800"), header: map[string]string{"Accept": "text/html"}})
 	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "重新获取") || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
 		t.Errorf("a browser with an altered link: %d %s", rec.Code, rec.Header().Get("Content-Type"))
 	}

@@ -260,3 +260,14 @@ func TestUpgradeSettlesWhatTheNewIndexesForbid(t *testing.T) {
 	defer s.Close()
 	storetest.CheckUpgraded(t, s)
 }
+
+// A page of a filtered certificate listing over storetest.ListingSize
+// certificates (go test -bench CertificateListing -benchmem ./registry/...).
+func BenchmarkCertificateListing(b *testing.B) {
+	s, err := postgres.Open(context.Background(), testenv.PostgresURL(b), storetest.PII())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkListing(b, s)
+}

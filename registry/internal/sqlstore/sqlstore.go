@@ -505,7 +505,7 @@ func (t *Tx) CreateCertificate(ctx context.Context, c *registry.Certificate, pdf
 		c.Number, c.Version, c.Appointment.UnitID, c.Appointment.Name, a, t.pii.Seal([]byte(c.Appointment.IDNumber)),
 		t.pii.Seal(c.Appointment.Photo), c.TokenHash, c.State, c.SealID, c.SealVersion, micros(c.IssuedAt), c.PDFSHA256,
 		c.Appointment.DedupKey(t.pii), c.BatchID, microsPtr(c.RevokedAt), c.RevokeReason, c.RevokedBy, c.Category,
-		c.Appointment.Series, string(c.Appointment.Level), c.Appointment.TermTo.String(), holderHash(t.pii, c.Appointment.IDNumber)).Scan(&rowID)
+		c.Appointment.Series, string(c.Appointment.Level), c.Appointment.TermTo.String(), t.pii.HolderHash(c.Appointment.IDNumber)).Scan(&rowID)
 	if err != nil {
 		return t.duplicate(err, fmt.Sprintf("certificate %s version %d", c.Number, c.Version))
 	}
@@ -592,19 +592,31 @@ func (t *Tx) ListCertificates(ctx context.Context, q registry.CertFilter) ([]reg
 		add("c.issued_at < ?", micros(q.IssuedUntil))
 	}
 	if q.HolderIDNumber != "" {
-		add("c.holder_hash = ?", holderHash(t.pii, q.HolderIDNumber))
+		add("c.holder_hash = ?", t.pii.HolderHash(q.HolderIDNumber))
 	}
+	// The states are written into the query, not passed: a cached generic
+	// plan (pgx prepares statements) would not know that revoked and
+	// superseded are rare, and walk a whole unit for them.
 	switch q.Status {
 	case "":
 	case registry.CertValid:
 		add("c.state = 'valid' AND c.term_to >= ?", q.On.String())
 	case registry.CertExpired:
 		add("c.state = 'valid' AND c.term_to < ?", q.On.String())
+	case registry.CertRevoked:
+		where = append(where, "c.state = 'revoked'")
+	case registry.CertSuperseded:
+		where = append(where, "c.state = 'superseded'")
 	default:
-		add("c.state = ?", string(q.Status))
+		return nil, registry.FieldErr("status", "must be valid, expired, revoked or superseded")
 	}
-	if q.LatestOnly {
-		where = append(where, `c.version = (SELECT MAX(l.version) FROM certificates l WHERE l.number = c.number)`)
+	if q.LatestOnly && q.Status == "" { // a status of its own says more
+		// Every version but the newest is superseded: a reissue supersedes
+		// the valid version it corrects in the transaction that adds the
+		// next one, and only a valid version is reissued. A plain column
+		// test, unlike a subquery for the newest version, lets the planner
+		// count rows and walk an index in id order up to the page's end.
+		where = append(where, `c.state <> 'superseded'`)
 	}
 	args = append(args, limit(q.Limit))
 	cols := "c." + strings.ReplaceAll(certCols, ", ", ", c.")
@@ -620,13 +632,6 @@ func (t *Tx) ListCertificates(ctx context.Context, q registry.CertFilter) ([]reg
 	return collect(rows, err, func(r Row) (registry.Certificate, error) {
 		return t.scanCertWith(r, !q.WithoutPersonalData, !q.WithoutPhoto)
 	})
-}
-
-// holderHash is the lookup key of a holder's ID number: keyed, so the
-// column says nothing without the KEK; upper-cased, as the check
-// character X may be typed either way.
-func holderHash(p *registry.PII, idNumber string) []byte {
-	return p.Hash("holder", strings.ToUpper(strings.TrimSpace(idNumber)))
 }
 
 // --- audit ------------------------------------------------------------------

@@ -95,7 +95,7 @@ func (t *Tx) fillHolderHashes(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("certificate row %d ID number: %w", c.id, err)
 		}
-		if _, err := t.c.Exec(ctx, `UPDATE certificates SET holder_hash = $1 WHERE id = $2`, holderHash(t.pii, string(id)), c.id); err != nil {
+		if _, err := t.c.Exec(ctx, `UPDATE certificates SET holder_hash = $1 WHERE id = $2`, t.pii.HolderHash(string(id)), c.id); err != nil {
 			return fmt.Errorf("index certificate row %d by holder: %w", c.id, err)
 		}
 	}

@@ -14,4 +14,6 @@ CREATE INDEX certificates_unit_series ON certificates(unit_id, series, id);
 CREATE INDEX certificates_series_level ON certificates(series, level, id);
 CREATE INDEX certificates_batch ON certificates(batch_id, id);
 CREATE INDEX certificates_issued ON certificates(issued_at);
+CREATE INDEX certificates_level_issued ON certificates(level, issued_at);
+CREATE INDEX certificates_unit_state ON certificates(unit_id, state, id);
 CREATE INDEX certificates_holder ON certificates(holder_hash);
