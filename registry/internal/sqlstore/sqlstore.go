@@ -152,6 +152,24 @@ func limit(n int) int {
 	return n
 }
 
+// conditions builds a WHERE clause whose values are numbered parameters.
+type conditions struct {
+	where []string
+	args  []any
+}
+
+// add appends cond, in which ? stands for v.
+func (c *conditions) add(cond string, v any) {
+	c.args = append(c.args, v)
+	c.where = append(c.where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(c.args))))
+}
+
+// page is what follows WHERE: the conditions, then one page in order.
+func (c *conditions) page(order string, n int) string {
+	c.args = append(c.args, limit(n))
+	return strings.Join(c.where, " AND ") + fmt.Sprintf(" ORDER BY %s LIMIT $%d", order, len(c.args))
+}
+
 // collect reads all rows with scan.
 func collect[T any](rows Rows, err error, scan func(Row) (T, error)) ([]T, error) {
 	if err != nil {
@@ -281,12 +299,8 @@ func (t *Tx) UpdateFiling(ctx context.Context, f *registry.Filing) error {
 }
 
 func (t *Tx) ListFilings(ctx context.Context, q registry.FilingFilter) ([]registry.Filing, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
-	}
+	var w conditions
+	add := w.add
 	add("f.id > ?", q.AfterID)
 	if q.UnitID != 0 {
 		add("f.unit_id = ?", q.UnitID)
@@ -304,10 +318,9 @@ func (t *Tx) ListFilings(ctx context.Context, q registry.FilingFilter) ([]regist
 		add("f.state = 'approved' AND f.valid_from <= ?", q.InForceOn.String())
 		add("f.valid_until >= ?", q.InForceOn.String())
 	}
-	args = append(args, limit(q.Limit))
 	query := `SELECT f.` + strings.ReplaceAll(filingCols, ", ", ", f.") + ` FROM filings f JOIN units u ON u.id = f.unit_id
-		WHERE ` + strings.Join(where, " AND ") + fmt.Sprintf(` ORDER BY f.id LIMIT $%d`, len(args))
-	rows, err := t.c.Query(ctx, query, args...)
+		WHERE ` + w.page("f.id", q.Limit)
+	rows, err := t.c.Query(ctx, query, w.args...)
 	return collect(rows, err, scanFiling)
 }
 
@@ -563,12 +576,8 @@ func (t *Tx) CertificateNumbersBySeal(ctx context.Context, sealID int64) ([]stri
 }
 
 func (t *Tx) ListCertificates(ctx context.Context, q registry.CertFilter) ([]registry.Certificate, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
-	}
+	var w conditions
+	add := w.add
 	add("c.id > ?", q.AfterID)
 	if q.UnitID != 0 {
 		add("c.unit_id = ?", q.UnitID)
@@ -604,9 +613,9 @@ func (t *Tx) ListCertificates(ctx context.Context, q registry.CertFilter) ([]reg
 	case registry.CertExpired:
 		add("c.state = 'valid' AND c.term_to < ?", q.On.String())
 	case registry.CertRevoked:
-		where = append(where, "c.state = 'revoked'")
+		w.where = append(w.where, "c.state = 'revoked'")
 	case registry.CertSuperseded:
-		where = append(where, "c.state = 'superseded'")
+		w.where = append(w.where, "c.state = 'superseded'")
 	default:
 		return nil, registry.FieldErr("status", "must be valid, expired, revoked or superseded")
 	}
@@ -616,9 +625,8 @@ func (t *Tx) ListCertificates(ctx context.Context, q registry.CertFilter) ([]reg
 		// next one, and only a valid version is reissued. A plain column
 		// test, unlike a subquery for the newest version, lets the planner
 		// count rows and walk an index in id order up to the page's end.
-		where = append(where, `c.state <> 'superseded'`)
+		w.where = append(w.where, `c.state <> 'superseded'`)
 	}
-	args = append(args, limit(q.Limit))
 	cols := "c." + strings.ReplaceAll(certCols, ", ", ", c.")
 	// What is left out is not even read: a page of photos is megabytes.
 	if q.WithoutPersonalData {
@@ -627,8 +635,7 @@ func (t *Tx) ListCertificates(ctx context.Context, q registry.CertFilter) ([]reg
 	if q.WithoutPersonalData || q.WithoutPhoto {
 		cols = strings.Replace(cols, "c.photo_sealed", "NULL", 1)
 	}
-	query := `SELECT ` + cols + ` FROM certificates c WHERE ` + strings.Join(where, " AND ") + fmt.Sprintf(` ORDER BY c.id LIMIT $%d`, len(args))
-	rows, err := t.c.Query(ctx, query, args...)
+	rows, err := t.c.Query(ctx, `SELECT `+cols+` FROM certificates c WHERE `+w.page("c.id", q.Limit), w.args...)
 	return collect(rows, err, func(r Row) (registry.Certificate, error) {
 		return t.scanCertWith(r, !q.WithoutPersonalData, !q.WithoutPhoto)
 	})
