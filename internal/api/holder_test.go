@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -189,5 +190,31 @@ func TestVerifyPageOffersPDF(t *testing.T) {
 		if p := wantProblem(t, rec, http.StatusNotFound, registry.CodeNotFound, ""); p.Detail != "no certificate PDF to download here: scan the QR code of a valid certificate" {
 			t.Errorf("revoked: %q", p.Detail)
 		}
+	}
+}
+
+// The holder's ID number reaches the service in a header only, and the
+// service writes it nowhere: not in its log, at any level, whether the
+// lookup works or is refused.
+func TestHolderIDNumberIsNotLogged(t *testing.T) {
+	w := newWorld(t)
+	var logs bytes.Buffer
+	d := w.deps
+	d.Log = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	w.h = New(d)
+	for _, c := range []call{
+		{method: "GET", path: "/api/v1/holder-certificates", key: w.platform, header: map[string]string{HolderIDHeader: w.a.holder}},
+		{method: "GET", path: "/api/v1/certificates?status=valid", key: w.a.key, header: map[string]string{HolderIDHeader: w.a.holder}},
+		{method: "GET", path: "/api/v1/certificates?status=nonsense", key: w.a.key, header: map[string]string{HolderIDHeader: w.a.holder}},
+		{method: "GET", path: "/api/v1/holder-certificates", key: w.reviewer[weihai], header: map[string]string{HolderIDHeader: w.a.holder}},
+		{method: "GET", path: "/api/v1/certificates", key: w.a.key, header: map[string]string{HolderIDHeader: w.a.holder[:17]}},
+	} {
+		w.do(c)
+	}
+	if !strings.Contains(logs.String(), "/api/v1/holder-certificates") {
+		t.Fatalf("nothing was logged:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), w.a.holder) || strings.Contains(logs.String(), w.a.holder[:17]) {
+		t.Errorf("the log holds the ID number:\n%s", logs.String())
 	}
 }
