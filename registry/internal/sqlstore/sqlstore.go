@@ -164,6 +164,13 @@ func (c *conditions) add(cond string, v any) {
 	c.where = append(c.where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(c.args))))
 }
 
+// when adds cond if set, as a filter does when it is given.
+func (c *conditions) when(set bool, cond string, v any) {
+	if set {
+		c.add(cond, v)
+	}
+}
+
 // page is what follows WHERE: the conditions, then one page in order.
 func (c *conditions) page(order string, n int) string {
 	c.args = append(c.args, limit(n))
@@ -300,23 +307,14 @@ func (t *Tx) UpdateFiling(ctx context.Context, f *registry.Filing) error {
 
 func (t *Tx) ListFilings(ctx context.Context, q registry.FilingFilter) ([]registry.Filing, error) {
 	var w conditions
-	add := w.add
-	add("f.id > ?", q.AfterID)
-	if q.UnitID != 0 {
-		add("f.unit_id = ?", q.UnitID)
-	}
-	if q.Jurisdiction != "" {
-		add("u.jurisdiction = ?", q.Jurisdiction)
-	}
-	if q.Series != "" {
-		add("f.series = ?", q.Series)
-	}
-	if q.State != "" {
-		add("f.state = ?", q.State)
-	}
+	w.add("f.id > ?", q.AfterID)
+	w.when(q.UnitID != 0, "f.unit_id = ?", q.UnitID)
+	w.when(q.Jurisdiction != "", "u.jurisdiction = ?", q.Jurisdiction)
+	w.when(q.Series != "", "f.series = ?", q.Series)
+	w.when(q.State != "", "f.state = ?", q.State)
 	if !q.InForceOn.IsZero() {
-		add("f.state = 'approved' AND f.valid_from <= ?", q.InForceOn.String())
-		add("f.valid_until >= ?", q.InForceOn.String())
+		w.add("f.state = 'approved' AND f.valid_from <= ?", q.InForceOn.String())
+		w.add("f.valid_until >= ?", q.InForceOn.String())
 	}
 	query := `SELECT f.` + strings.ReplaceAll(filingCols, ", ", ", f.") + ` FROM filings f JOIN units u ON u.id = f.unit_id
 		WHERE ` + w.page("f.id", q.Limit)
@@ -577,31 +575,16 @@ func (t *Tx) CertificateNumbersBySeal(ctx context.Context, sealID int64) ([]stri
 
 func (t *Tx) ListCertificates(ctx context.Context, q registry.CertFilter) ([]registry.Certificate, error) {
 	var w conditions
-	add := w.add
-	add("c.id > ?", q.AfterID)
-	if q.UnitID != 0 {
-		add("c.unit_id = ?", q.UnitID)
-	}
-	if q.Number != "" {
-		add("c.number = ?", q.Number)
-	}
-	if q.Series != "" {
-		add("c.series = ?", q.Series)
-	}
-	if q.Level != "" {
-		add("c.level = ?", string(q.Level))
-	}
-	if q.BatchID != 0 {
-		add("c.batch_id = ?", q.BatchID)
-	}
-	if !q.IssuedSince.IsZero() {
-		add("c.issued_at >= ?", micros(q.IssuedSince))
-	}
-	if !q.IssuedUntil.IsZero() {
-		add("c.issued_at < ?", micros(q.IssuedUntil))
-	}
+	w.add("c.id > ?", q.AfterID)
+	w.when(q.UnitID != 0, "c.unit_id = ?", q.UnitID)
+	w.when(q.Number != "", "c.number = ?", q.Number)
+	w.when(q.Series != "", "c.series = ?", q.Series)
+	w.when(q.Level != "", "c.level = ?", string(q.Level))
+	w.when(q.BatchID != 0, "c.batch_id = ?", q.BatchID)
+	w.when(!q.IssuedSince.IsZero(), "c.issued_at >= ?", micros(q.IssuedSince))
+	w.when(!q.IssuedUntil.IsZero(), "c.issued_at < ?", micros(q.IssuedUntil))
 	if q.HolderIDNumber != "" {
-		add("c.holder_hash = ?", t.pii.HolderHash(q.HolderIDNumber))
+		w.add("c.holder_hash = ?", t.pii.HolderHash(q.HolderIDNumber))
 	}
 	// The states are written into the query, not passed: a cached generic
 	// plan (pgx prepares statements) would not know that revoked and
@@ -609,9 +592,9 @@ func (t *Tx) ListCertificates(ctx context.Context, q registry.CertFilter) ([]reg
 	switch q.Status {
 	case "":
 	case registry.CertValid:
-		add("c.state = 'valid' AND c.term_to >= ?", q.On.String())
+		w.add("c.state = 'valid' AND c.term_to >= ?", q.On.String())
 	case registry.CertExpired:
-		add("c.state = 'valid' AND c.term_to < ?", q.On.String())
+		w.add("c.state = 'valid' AND c.term_to < ?", q.On.String())
 	case registry.CertRevoked:
 		w.where = append(w.where, "c.state = 'revoked'")
 	case registry.CertSuperseded:
