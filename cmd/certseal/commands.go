@@ -145,7 +145,7 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 // scope and history; the secret is not stored, so it cannot be shown.
 func listAPIKeys(ctx context.Context, w io.Writer, store registry.Store, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tROLE\tSCOPE\tNAME\tCREATED\tLAST USED\tEXPIRES\tSTATE")
+	fmt.Fprintln(tw, "ID\tROLE\tSCOPE\tNAME\tCREATED (UTC+8)\tLAST USED\tEXPIRES\tSTATE")
 	when := func(t *time.Time) string {
 		if t == nil {
 			return "-"

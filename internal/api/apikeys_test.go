@@ -170,7 +170,7 @@ func TestAPIKeysOverTheAPI(t *testing.T) {
 	wantProblem(t, w.do(call{method: "POST", path: "/api/v1/api-keys/999999/revoke", key: w.platform}), 404, registry.CodeNotFound, "")
 
 	// Listed, revoked ones too, never with a secret or its hash.
-	var list listJSON[apiKeyAnswer]
+	var list cursorList[apiKeyAnswer]
 	rec = w.must(call{method: "GET", path: "/api/v1/api-keys?limit=1000", key: w.platform}, http.StatusOK, &list)
 	if len(list.Items) != keysBefore+1 || w.count("api_keys") != keysBefore+1 {
 		t.Errorf("%d keys listed, %d stored; want %d", len(list.Items), w.count("api_keys"), keysBefore+1)

@@ -69,7 +69,7 @@ func apiKeyView(k registry.APIKey, now time.Time) apiKeyJSON {
 }
 
 func (s *server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
-	page, err := pageOf(r)
+	page, err := cursorPage(r)
 	if err != nil {
 		WriteProblem(w, r, err)
 		return
@@ -87,7 +87,7 @@ func (s *server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 	for i, k := range list {
 		out[i] = apiKeyView(k, s.Now())
 	}
-	writeList(w, out, page, func(i int) int64 { return list[i].ID })
+	writeCursorList(w, out, page, func(i int) int64 { return list[i].ID })
 }
 
 type apiKeyRequest struct {
