@@ -120,11 +120,12 @@ func runAPIKeyCreate(ctx context.Context, env *cliEnv, args []string) error {
 			}
 			k.ExpiresAt = &at
 		}
-		key, _, err := api.CreateAPIKey(ctx, a.store, k, "operator", "", now)
+		key, made, err := api.CreateAPIKey(ctx, a.store, k, "operator", "", now)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(env.stdout, key)
+		fmt.Fprintf(env.stderr, "API key %d made (%s); certseal apikey revoke %d stops it\n", made.ID, made.Role, made.ID)
 		return nil
 	})
 }
