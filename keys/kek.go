@@ -28,6 +28,7 @@ type KEK struct {
 	id   [8]byte
 	pii  []byte // key for personal data in the registry (registry.NewPII)
 	page []byte // key for answers kept in a shared cache (rediscache)
+	link []byte // key that signs holders' download links
 }
 
 // PersonalDataKey is the secret under which the registry seals personal
@@ -39,6 +40,11 @@ func (k *KEK) PersonalDataKey() []byte { return bytes.Clone(k.pii) }
 // (Redis) seals the verification answers it holds: they carry holders'
 // names and photos. Derived from the KEK, so every replica has it.
 func (k *KEK) SharedCacheKey() []byte { return bytes.Clone(k.page) }
+
+// DownloadLinkKey signs the short-lived links that let a holder download
+// their certificate PDF without an API key: derived from the KEK, so every
+// replica accepts a link another made.
+func (k *KEK) DownloadLinkKey() []byte { return bytes.Clone(k.link) }
 
 // ID is a fingerprint of the KEK (16 hex digits): safe to log and stored in
 // every sealed key, so a key sealed under another KEK is named as such.
@@ -66,6 +72,10 @@ func newKEK(secret []byte) (*KEK, error) {
 	if err != nil {
 		return nil, err
 	}
+	link, err := hkdf.Key(sha256.New, secret, nil, "certseal download links v1", 32)
+	if err != nil {
+		return nil, err
+	}
 	block, err := aes.NewCipher(wrap)
 	if err != nil {
 		return nil, err
@@ -75,7 +85,7 @@ func newKEK(secret []byte) (*KEK, error) {
 		return nil, err
 	}
 	clear(wrap)
-	k := &KEK{aead: aead, pii: pii, page: page}
+	k := &KEK{aead: aead, pii: pii, page: page, link: link}
 	copy(k.id[:], fp)
 	return k, nil
 }

@@ -147,3 +147,34 @@ func TestKEKPrintsNoSecret(t *testing.T) {
 		}
 	}
 }
+
+// The derived keys are stable for one KEK and apart from each other and
+// from the KEK itself, so one leaking says nothing of the others.
+func TestKEKDerivedKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kek")
+	kek, err := LoadOrCreateKEK(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := LoadKEK(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	secret, _ := hex.DecodeString(strings.TrimSpace(string(data)))
+	derived := map[string][2][]byte{
+		"personal data": {kek.PersonalDataKey(), again.PersonalDataKey()},
+		"shared cache":  {kek.SharedCacheKey(), again.SharedCacheKey()},
+		"download link": {kek.DownloadLinkKey(), again.DownloadLinkKey()},
+	}
+	seen := map[string]string{string(secret): "the KEK"}
+	for name, k := range derived {
+		if len(k[0]) != 32 || !bytes.Equal(k[0], k[1]) {
+			t.Errorf("%s key: %d bytes, stable %v", name, len(k[0]), bytes.Equal(k[0], k[1]))
+		}
+		if other, dup := seen[string(k[0])]; dup {
+			t.Errorf("%s key equals %s", name, other)
+		}
+		seen[string(k[0])] = name
+	}
+}

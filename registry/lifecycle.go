@@ -314,3 +314,47 @@ func SupersedeCertificate(c *Certificate) error {
 	c.State = CertSuperseded
 	return nil
 }
+
+// APIKeyTouchEvery is how often a key's last use is written: at most once
+// a minute per key, so authenticating stays a read.
+const APIKeyTouchEvery = time.Minute
+
+// StateOn says whether k may be used at now.
+func (k APIKey) StateOn(now time.Time) APIKeyState {
+	switch {
+	case k.RevokedAt != nil:
+		return APIKeyRevoked
+	case k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
+		return APIKeyExpired
+	}
+	return APIKeyActive
+}
+
+// CheckAPIKey refuses a key whose scope does not fit its role: a reviewer
+// needs a jurisdiction, a unit key a unit, and neither belongs elsewhere.
+func CheckAPIKey(k APIKey, now time.Time) error {
+	switch {
+	case k.Role != RolePlatform && k.Role != RoleReviewer && k.Role != RoleUnit:
+		return FieldErr("role", "%q: want platform, reviewer or unit", k.Role)
+	case k.Role == RoleReviewer && k.Jurisdiction == "":
+		return FieldErr("jurisdiction", "a reviewer key needs a jurisdiction")
+	case k.Role == RoleUnit && k.UnitID <= 0:
+		return FieldErr("unit_id", "a unit key needs a unit")
+	case k.Role != RoleReviewer && k.Jurisdiction != "":
+		return FieldErr("jurisdiction", "is for reviewer keys only")
+	case k.Role != RoleUnit && k.UnitID != 0:
+		return FieldErr("unit_id", "is for unit keys only")
+	case k.ExpiresAt != nil && !k.ExpiresAt.After(now):
+		return FieldErr("expires_at", "must be in the future")
+	}
+	return nil
+}
+
+// RevokeAPIKey stops a key for good; a key is revoked once.
+func RevokeAPIKey(k *APIKey, by string, at time.Time) error {
+	if k.RevokedAt != nil {
+		return Errf(CodeIllegalTransition, "API key %d was revoked on %s", k.ID, k.RevokedAt.Format(time.RFC3339))
+	}
+	k.RevokedAt, k.RevokedBy = &at, by
+	return nil
+}

@@ -72,6 +72,14 @@ func (p *PII) Hash(parts ...string) []byte {
 	return m.Sum(nil)
 }
 
+// HolderHash is the lookup key of a holder's ID number, by which a
+// holder's certificates are found: keyed, so the stored value says nothing
+// without the KEK; upper-cased, as the check character X may be typed
+// either way.
+func (p *PII) HolderHash(idNumber string) []byte {
+	return p.Hash("holder", strings.ToUpper(strings.TrimSpace(idNumber)))
+}
+
 // DedupKey identifies an appointment independent of its photo and wording
 // of free-text fields, so a resubmitted row is recognised.
 func (a Appointment) DedupKey(p *PII) []byte {

@@ -50,12 +50,26 @@ type FilingFilter struct {
 type CertFilter struct {
 	UnitID      int64
 	Number      string
-	LatestOnly  bool
+	LatestOnly  bool // the newest version of each number: none superseded
 	IssuedSince time.Time
+	IssuedUntil time.Time // exclusive
+	Series      string
+	Level       Level
+	BatchID     int64
+	// Status is the status on day On: "valid" and "expired" are told
+	// apart by the term (CertStatusOn), the others are stored.
+	Status CertState
+	On     Date
+	// HolderIDNumber selects the holder's certificates through the keyed
+	// hash of the number; the number itself is never stored in clear.
+	HolderIDNumber string
 	// WithoutPersonalData leaves ID numbers and photos out (not even
 	// decrypted): reports and counts need neither.
 	WithoutPersonalData bool
-	Page                // AfterID is a row id here
+	// WithoutPhoto opens the ID number but leaves the photo out: a
+	// listing shows the number masked and no photo.
+	WithoutPhoto bool
+	Page         // AfterID is a row id here
 }
 
 // Tx is what a transaction can do. Get-style methods return an error
@@ -66,7 +80,8 @@ type Tx interface {
 	CreateUnit(ctx context.Context, u *Unit) error // duplicate USCC: ErrDuplicate
 	Unit(ctx context.Context, id int64) (Unit, error)
 	UnitByUSCC(ctx context.Context, uscc string) (Unit, error)
-	ListUnits(ctx context.Context, p Page) ([]Unit, error)
+	// ListUnits lists the units of a jurisdiction ("" all) by id.
+	ListUnits(ctx context.Context, jurisdiction string, p Page) ([]Unit, error)
 
 	CreateFiling(ctx context.Context, f *Filing) error
 	Filing(ctx context.Context, id int64, lock Lock) (Filing, error)
@@ -116,6 +131,15 @@ type Tx interface {
 
 	CreateAPIKey(ctx context.Context, k *APIKey) error
 	APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
+	APIKey(ctx context.Context, id int64, lock Lock) (APIKey, error)
+	// ListAPIKeys lists keys by id, revoked and expired ones too.
+	ListAPIKeys(ctx context.Context, p Page) ([]APIKey, error)
+	// UpdateAPIKey records a revocation.
+	UpdateAPIKey(ctx context.Context, k *APIKey) error
+	// TouchAPIKey sets a key's last use to at unless it was set after
+	// notBefore: concurrent requests and replicas write it once. It leaves
+	// Rev alone, so it never makes a revocation conflict.
+	TouchAPIKey(ctx context.Context, id int64, at, notBefore time.Time) error
 
 	// Idempotency returns the stored answer for (scope, key).
 	Idempotency(ctx context.Context, scope, key string) (IdempotencyRecord, error)

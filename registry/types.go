@@ -291,16 +291,34 @@ const (
 	RoleUnit     Role = "unit"
 )
 
-// APIKey is stored by hash only.
+// APIKey is stored by hash only. A key is never deleted: it is revoked,
+// or it expires, and stays listed with its history.
 type APIKey struct {
-	ID           int64     `json:"id"`
-	Hash         []byte    `json:"-"`
-	Role         Role      `json:"role"`
-	Jurisdiction string    `json:"jurisdiction,omitempty"`
-	UnitID       int64     `json:"unit_id,omitempty"`
-	Name         string    `json:"name"`
-	CreatedAt    time.Time `json:"created_at"`
+	ID           int64      `json:"id"`
+	Hash         []byte     `json:"-"`
+	Role         Role       `json:"role"`
+	Jurisdiction string     `json:"jurisdiction,omitempty"`
+	UnitID       int64      `json:"unit_id,omitempty"`
+	Name         string     `json:"name"`
+	CreatedAt    time.Time  `json:"created_at"`
+	ExpiresAt    *time.Time `json:"expires_at,omitempty"` // nil: until revoked
+	// LastUsedAt is kept to the minute (see APIKeyTouchEvery): exact
+	// enough to find a forgotten key, cheap enough for every request.
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	RevokedBy  string     `json:"revoked_by,omitempty"`
+	Rev        int        `json:"-"`
 }
+
+// APIKeyState is whether a key may be used now; only "revoked" is
+// stored, "expired" is derived from ExpiresAt.
+type APIKeyState string
+
+const (
+	APIKeyActive  APIKeyState = "active"
+	APIKeyRevoked APIKeyState = "revoked"
+	APIKeyExpired APIKeyState = "expired"
+)
 
 // IdempotencyRecord remembers the answer to a mutating request.
 type IdempotencyRecord struct {

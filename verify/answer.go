@@ -138,6 +138,7 @@ type pageView struct {
 	SealStateText  string
 	IssuedAtText   string
 	ServerTimeText string
+	OfferPDF       bool
 }
 
 // Format of a rendered answer.
@@ -167,13 +168,13 @@ func FormatFor(r *http.Request) Format {
 }
 
 // render writes an answer in a format. withPhoto puts the photo on the HTML
-// page (QR lookups only).
-func render(a Answer, f Format, withPhoto bool) ([]byte, error) {
+// page (QR lookups only), offerPDF the button that downloads the PDF.
+func render(a Answer, f Format, withPhoto, offerPDF bool) ([]byte, error) {
 	if f == JSON {
 		b, err := json.Marshal(a)
 		return append(b, '\n'), err // as the API's own answers end, so curl output ends its line
 	}
-	v := pageView{Answer: a, SealStateText: sealStateText[a.SealState],
+	v := pageView{Answer: a, SealStateText: sealStateText[a.SealState], OfferPDF: offerPDF,
 		ServerTimeText: a.ServerTime.In(registry.ChinaTZ).Format("2006-01-02 15:04:05")}
 	if a.IssuedAt != nil {
 		v.IssuedAtText = a.IssuedAt.In(registry.ChinaTZ).Format("2006-01-02 15:04")

@@ -21,6 +21,12 @@ import (
 // holder's name. Answers are rendered once and cached as bytes; the
 // current time is spliced in when served.
 type Service struct {
+	// OfferPDF puts a download button for the PDF on the page a valid
+	// certificate's QR code opens (the platform's choice; set it before
+	// serving). The button posts back to the page's own address, so the
+	// token is never written into a page or a cache.
+	OfferPDF bool
+
 	store    registry.Store
 	cache    *Cached
 	platform string
@@ -37,7 +43,7 @@ func NewService(store registry.Store, cache *Cached, platform string, trust PDFT
 		// Pages are about 20 KB.
 		bufs: sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}}
 	for _, f := range []Format{HTML, JSON} {
-		p, err := renderPage(unknownAnswer(platform, time.Time{}), f, false)
+		p, err := renderPage(unknownAnswer(platform, time.Time{}), f, false, false)
 		if err != nil {
 			return nil, err
 		}
@@ -155,6 +161,53 @@ func (s *Service) lookup(ctx context.Context, kind, number string, secretHash []
 	return Response{Status: http.StatusOK, Outcome: outcome, format: f, page: found, now: now, bufs: &s.bufs}, nil
 }
 
+// ErrNoDownload answers a PDF download by QR token that is not offered:
+// the same for a wrong token, an unknown number, a certificate that is not
+// valid and a platform that does not offer downloads, so it reveals
+// nothing a lookup would not.
+var ErrNoDownload = registry.Errf(registry.CodeNotFound, "no certificate PDF to download here: scan the QR code of a valid certificate")
+
+// PDFByToken is the PDF of the version whose QR token this is, when the
+// page that token opens offers it (OfferPDF, and the certificate passes).
+func (s *Service) PDFByToken(ctx context.Context, number, token string) (registry.Certificate, []byte, error) {
+	if !s.OfferPDF {
+		return registry.Certificate{}, nil, ErrNoDownload
+	}
+	number, err := registry.ParseCertNumber(number)
+	if err != nil {
+		return registry.Certificate{}, nil, err
+	}
+	secret := sha256Of(token)
+	var c registry.Certificate
+	var pdf []byte
+	err = s.store.View(ctx, func(tx registry.Tx) error {
+		versions, err := tx.ListCertificates(ctx, registry.CertFilter{Number: number, WithoutPhoto: true})
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, v := range versions {
+			if subtle.ConstantTimeCompare(v.TokenHash, secret) == 1 {
+				c, found = v, true
+			}
+		}
+		if !found {
+			return ErrNoDownload
+		}
+		seal, err := tx.Seal(ctx, c.SealID, registry.NoLock)
+		if err != nil {
+			return err
+		}
+		a := answerFor(c, versions[len(versions)-1].Version, registry.Unit{}, seal, s.platform, s.now())
+		if a.Indication != Passed {
+			return ErrNoDownload
+		}
+		pdf, err = tx.CertificatePDF(ctx, c.Number, c.Version)
+		return err
+	})
+	return c, pdf, err
+}
+
 // load reads a number's versions and renders every answer a lookup of this
 // kind can give. An unknown number is an empty entry, cached briefly.
 func (s *Service) load(ctx context.Context, kind, number string, f Format) ([]byte, time.Duration, error) {
@@ -200,7 +253,7 @@ func (s *Service) load(ctx context.Context, kind, number string, f Format) ([]by
 			secret = sha256Of(c.Appointment.Name)
 		}
 		a := answerFor(c, current, units[c.Appointment.UnitID], seals[c.SealID], s.platform, now)
-		p, err := renderPage(a, f, kind == "t")
+		p, err := renderPage(a, f, kind == "t", kind == "t" && s.OfferPDF && a.Indication == Passed)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -215,9 +268,9 @@ type page struct {
 	split int
 }
 
-func renderPage(a Answer, f Format, withPhoto bool) (page, error) {
+func renderPage(a Answer, f Format, withPhoto, offerPDF bool) (page, error) {
 	a.ServerTime = time.Time{}
-	b, err := render(a, f, withPhoto)
+	b, err := render(a, f, withPhoto, offerPDF)
 	if err != nil {
 		return page{}, err
 	}

@@ -6,11 +6,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	iofs "io/fs"
 	"os"
+	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
+	"github.com/certseal/certseal/internal/api"
 	"github.com/certseal/certseal/internal/config"
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/registry/audit"
@@ -73,39 +77,125 @@ func runMigrate(ctx context.Context, env *cliEnv, args []string) error {
 	})
 }
 
-// runAPIKey creates an API key and prints it alone on stdout, so scripts
-// can capture it: KEY=$(certseal apikey create --role platform).
+// runAPIKey creates, lists and revokes API keys. create prints the key
+// alone on stdout, so scripts can capture it: KEY=$(certseal apikey create
+// --role platform).
 func runAPIKey(ctx context.Context, env *cliEnv, args []string) error {
-	if len(args) == 0 || args[0] != "create" {
+	if len(args) == 0 {
 		return usageErr("apikey")
 	}
-	var role, jurisdiction, name string
+	switch args[0] {
+	case "create":
+		return runAPIKeyCreate(ctx, env, args[1:])
+	case "list":
+		return withAppOperands(ctx, env, "apikey list", false, args[1:], nil, 0, func(a *app, _ *flagSet) error {
+			return listAPIKeys(ctx, env.stdout, a.store, time.Now())
+		})
+	case "revoke":
+		return withAppOperands(ctx, env, "apikey revoke", false, args[1:], nil, 1, func(a *app, fs *flagSet) error {
+			id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+			if err != nil || id <= 0 {
+				return usageErr("apikey revoke")
+			}
+			k, err := api.RevokeAPIKey(ctx, a.store, id, "operator", "", time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.stderr, "API key %d (%s) revoked: every replica refuses it from its next request\n", k.ID, k.Role)
+			return nil
+		})
+	}
+	return usageErr("apikey")
+}
+
+func runAPIKeyCreate(ctx context.Context, env *cliEnv, args []string) error {
+	var role, jurisdiction, name, expires string
 	var unitID int64
 	extra := func(fs *flagSet) {
 		fs.StringVar(&role, "role", "", "platform, reviewer or unit")
 		fs.StringVar(&jurisdiction, "jurisdiction", "", "a reviewer's jurisdiction (city HR bureau or department)")
 		fs.Int64Var(&unitID, "unit", 0, "a unit key's unit id")
 		fs.StringVar(&name, "name", "", "a note on who holds the key")
+		fs.StringVar(&expires, "expires", "", "when the key stops working: a duration from now (720h) or a day (YYYY-MM-DD, from its start in China time); empty: until revoked")
 	}
-	return withApp(ctx, env, "apikey create", false, args[1:], extra, func(a *app, _ *flagSet) error {
+	return withApp(ctx, env, "apikey create", false, args, extra, func(a *app, _ *flagSet) error {
+		now := time.Now()
 		k := registry.APIKey{Role: registry.Role(role), Jurisdiction: jurisdiction, UnitID: unitID, Name: name}
-		switch {
-		case k.Role == registry.RoleReviewer && jurisdiction == "":
-			return errors.New("a reviewer key needs --jurisdiction")
-		case k.Role == registry.RoleUnit && unitID <= 0:
-			return errors.New("a unit key needs --unit ID")
-		case k.Role != registry.RolePlatform && k.Role != registry.RoleReviewer && k.Role != registry.RoleUnit:
-			return fmt.Errorf("--role %q: want platform, reviewer or unit", role)
-		case k.Role != registry.RoleReviewer && jurisdiction != "", k.Role != registry.RoleUnit && unitID != 0:
-			return errors.New("--jurisdiction is for reviewer keys, --unit for unit keys")
+		if expires != "" {
+			at, err := parseExpiry(expires, now)
+			if err != nil {
+				return err
+			}
+			k.ExpiresAt = &at
 		}
-		key, err := createAPIKey(ctx, a.store, k)
+		key, made, err := api.CreateAPIKey(ctx, a.store, k, "operator", "", now)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(env.stdout, key)
+		fmt.Fprintf(env.stderr, "API key %d made (%s); certseal apikey revoke %d stops it\n", made.ID, made.Role, made.ID)
 		return nil
 	})
+}
+
+// parseExpiry reads --expires: a duration from now or a calendar day.
+func parseExpiry(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(d), nil
+	}
+	day, err := registry.ParseDate(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--expires %q: want a duration such as 720h or a day YYYY-MM-DD", s)
+	}
+	return day.Time(), nil
+}
+
+// listAPIKeys prints every key, revoked and expired ones too, with its
+// scope and history; the secret is not stored, so it cannot be shown.
+func listAPIKeys(ctx context.Context, w io.Writer, store registry.Store, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tROLE\tSCOPE\tNAME\tCREATED (UTC+8)\tLAST USED\tEXPIRES\tSTATE")
+	when := func(t *time.Time) string {
+		if t == nil {
+			return "-"
+		}
+		return t.In(registry.ChinaTZ).Format("2006-01-02 15:04")
+	}
+	for after := int64(0); ; {
+		var page []registry.APIKey
+		err := store.View(ctx, func(tx registry.Tx) (err error) {
+			page, err = tx.ListAPIKeys(ctx, registry.Page{AfterID: after, Limit: 1000})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range page {
+			scope := "-"
+			switch k.Role {
+			case registry.RoleReviewer:
+				scope = k.Jurisdiction
+			case registry.RoleUnit:
+				scope = "unit " + strconv.FormatInt(k.UnitID, 10)
+			}
+			state := string(k.StateOn(now))
+			if k.RevokedAt != nil {
+				state += " " + when(k.RevokedAt) + " by " + k.RevokedBy
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Role, scope, orDash(k.Name), when(&k.CreatedAt), when(k.LastUsedAt), when(k.ExpiresAt), state)
+		}
+		if len(page) < 1000 {
+			return tw.Flush()
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // runAudit walks the whole audit chain and names the first event that was

@@ -15,7 +15,6 @@ import (
 
 	"github.com/certseal/certseal/internal/api"
 	"github.com/certseal/certseal/registry"
-	"github.com/certseal/certseal/registry/audit"
 )
 
 //go:embed demodata/seal.png
@@ -191,22 +190,9 @@ func demoIDNumber(n int) (string, error) {
 	return "", errors.New("demo: no valid ID number")
 }
 
-// createAPIKey stores a new key and its audit event; it returns the key,
-// which exists nowhere else.
+// createAPIKey stores a new key made by the operator and its audit event;
+// it returns the key, which exists nowhere else.
 func createAPIKey(ctx context.Context, store registry.Store, k registry.APIKey) (string, error) {
-	key, hash := api.NewAPIKey()
-	k.Hash, k.CreatedAt = hash, time.Now()
-	err := store.InTx(ctx, func(tx registry.Tx) error {
-		if k.Role == registry.RoleUnit {
-			if _, err := tx.Unit(ctx, k.UnitID); err != nil {
-				return err
-			}
-		}
-		if err := tx.CreateAPIKey(ctx, &k); err != nil {
-			return err
-		}
-		return tx.AppendAudit(ctx, &registry.AuditEvent{At: time.Now(), Actor: "operator", Action: "apikey.create",
-			SubjectType: "apikey", SubjectID: fmt.Sprint(k.ID), PayloadDigest: audit.Digest(k)})
-	})
+	key, _, err := api.CreateAPIKey(ctx, store, k, "operator", "", time.Now())
 	return key, err
 }

@@ -38,8 +38,9 @@ func commands() []command {
 	return []command{
 		{"serve", []string{"certseal serve [--addr HOST:PORT] [settings]"}, "run the service", runServe},
 		{"migrate", []string{"certseal migrate [--grant-app-role ROLE] [settings]"}, "create or upgrade the database schema and exit", runMigrate},
-		{"apikey", []string{"certseal apikey create --role platform|reviewer|unit [--jurisdiction J] [--unit ID] [--name N] [settings]"},
-			"make an API key and print it alone on stdout", runAPIKey},
+		{"apikey", []string{"certseal apikey create --role platform|reviewer|unit [--jurisdiction J] [--unit ID] [--name N] [--expires 720h|YYYY-MM-DD] [settings]",
+			"certseal apikey list [settings]", "certseal apikey revoke [settings] ID"},
+			"make, list or revoke API keys (a new key is printed alone on stdout)", runAPIKey},
 		{"demo", []string{"certseal demo [settings]"}, "create a demo unit, filing, seal and certificate", runDemo},
 		{"verify-pdf", []string{"certseal verify-pdf [--json] [settings] FILE"}, "check a certificate PDF offline", runVerifyPDF},
 		{"audit", []string{"certseal audit verify [--head SEQ:HASH] [settings]"}, "walk the audit chain and name the first broken event", runAudit},

@@ -56,6 +56,7 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	if svc.verifier, err = verify.NewService(a.store, cached, cfg.BaseURL, a.pdfTrust(), time.Now); err != nil {
 		return nil, err
 	}
+	svc.verifier.OfferPDF = cfg.VerifyPagePDF
 	if svc.pki, err = keys.NewResponder(a.ca, keys.StoreSeals(a.store), a.log, time.Now); err != nil {
 		return nil, err
 	}
@@ -99,6 +100,7 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 		Metrics: metrics, Log: a.log, BaseURL: cfg.BaseURL, KeyAlg: a.alg, Now: time.Now,
 		Ready:      map[string]func(context.Context) error{"store": a.store.Ping, "cache": cachePing(cache)},
 		PublicRate: cfg.PublicRateLimit, PublicBurst: cfg.PublicBurst, TrustProxy: cfg.TrustProxy,
+		LinkKey: a.kek.DownloadLinkKey(), LinkTTL: cfg.DownloadLinkTTL,
 	})
 	return svc, nil
 }

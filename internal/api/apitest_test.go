@@ -102,16 +102,19 @@ func (k *failingKeys) GenerateSealKey(ctx context.Context, alg keys.Alg, unitID 
 
 // e2eEnv is one running service.
 type e2eEnv struct {
-	t       testing.TB
-	h       http.Handler
-	store   *sqlite.Store
-	raw     *sql.Conn // one read-only connection to the same file: data_version is per connection
-	tables  []string
-	clock   *e2eClock
-	ca      *keys.CA
-	batches *signer.Batches
-	keys    *failingKeys
-	seq     *atomic.Int64 // makes USCCs and ID numbers unique
+	t        testing.TB
+	h        http.Handler
+	deps     Deps // what h was built of, for another replica
+	dbPath   string
+	verifier *verify.Service
+	store    *sqlite.Store
+	raw      *sql.Conn // one read-only connection to the same file: data_version is per connection
+	tables   []string
+	clock    *e2eClock
+	ca       *keys.CA
+	batches  *signer.Batches
+	keys     *failingKeys
+	seq      *atomic.Int64 // makes USCCs and ID numbers unique
 }
 
 // newE2E builds the service the way cmd/certseal/serve.go's buildService
@@ -212,13 +215,14 @@ func newE2EWith(t testing.TB, wrap func(registry.Store) registry.Store) *e2eEnv 
 	if wrap != nil {
 		handlerStore = wrap(store)
 	}
-	h := New(Deps{
+	deps := Deps{
 		Store: handlerStore, Keys: fk, CA: ca, PKI: pki, TSA: tsa.Handle(), Issuer: issuer, Batches: batches, Verifier: verifier,
 		Metrics: metrics, Log: log, BaseURL: e2eBaseURL, KeyAlg: keys.DefaultAlg, Now: clock.Now,
 		Ready:      map[string]func(context.Context) error{"store": store.Ping, "cache": func(context.Context) error { return nil }},
-		PublicRate: 1e6, PublicBurst: 1e6,
-	})
-	return &e2eEnv{t: t, h: h, store: store, raw: raw, tables: tables, seq: new(atomic.Int64), clock: clock, ca: ca, batches: batches, keys: fk}
+		PublicRate: 1e6, PublicBurst: 1e6, LinkKey: kek.DownloadLinkKey(), LinkTTL: 15 * time.Minute,
+	}
+	return &e2eEnv{t: t, h: New(deps), deps: deps, dbPath: dbPath, verifier: verifier, store: store, raw: raw, tables: tables, seq: new(atomic.Int64),
+		clock: clock, ca: ca, batches: batches, keys: fk}
 }
 
 // newKey stores an API key with k's scope and returns the key.
@@ -231,6 +235,16 @@ func (e *e2eEnv) newKey(k registry.APIKey) string {
 		e.t.Fatal(err)
 	}
 	return key
+}
+
+// lastKeyID is the id of the newest API key.
+func (e *e2eEnv) lastKeyID() int64 {
+	e.t.Helper()
+	var id int64
+	if err := e.raw.QueryRowContext(context.Background(), `SELECT MAX(id) FROM api_keys`).Scan(&id); err != nil {
+		e.t.Fatal(err)
+	}
+	return id
 }
 
 func (e *e2eEnv) platformKey() string { return e.newKey(registry.APIKey{Role: registry.RolePlatform}) }
@@ -498,6 +512,7 @@ type e2eUnit struct {
 	pendingApp    int64 // a change, submitted
 	cert          string
 	token         string
+	holder        string // the ID number on cert
 	batch         int64
 	// ghost stands for objects that do not exist: ids nobody has.
 	ghost bool
@@ -545,8 +560,9 @@ func (w *e2eWorld) newUnit(name, jurisdiction string) *e2eUnit {
 	u.key = w.unitKey(u.ID)
 	u.filing = w.fileApproved(u, seriesHE)
 	w.sealApproved(u, registry.KindNew)
-	c := w.issue(u.key, w.appointment(u.ID))
-	u.cert, u.token = c.Number, tokenOf(w.t, c.VerifyURL)
+	appt := w.appointment(u.ID)
+	c := w.issue(u.key, appt)
+	u.cert, u.token, u.holder = c.Number, tokenOf(w.t, c.VerifyURL), appt["id_number"].(string)
 	u.batch = w.batch(u.key, u.ID, w.appointment(u.ID))
 	u.pendingFiling = w.file(u, seriesHealth)
 	u.pendingApp = w.apply(u, registry.KindChange)

@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/certseal/certseal/registry"
 )
@@ -121,16 +123,18 @@ func bearerKey(header string) string {
 	return key
 }
 
-// Authenticate admits requests carrying a known API key as
-// "Authorization: Bearer <key>" and puts the Principal in the context.
-// Missing or unknown keys get 401; a store that cannot answer gets 503, so
-// an outage never looks like a bad key.
+// Authenticate admits requests carrying a known, unrevoked, unexpired API
+// key as "Authorization: Bearer <key>" and puts the Principal in the
+// context. Missing, unknown, revoked and expired keys get 401; a store that
+// cannot answer gets 503, so an outage never looks like a bad key.
 //
 // Nothing is cached: keys are looked up by their unique hash, one indexed
 // read per API request, and API traffic (platform, reviewers, units) is
 // small beside the public verification traffic, which needs no key. Not
-// caching means a key disabled in the store stops working at once.
-func Authenticate(store registry.Store) func(http.Handler) http.Handler {
+// caching means a key revoked through any replica is refused by every
+// replica at its next request. The key's last use is written at most once
+// per registry.APIKeyTouchEvery, so authenticating stays a read.
+func Authenticate(store registry.Store, now func() time.Time, log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			header := r.Header.Get("Authorization")
@@ -157,10 +161,34 @@ func Authenticate(store registry.Store) func(http.Handler) http.Handler {
 				WriteProblem(w, r, err)
 				return
 			}
+			at := now()
+			switch k.StateOn(at) {
+			case registry.APIKeyRevoked:
+				WriteProblem(w, r, registry.Errf(CodeUnauthorized, "API key %d was revoked on %s: ask for a new key", k.ID, k.RevokedAt.Format(time.RFC3339)))
+				return
+			case registry.APIKeyExpired:
+				WriteProblem(w, r, registry.Errf(CodeUnauthorized, "API key %d expired on %s: ask for a new key", k.ID, k.ExpiresAt.Format(time.RFC3339)))
+				return
+			}
+			touchAPIKey(r.Context(), store, log, k, at)
 			p := Principal{KeyID: k.ID, Role: k.Role, Jurisdiction: k.Jurisdiction, UnitID: k.UnitID}
 			setInfoActor(r.Context(), p.Actor())
 			next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 		})
+	}
+}
+
+// touchAPIKey notes the key's use when the stored last use is older than
+// the interval. It is telemetry, not a state change (no audit event), and
+// a failure to write it never refuses the request.
+func touchAPIKey(ctx context.Context, store registry.Store, log *slog.Logger, k registry.APIKey, at time.Time) {
+	notBefore := at.Add(-registry.APIKeyTouchEvery)
+	if k.LastUsedAt != nil && !k.LastUsedAt.Before(notBefore) {
+		return
+	}
+	err := store.InTx(ctx, func(tx registry.Tx) error { return tx.TouchAPIKey(ctx, k.ID, at, notBefore) })
+	if err != nil {
+		log.WarnContext(ctx, "could not record an API key's last use", "key_id", k.ID, "err", err)
 	}
 }
 

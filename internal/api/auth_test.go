@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -151,7 +152,7 @@ func TestAuthenticate(t *testing.T) {
 	unitKey, unit := plumbKey(t, store, registry.APIKey{Role: registry.RoleUnit, UnitID: 12, Name: "college"})
 	unknownKey, _ := NewAPIKey()
 
-	h := Authenticate(store)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := Authenticate(store, time.Now, slog.New(slog.DiscardHandler))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := PrincipalFrom(r.Context())
 		if !ok {
 			t.Error("no principal behind Authenticate")

@@ -161,7 +161,37 @@ func authzRoutes() []authzRoute {
 			func(w *e2eWorld, u *e2eUnit, fresh bool) (string, any) {
 				return "/api/v1/certificates/" + cert(w, u, fresh) + "/reissue", withField(w.appointment(u.ID), "post", "教授")
 			}, nil},
+		{"GET", "/api/v1/api-keys", [5]int{ok200, no403, no403, no403, no403}, unitPath("/api/v1/api-keys?limit=%d"), nil},
+		{"POST", "/api/v1/api-keys", [5]int{ok201, no403, no403, no403, no403},
+			func(_ *e2eWorld, u *e2eUnit, _ bool) (string, any) {
+				return "/api/v1/api-keys", map[string]any{"role": "unit", "unit_id": u.ID, "name": "新密钥"}
+			}, nil},
+		{"POST", "/api/v1/api-keys/{id}/revoke", [5]int{ok200, no403, no403, no403, no403},
+			func(w *e2eWorld, u *e2eUnit, fresh bool) (string, any) {
+				k := registry.APIKey{Role: registry.RoleUnit, UnitID: u.ID}
+				if fresh {
+					w.newKey(k) // a spare, so the standing keys stay usable
+				}
+				return fmt.Sprintf("/api/v1/api-keys/%d/revoke", w.lastKeyID()), nil
+			}, nil},
+		{"GET", "/api/v1/units", [5]int{ok200, ok200, ok200, ok200, ok200}, unitPath("/api/v1/units?limit=%d"), nil},
+		{"GET", "/api/v1/certificates", [5]int{ok200, no403, no403, ok200, no404}, unitPath("/api/v1/certificates?unit_id=%d"), nil},
+		{"GET", "/api/v1/holder-certificates", [5]int{ok200, no403, no403, no403, no403},
+			func(w *e2eWorld, u *e2eUnit, _ bool) (string, any) {
+				return "/api/v1/holder-certificates", withHeader{HolderIDHeader: u.holder}
+			}, nil},
 	}
+}
+
+// withHeader is a request body that is no body but headers to send.
+type withHeader map[string]string
+
+// callFor builds the call of a route's request.
+func callFor(method, path, key string, body any) call {
+	if h, ok := body.(withHeader); ok {
+		return call{method: method, path: path, key: key, header: h}
+	}
+	return call{method: method, path: path, key: key, body: body}
 }
 
 // Every API route, tried by every kind of caller on the objects of unit A
@@ -201,7 +231,7 @@ func TestAuthorization(t *testing.T) {
 					succeeds := want < 300
 					path, body := rt.req(w, u, succeeds && mutating(rt.method))
 					before := w.state()
-					c := call{method: rt.method, path: path, key: keyOf[role], body: body}
+					c := callFor(rt.method, path, keyOf[role], body)
 					rec := w.do(c)
 					if rec.Code != want {
 						// Go on: a refusal that came too late must still be
@@ -254,8 +284,8 @@ var digits = regexp.MustCompile(`[0-9]+X?`)
 // learns nothing about other units.
 func sameAsNothing(t *testing.T, w *e2eWorld, rt authzRoute, c call, got Problem, ghost *e2eUnit) {
 	t.Helper()
-	c.path, c.body = rt.req(w, ghost, false)
-	rec := w.do(c)
+	path, body := rt.req(w, ghost, false)
+	rec := w.do(callFor(c.method, path, c.key, body))
 	if rec.Code != http.StatusNotFound {
 		t.Errorf("the same caller on an object that does not exist: %d %s", rec.Code, rec.Body.String())
 		return

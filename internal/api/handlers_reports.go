@@ -111,7 +111,7 @@ func (s *server) buildReport(ctx context.Context, jurisdiction string, unitID in
 	revoked := map[[2]string]int{}
 	err := s.Store.View(ctx, func(tx registry.Tx) error {
 		for after := int64(0); ; {
-			page, err := tx.ListUnits(ctx, registry.Page{AfterID: after, Limit: 1000})
+			page, err := tx.ListUnits(ctx, "", registry.Page{AfterID: after, Limit: 1000})
 			if err != nil {
 				return err
 			}

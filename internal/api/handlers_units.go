@@ -319,17 +319,24 @@ func (s *server) withdrawFiling(w http.ResponseWriter, r *http.Request) {
 
 // pageOf reads ?after=ID&limit=N.
 func pageOf(r *http.Request) (registry.Page, error) {
-	var p registry.Page
-	q := r.URL.Query()
-	if v := q.Get("after"); v != "" {
+	p, err := limitOf(r)
+	if err != nil {
+		return p, err
+	}
+	if v := r.URL.Query().Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
 			return p, registry.FieldErr("after", "must be the last id of the previous page")
 		}
 		p.AfterID = n
 	}
-	p.Limit = 100
-	if v := q.Get("limit"); v != "" {
+	return p, nil
+}
+
+// limitOf reads ?limit=N: 100 unless given, at most 1000.
+func limitOf(r *http.Request) (registry.Page, error) {
+	p := registry.Page{Limit: 100}
+	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
 			return p, registry.FieldErr("limit", "must be between 1 and 1000")

@@ -169,6 +169,15 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 		"GET /api/v1/integrity-records",
 		"GET /api/v1/filings/expiring",
 		"POST /tsa",
+		// Daily operation: key lifecycle, listings, the holder's PDF.
+		"GET /api/v1/api-keys",
+		"POST /api/v1/api-keys",
+		"POST /api/v1/api-keys/{id}/revoke",
+		"GET /api/v1/units",
+		"GET /api/v1/certificates",
+		"GET /api/v1/holder-certificates",
+		"POST /v/{number}",
+		"GET /download/{number}",
 	}
 	ops, err := documentedOps(openAPIDoc)
 	if err != nil {

@@ -102,6 +102,10 @@ func statusOf(c registry.Code) (int, string) {
 		return http.StatusTooManyRequests, "Too many requests"
 	case CodeIdempotencyMismatch:
 		return http.StatusConflict, "Idempotency key reused with another request"
+	case CodeLinkExpired:
+		return http.StatusGone, "Download link expired"
+	case CodeLinkInvalid:
+		return http.StatusForbidden, "Download link not valid"
 	}
 	return http.StatusInternalServerError, "Internal error"
 }

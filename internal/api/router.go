@@ -45,6 +45,8 @@ type Verifier interface {
 	CheckUpload(ctx context.Context, pdf []byte) (verify.UploadAnswer, error)
 	// Invalidate drops cached answers; it cannot fail (see verify.Cached).
 	Invalidate(ctx context.Context, numbers ...string)
+	// PDFByToken is the PDF the verification page offers, if it does.
+	PDFByToken(ctx context.Context, number, token string) (registry.Certificate, []byte, error)
 }
 
 // Deps is what the API stands on; cmd/certseal builds it.
@@ -70,6 +72,10 @@ type Deps struct {
 	// TrustProxy takes the client address from X-Forwarded-For (behind a
 	// load balancer that sets it).
 	TrustProxy bool
+	// LinkKey signs holders' download links (keys.KEK.DownloadLinkKey),
+	// which work for LinkTTL.
+	LinkKey []byte
+	LinkTTL time.Duration
 }
 
 // Body limits. A certificate request carries a photo (2 MiB as base64),
@@ -85,11 +91,13 @@ const (
 type server struct {
 	Deps
 	noting chan struct{} // a slot for each suspected-forgery note being written
+	links  downloadLinks
 }
 
 // New returns the HTTP handler of the whole service.
 func New(d Deps) http.Handler {
-	s := &server{Deps: d, noting: make(chan struct{}, suspectedForgeryWriters)}
+	s := &server{Deps: d, noting: make(chan struct{}, suspectedForgeryWriters),
+		links: downloadLinks{key: d.LinkKey, ttl: d.LinkTTL, base: d.BaseURL}}
 	r := chi.NewRouter()
 	// Every GET route answers HEAD too (link checkers, monitors, curl -I).
 	r.Use(RequestID, Recoverer(d.Log), d.Metrics.Middleware, AccessLog(d.Log), middleware.GetHead)
@@ -104,6 +112,8 @@ func New(d Deps) http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(RateLimit(d.PublicRate, d.PublicBurst, TrustForwardedFor(d.TrustProxy)))
 		r.With(MaxBody(0)).Get("/v/{number}", s.verifyByToken)
+		r.With(MaxBody(0)).Post("/v/{number}", s.downloadByToken)
+		r.With(MaxBody(0)).Get("/download/{number}", s.downloadByLink)
 		r.With(MaxBody(0)).Get("/v", s.verifyByName)
 		// The site's front door is the page to type a number into.
 		r.Get("/", http.RedirectHandler("/v", http.StatusFound).ServeHTTP)
@@ -121,14 +131,19 @@ func New(d Deps) http.Handler {
 	})
 
 	r.Route("/api/v1", func(r chi.Router) {
-		r.Use(Authenticate(d.Store), Idempotency(d.Store))
+		r.Use(Authenticate(d.Store, d.Now, d.Log), Idempotency(d.Store))
 		platform := Require(registry.RolePlatform)
 		units := Require(registry.RolePlatform, registry.RoleUnit)
 		reviewers := Require(registry.RoleReviewer)
 		anyRole := Require(registry.RolePlatform, registry.RoleUnit, registry.RoleReviewer)
 		small := MaxBody(limitSmall)
 
+		r.With(platform).Get("/api-keys", s.listAPIKeys)
+		r.With(platform, small).Post("/api-keys", s.createAPIKey)
+		r.With(platform, small).Post("/api-keys/{id}/revoke", s.revokeAPIKey)
+
 		r.With(platform, small).Post("/units", s.createUnit)
+		r.With(anyRole).Get("/units", s.listUnits)
 		r.With(anyRole).Get("/units/{unit_id}", s.getUnit)
 
 		r.With(units, small).Post("/units/{unit_id}/filings", s.createFiling)
@@ -148,6 +163,8 @@ func New(d Deps) http.Handler {
 		r.With(units, small).Post("/seals/{id}/revoke", s.revokeSeal)
 
 		r.With(units, MaxBody(limitPhoto)).Post("/certificates", s.issueCertificate)
+		r.With(units).Get("/certificates", s.listCertificates)
+		r.With(platform).Get("/holder-certificates", s.holderCertificates)
 		r.With(units, MaxBody(limitBatch)).Post("/certificate-batches", s.createBatch)
 		r.With(units).Get("/certificate-batches/{id}", s.getBatch)
 		r.With(units).Get("/certificate-batches/{id}/rows", s.getBatchRows)

@@ -40,6 +40,11 @@ type Config struct {
 	PublicRateLimit float64 // requests per second per client on public routes
 	PublicBurst     int
 	TrustProxy      bool // honour X-Forwarded-For (behind a load balancer)
+	// DownloadLinkTTL is how long a holder's download link works.
+	DownloadLinkTTL time.Duration
+	// VerifyPagePDF offers the PDF on the verification page reached with
+	// the certificate's QR token.
+	VerifyPagePDF   bool
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
 	LogJSON         bool
@@ -84,6 +89,8 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
 	parsed("CERTSEAL_PUBLIC_BURST", "40", func(s string) (err error) { c.PublicBurst, err = strconv.Atoi(s); return err })
 	parsed("CERTSEAL_TRUST_PROXY", "false", func(s string) (err error) { c.TrustProxy, err = strconv.ParseBool(s); return err })
 	parsed("CERTSEAL_SHUTDOWN_TIMEOUT", "20s", func(s string) (err error) { c.ShutdownTimeout, err = time.ParseDuration(s); return err })
+	parsed("CERTSEAL_DOWNLOAD_LINK_TTL", "15m", func(s string) (err error) { c.DownloadLinkTTL, err = time.ParseDuration(s); return err })
+	parsed("CERTSEAL_VERIFY_PAGE_PDF", "false", func(s string) (err error) { c.VerifyPagePDF, err = strconv.ParseBool(s); return err })
 	parsed("CERTSEAL_LOG_LEVEL", "info", func(s string) error { return c.LogLevel.UnmarshalText([]byte(s)) })
 	parsed("CERTSEAL_LOG_FORMAT", "text", func(s string) error {
 		if s != "text" && s != "json" {
@@ -100,6 +107,8 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.IntVar(&c.PublicBurst, "public-burst", c.PublicBurst, "public request burst per client (CERTSEAL_PUBLIC_BURST)")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", c.TrustProxy, "honour X-Forwarded-For from a load balancer (CERTSEAL_TRUST_PROXY=true)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may finish on shutdown (CERTSEAL_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&c.DownloadLinkTTL, "download-link-ttl", c.DownloadLinkTTL, "how long a holder's certificate download link works (CERTSEAL_DOWNLOAD_LINK_TTL)")
+	fs.BoolVar(&c.VerifyPagePDF, "verify-page-pdf", c.VerifyPagePDF, "offer the PDF on the verification page reached by QR code (CERTSEAL_VERIFY_PAGE_PDF=true)")
 	fs.TextVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error (CERTSEAL_LOG_LEVEL)")
 	fs.BoolVar(&c.LogJSON, "log-json", c.LogJSON, "JSON logs (CERTSEAL_LOG_FORMAT=json)")
 }
@@ -203,6 +212,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PublicRateLimit <= 0 || c.PublicBurst <= 0 {
 		errs = append(errs, errors.New("--public-rate and --public-burst must be positive"))
+	}
+	if c.DownloadLinkTTL < time.Minute || c.DownloadLinkTTL > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("--download-link-ttl %s: want between 1m and 24h (a link is for one holder's session)", c.DownloadLinkTTL))
 	}
 	return errors.Join(errs...)
 }

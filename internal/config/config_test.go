@@ -53,6 +53,12 @@ func TestParse(t *testing.T) {
 		}},
 		{name: "revocation validity too short", args: []string{"--ocsp-validity", "10s"}, wantErr: "--ocsp-validity"},
 		{name: "revocation validity not a duration", env: map[string]string{"CERTSEAL_CRL_VALIDITY": "a day"}, wantErr: "CERTSEAL_CRL_VALIDITY"},
+		{name: "holder downloads by default", check: func(c *Config) bool { return c.DownloadLinkTTL == 15*time.Minute && !c.VerifyPagePDF }},
+		{name: "holder download settings", env: map[string]string{"CERTSEAL_DOWNLOAD_LINK_TTL": "5m", "CERTSEAL_VERIFY_PAGE_PDF": "true"},
+			check: func(c *Config) bool { return c.DownloadLinkTTL == 5*time.Minute && c.VerifyPagePDF }},
+		{name: "download link for a week", args: []string{"--download-link-ttl", "168h"}, wantErr: "--download-link-ttl"},
+		{name: "download link not a duration", env: map[string]string{"CERTSEAL_DOWNLOAD_LINK_TTL": "15"}, wantErr: "CERTSEAL_DOWNLOAD_LINK_TTL"},
+		{name: "verify page PDF yes", env: map[string]string{"CERTSEAL_VERIFY_PAGE_PDF": "yes"}, wantErr: "CERTSEAL_VERIFY_PAGE_PDF"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

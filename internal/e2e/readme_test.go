@@ -61,9 +61,11 @@ func TestREADMEWalkthrough(t *testing.T) {
 	out := stdout.String()
 	t.Logf("walkthrough output:\n%s", out)
 
-	// In order: issued, checked offline and by upload, valid, revoked, audit clean.
-	steps := []string{`certificate 37`, `pdf: `, "passed", `"indication":"passed"`, "<h1>有效</h1>", `"status":"valid"`,
-		`"status":"revoked"`, "<h1>已撤销</h1>", "audit chain intact"}
+	// In order: issued, checked offline and by upload, listed and downloaded by the
+	// holder, valid, revoked, the unit key revoked and refused, audit clean.
+	steps := []string{`certificate 37`, `pdf: `, "passed", `"indication":"passed"`, `"download_url":"` + s.URL + `/download/`,
+		"the holder's download is the signed PDF", "<h1>有效</h1>", `"status":"valid"`,
+		`"status":"revoked"`, "<h1>已撤销</h1>", "人事处", "the unit key after its revocation: 401", "audit chain intact"}
 	rest := out
 	for _, want := range steps {
 		i := strings.Index(rest, want)

@@ -95,6 +95,53 @@ func TestReplicas(t *testing.T) {
 		expectStatus(t, other.on(b), "有效")
 	})
 
+	// A leaked key revoked through one replica is refused by the other at
+	// its very next request: no replica keeps keys.
+	t.Run("key revoked", func(t *testing.T) {
+		rurl := claimRedisDB(t, testenv.Env(t, "CERTSEAL_TEST_REDIS_URL"))
+		env := operatorEnv(t, testenv.PostgresURL(t), rurl)
+		a := StartServer(t, t.TempDir(), env...)
+		b := StartServer(t, t.TempDir(), env...)
+		cert := runDemo(t, a)
+		leaked := apiKey(t, a, "--role", "platform", "--name", "leaked")
+		call := func(s *Server, method, path, key string) (int, []byte) {
+			req, err := http.NewRequest(method, s.URL+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+key)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, body
+		}
+		code, body := call(b, "GET", "/api/v1/api-keys", leaked)
+		var list struct {
+			Items []struct {
+				ID   int64  `json:"id"`
+				Name string `json:"name"`
+			} `json:"items"`
+		}
+		if err := json.Unmarshal(body, &list); code != 200 || err != nil {
+			t.Fatalf("the key on B before its revocation: %d %s", code, body)
+		}
+		var id int64
+		for _, k := range list.Items {
+			if k.Name == "leaked" {
+				id = k.ID
+			}
+		}
+		if code, body := call(a, "POST", "/api/v1/api-keys/"+strconv.FormatInt(id, 10)+"/revoke", cert.Platform); code != 200 {
+			t.Fatalf("revoke key %d through A: %d %s", id, code, body)
+		}
+		if code, body := call(b, "GET", "/api/v1/api-keys", leaked); code != http.StatusUnauthorized {
+			t.Errorf("the revoked key on B at its next request: %d %s", code, body)
+		}
+	})
+
 	t.Run("database down", func(t *testing.T) {
 		rurl := claimRedisDB(t, testenv.Env(t, "CERTSEAL_TEST_REDIS_URL"))
 		pg := testenv.PostgresURL(t)

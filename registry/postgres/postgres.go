@@ -163,6 +163,9 @@ func (s *Store) migrate(ctx context.Context) error {
 			if _, err := tx.Exec(ctx, m.sql); err != nil {
 				return err
 			}
+			if err := sqlstore.New(conn{tx}, &s.dialect, s.pii).AfterMigration(ctx, m.version); err != nil {
+				return err
+			}
 			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
 			return err
 		})
@@ -185,10 +188,12 @@ var appUpdates = []struct{ table, columns string }{
 	{"sequences", "value"},
 	{"batches", "state, finished_at, issued, failed, rev, runner, lease_until"},
 	{"batch_rows", "state, number, error"},
+	{"api_keys", "revoked_at, revoked_by, rev, last_used_at"},
 }
 
-// appReadOnly are tables the service only reads: API keys are made by an
-// operator's command, migrations by the owner.
+// appReadOnly are tables the service only reads and never adds to: API
+// keys are made by an operator's command as the owner (the service may
+// revoke them and note their use), migrations by the owner.
 var appReadOnly = []string{"api_keys", "schema_migrations"}
 
 // GrantAppRole lets role run certseal serve on this schema without owning

@@ -146,6 +146,38 @@ func TestAppRole(t *testing.T) {
 		t.Errorf("an API key made as the application role: %v, want a permission error saying who may", err)
 	}
 
+	// It may revoke a key the owner made, and note a key's use.
+	ownerURL, _ := neturl.Parse(appURL)
+	if u, err := neturl.Parse(testenv.PostgresURL(t)); err == nil {
+		ownerURL.User = u.User
+	}
+	owner := open(t, ownerURL.String())
+	defer owner.Close()
+	var k registry.APIKey
+	if err := owner.InTx(ctx, func(tx registry.Tx) error {
+		k = registry.APIKey{Hash: []byte("owner's"), Role: registry.RolePlatform, CreatedAt: time.Now()}
+		return tx.CreateAPIKey(ctx, &k)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	err = app.InTx(ctx, func(tx registry.Tx) error {
+		now := time.Now()
+		if err := tx.TouchAPIKey(ctx, k.ID, now, now.Add(-registry.APIKeyTouchEvery)); err != nil {
+			return err
+		}
+		k, err := tx.APIKey(ctx, k.ID, registry.LockUpdate)
+		if err != nil {
+			return err
+		}
+		if err := registry.RevokeAPIKey(&k, "platform#1", now); err != nil {
+			return err
+		}
+		return tx.UpdateAPIKey(ctx, &k)
+	})
+	if err != nil {
+		t.Errorf("the application role cannot revoke an API key or note its use: %v", err)
+	}
+
 	conn, err := pgx.Connect(ctx, appURL)
 	if err != nil {
 		t.Fatal(err)
@@ -227,4 +259,15 @@ func TestUpgradeSettlesWhatTheNewIndexesForbid(t *testing.T) {
 	s = open(t, url) // migrates 003..007
 	defer s.Close()
 	storetest.CheckUpgraded(t, s)
+}
+
+// A page of a filtered certificate listing over storetest.ListingSize
+// certificates (go test -bench CertificateListing -benchmem ./registry/...).
+func BenchmarkCertificateListing(b *testing.B) {
+	s, err := postgres.Open(context.Background(), testenv.PostgresURL(b), storetest.PII())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkListing(b, s)
 }

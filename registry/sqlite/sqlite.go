@@ -111,6 +111,10 @@ func (s *Store) migrate(ctx context.Context) error {
 			tx.Rollback()
 			return fmt.Errorf("sqlite: migration %d: %w", v+1, err)
 		}
+		if err := sqlstore.New(conn{tx}, &s.dialect, s.pii).AfterMigration(ctx, v+1); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("sqlite: after migration %d: %w", v+1, err)
+		}
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, v+1)); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("sqlite: migration %d: %w", v+1, err)

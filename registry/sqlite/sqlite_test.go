@@ -130,3 +130,14 @@ func TestUpgradeSettlesWhatTheNewIndexesForbid(t *testing.T) {
 	defer s.Close()
 	storetest.CheckUpgraded(t, s)
 }
+
+// A page of a filtered certificate listing over storetest.ListingSize
+// certificates (go test -bench CertificateListing -benchmem ./registry/...).
+func BenchmarkCertificateListing(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"), storetest.PII())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkListing(b, s)
+}

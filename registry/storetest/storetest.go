@@ -66,6 +66,11 @@ func run(t *testing.T, b Backend, owner bool) {
 		{"NothingIsDeleted", testNothingDeleted, true},
 		{"RollbackLeavesNothing", testRollback, false},
 		{"IntegrityRecords", testIntegrityRecords, false},
+		// API keys are made by the owner (certseal apikey create); that
+		// the application's role may revoke them and note their use is
+		// postgres TestAppRole's.
+		{"APIKeyLifecycle", testAPIKeyLifecycle, true},
+		{"CertificateListing", testCertificateListing, false},
 	}
 	for _, tc := range tests {
 		if tc.needsOwner && !owner {
@@ -88,7 +93,7 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +213,10 @@ func testUnits(t *testing.T, s RawStore) {
 		}
 		_, err = tx.Unit(ctx, u.ID+1000)
 		wantCode(t, err, registry.ErrNotFound)
-		list, err := tx.ListUnits(ctx, registry.Page{})
+		if other, err := tx.ListUnits(ctx, "济南市", registry.Page{}); err != nil || len(other) != 0 {
+			return fmt.Errorf("list of another jurisdiction: %v %v", other, err)
+		}
+		list, err := tx.ListUnits(ctx, u.Jurisdiction, registry.Page{})
 		if err != nil || len(list) != 1 {
 			return fmt.Errorf("list: %v %v", list, err)
 		}
@@ -880,6 +888,175 @@ func testIntegrityRecords(t *testing.T, s RawStore) {
 		one, err := tx.ListIntegrityRecords(ctx, "", b.ID, registry.Page{})
 		if err != nil || len(one) != 1 || one[0].UnitID != b.ID {
 			return fmt.Errorf("by unit: %+v %v", one, err)
+		}
+		return nil
+	}))
+}
+
+func testAPIKeyLifecycle(t *testing.T, s RawStore) {
+	ctx := ctxT(t)
+	expires := t0.Add(24 * time.Hour)
+	keys := []registry.APIKey{
+		{Hash: []byte("h1"), Role: registry.RolePlatform, Name: "province", CreatedAt: t0},
+		{Hash: []byte("h2"), Role: registry.RoleReviewer, Jurisdiction: "威海市", CreatedAt: t0, ExpiresAt: &expires},
+	}
+	must(t, s.InTx(ctx, func(tx registry.Tx) error {
+		for i := range keys {
+			if err := tx.CreateAPIKey(ctx, &keys[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	// Two revocations of one key race: exactly one wins, as with seals.
+	errs := race(2, func() error {
+		return s.InTx(ctx, func(tx registry.Tx) error {
+			k, err := tx.APIKey(ctx, keys[0].ID, registry.LockUpdate)
+			if err != nil {
+				return err
+			}
+			if err := registry.RevokeAPIKey(&k, "test", t0.Add(time.Hour)); err != nil {
+				return err
+			}
+			if err := tx.UpdateAPIKey(ctx, &k); err != nil {
+				return err
+			}
+			return event(ctx, tx, "apikey.revoke", "apikey", k.ID, k)
+		})
+	})
+	exactlyOne(t, errs)
+	// The last use is written once per interval, however many requests.
+	used := t0.Add(2 * time.Hour)
+	for i := range 3 {
+		at := used.Add(time.Duration(i) * time.Second)
+		must(t, s.InTx(ctx, func(tx registry.Tx) error {
+			return tx.TouchAPIKey(ctx, keys[1].ID, at, at.Add(-registry.APIKeyTouchEvery))
+		}))
+	}
+	must(t, s.View(ctx, func(tx registry.Tx) error {
+		list, err := tx.ListAPIKeys(ctx, registry.Page{})
+		if err != nil || len(list) != 2 {
+			return fmt.Errorf("list: %+v %v", list, err)
+		}
+		revoked, reviewer := list[0], list[1]
+		if revoked.RevokedAt == nil || !revoked.RevokedAt.Equal(t0.Add(time.Hour)) || revoked.RevokedBy != "test" ||
+			revoked.StateOn(t0) != registry.APIKeyRevoked {
+			return fmt.Errorf("revoked key reads back as %+v", revoked)
+		}
+		if reviewer.ExpiresAt == nil || !reviewer.ExpiresAt.Equal(expires) || reviewer.LastUsedAt == nil || !reviewer.LastUsedAt.Equal(used) ||
+			reviewer.StateOn(t0) != registry.APIKeyActive || reviewer.StateOn(expires) != registry.APIKeyExpired {
+			return fmt.Errorf("reviewer key reads back as %+v", reviewer)
+		}
+		byHash, err := tx.APIKeyByHash(ctx, []byte("h1"))
+		if err != nil || byHash.RevokedAt == nil {
+			return fmt.Errorf("by hash: %+v %v", byHash, err)
+		}
+		second, err := tx.ListAPIKeys(ctx, registry.Page{AfterID: revoked.ID, Limit: 1})
+		if err != nil || len(second) != 1 || second[0].ID != reviewer.ID {
+			return fmt.Errorf("second page: %+v %v", second, err)
+		}
+		_, err = tx.APIKey(ctx, 999999, registry.NoLock)
+		wantCode(t, err, registry.ErrNotFound)
+		return nil
+	}))
+	// A revoked key stays revoked: revoking again is an illegal move.
+	must(t, s.View(ctx, func(tx registry.Tx) error {
+		k, err := tx.APIKey(ctx, keys[0].ID, registry.NoLock)
+		if err != nil {
+			return err
+		}
+		wantCode(t, registry.RevokeAPIKey(&k, "again", t0), registry.ErrIllegalTransition)
+		return nil
+	}))
+}
+
+func testCertificateListing(t *testing.T, s RawStore) {
+	ctx := ctxT(t)
+	a := newUnit(t, s, "91370000MA3C000012")
+	b := newUnit(t, s, "91370000MA3C000013")
+	sealA, sealB := newSeal(t, s, a.ID, 1), newSeal(t, s, b.ID, 1)
+	const holder, other = "11010519491231002X", "110105194912310037"
+	day := func(n int) time.Time { return t0.Add(time.Duration(n) * 24 * time.Hour) }
+	number := func(seq int64) string {
+		n, err := registry.FormatCertNumber(2026, seq)
+		must(t, err)
+		return n
+	}
+	expired := appointment(a.ID, other)
+	expired.Series, expired.Level, expired.TermTo = "卫生", "中级", registry.Date{Year: 2025, Month: 12, Day: 31}
+	senior := appointment(b.ID, holder)
+	senior.Level = "正高级"
+	certs := []registry.Certificate{
+		cert(number(1), 1, appointment(a.ID, holder), sealA), // then superseded by version 2
+		cert(number(2), 1, expired, sealA),
+		cert(number(3), 1, appointment(a.ID, holder), sealA), // revoked
+		cert(number(4), 1, senior, sealB),
+		cert(number(1), 2, appointment(a.ID, holder), sealA),
+	}
+	certs[0].State = registry.CertSuperseded
+	certs[1].BatchID = 7
+	certs[2].State = registry.CertRevoked
+	for i := range certs {
+		certs[i].IssuedAt = day(i)
+		certs[i].PDFSHA256 = []byte(fmt.Sprintf("listing pdf %d", i))
+		must(t, s.InTx(ctx, func(tx registry.Tx) error { return tx.CreateCertificate(ctx, &certs[i], []byte("%PDF")) }))
+	}
+	on := registry.Today(t0)
+	tests := []struct {
+		name string
+		q    registry.CertFilter
+		want []int // indexes into certs, in order
+	}{
+		{"unit, newest versions", registry.CertFilter{UnitID: a.ID, LatestOnly: true}, []int{1, 2, 4}},
+		{"series", registry.CertFilter{Series: "高校教师"}, []int{0, 2, 3, 4}},
+		{"level", registry.CertFilter{Level: "正高级"}, []int{3}},
+		{"valid", registry.CertFilter{Status: registry.CertValid, On: on}, []int{3, 4}},
+		{"expired", registry.CertFilter{Status: registry.CertExpired, On: on}, []int{1}},
+		{"revoked", registry.CertFilter{Status: registry.CertRevoked, On: on}, []int{2}},
+		{"superseded", registry.CertFilter{Status: registry.CertSuperseded, On: on}, []int{0}},
+		{"batch", registry.CertFilter{BatchID: 7}, []int{1}},
+		{"issued in a range", registry.CertFilter{IssuedSince: day(1), IssuedUntil: day(3)}, []int{1, 2}},
+		{"holder", registry.CertFilter{HolderIDNumber: holder}, []int{0, 2, 3, 4}},
+		{"holder typed with a small x", registry.CertFilter{HolderIDNumber: "11010519491231002x", LatestOnly: true}, []int{2, 3, 4}},
+		{"holder with nothing", registry.CertFilter{HolderIDNumber: "110105194912310010"}, nil},
+		{"holder in one unit", registry.CertFilter{HolderIDNumber: holder, UnitID: b.ID}, []int{3}},
+		{"first page", registry.CertFilter{UnitID: a.ID, Page: registry.Page{Limit: 2}}, []int{0, 1}},
+		{"next page", registry.CertFilter{UnitID: a.ID, Page: registry.Page{AfterID: certs[1].RowID, Limit: 2}}, []int{2, 4}},
+	}
+	for _, tc := range tests {
+		var got []registry.Certificate
+		must(t, s.View(ctx, func(tx registry.Tx) (err error) {
+			got, err = tx.ListCertificates(ctx, tc.q)
+			return err
+		}))
+		var gotIdx []int
+		for _, c := range got {
+			for i := range certs {
+				if certs[i].RowID == c.RowID {
+					gotIdx = append(gotIdx, i)
+				}
+			}
+		}
+		if fmt.Sprint(gotIdx) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: got certificates %v, want %v", tc.name, gotIdx, tc.want)
+		}
+	}
+	// What a listing leaves out is left out; the rest is read as stored.
+	must(t, s.View(ctx, func(tx registry.Tx) error {
+		for _, q := range []registry.CertFilter{
+			{Number: certs[3].Number},
+			{Number: certs[3].Number, WithoutPhoto: true},
+			{Number: certs[3].Number, WithoutPersonalData: true},
+		} {
+			got, err := tx.ListCertificates(ctx, q)
+			if err != nil || len(got) != 1 {
+				return fmt.Errorf("%+v: %d, %v", q, len(got), err)
+			}
+			a := got[0].Appointment
+			wantID, wantPhoto := !q.WithoutPersonalData, !q.WithoutPersonalData && !q.WithoutPhoto
+			if (a.IDNumber == holder) != wantID || (string(a.Photo) == "jpeg bytes") != wantPhoto || a.Series != "高校教师" || got[0].Number != certs[3].Number {
+				return fmt.Errorf("%+v read back ID %q, photo %q, series %q", q, a.IDNumber, a.Photo, a.Series)
+			}
 		}
 		return nil
 	}))

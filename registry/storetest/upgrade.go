@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,11 @@ func BackToVersion2(digest, setVersion string) []string {
 		`DROP INDEX certificates_dedup_valid`, `CREATE INDEX certificates_dedup ON certificates(dedup_key)`,
 		`DROP INDEX integrity_records_number`, `ALTER TABLE seal_applications DROP COLUMN target_seal_id`,
 		`ALTER TABLE batches DROP COLUMN runner`, `ALTER TABLE batches DROP COLUMN lease_until`, `DROP INDEX batches_idempotency`,
+		`ALTER TABLE api_keys DROP COLUMN expires_at`, `ALTER TABLE api_keys DROP COLUMN last_used_at`,
+		`ALTER TABLE api_keys DROP COLUMN revoked_at`, `ALTER TABLE api_keys DROP COLUMN revoked_by`, `ALTER TABLE api_keys DROP COLUMN rev`,
+		`DROP INDEX certificates_unit_series`, `DROP INDEX certificates_series_level`, `DROP INDEX certificates_batch`,
+		`DROP INDEX certificates_issued`, `DROP INDEX certificates_holder`, `DROP INDEX certificates_level_issued`, `DROP INDEX certificates_unit_state`, `ALTER TABLE certificates DROP COLUMN series`,
+		`ALTER TABLE certificates DROP COLUMN level`, `ALTER TABLE certificates DROP COLUMN term_to`, `ALTER TABLE certificates DROP COLUMN holder_hash`,
 		duplicates(digest), setVersion,
 	}
 }
@@ -95,6 +101,14 @@ func CheckUpgraded(t *testing.T, s registry.Store) {
 		!strings.Contains(dup.RevokeReason, "372026000000013") {
 		t.Errorf("after the upgrade: kept %s, duplicate %s (%s: %s)", kept.State, dup.State, dup.Category, dup.RevokeReason)
 	}
+	// Certificates issued before the listing columns are found by them.
+	must(t, s.View(ctx, func(tx registry.Tx) error {
+		held, err := tx.ListCertificates(ctx, registry.CertFilter{HolderIDNumber: "370102198001010015", Series: "高校教师"})
+		if err != nil || len(held) != 2 {
+			return fmt.Errorf("the upgraded certificates by holder and series: %d, %v", len(held), err)
+		}
+		return nil
+	}))
 	if batches[0].IdempotencyKey != "k" || batches[1].IdempotencyKey == "k" {
 		t.Errorf("batches after the upgrade: %+v", batches)
 	}

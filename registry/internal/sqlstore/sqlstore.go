@@ -152,6 +152,31 @@ func limit(n int) int {
 	return n
 }
 
+// conditions builds a WHERE clause whose values are numbered parameters.
+type conditions struct {
+	where []string
+	args  []any
+}
+
+// add appends cond, in which ? stands for v.
+func (c *conditions) add(cond string, v any) {
+	c.args = append(c.args, v)
+	c.where = append(c.where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(c.args))))
+}
+
+// when adds cond if set, as a filter does when it is given.
+func (c *conditions) when(set bool, cond string, v any) {
+	if set {
+		c.add(cond, v)
+	}
+}
+
+// page is what follows WHERE: the conditions, then one page in order.
+func (c *conditions) page(order string, n int) string {
+	c.args = append(c.args, limit(n))
+	return strings.Join(c.where, " AND ") + fmt.Sprintf(" ORDER BY %s LIMIT $%d", order, len(c.args))
+}
+
 // collect reads all rows with scan.
 func collect[T any](rows Rows, err error, scan func(Row) (T, error)) ([]T, error) {
 	if err != nil {
@@ -207,8 +232,9 @@ func (t *Tx) UnitByUSCC(ctx context.Context, uscc string) (registry.Unit, error)
 	return u, nil
 }
 
-func (t *Tx) ListUnits(ctx context.Context, p registry.Page) ([]registry.Unit, error) {
-	rows, err := t.c.Query(ctx, `SELECT `+unitCols+` FROM units WHERE id > $1 ORDER BY id LIMIT $2`, p.AfterID, limit(p.Limit))
+func (t *Tx) ListUnits(ctx context.Context, jurisdiction string, p registry.Page) ([]registry.Unit, error) {
+	rows, err := t.c.Query(ctx, `SELECT `+unitCols+` FROM units WHERE id > $1 AND ($2 = '' OR jurisdiction = $2) ORDER BY id LIMIT $3`,
+		p.AfterID, jurisdiction, limit(p.Limit))
 	return collect(rows, err, scanUnit)
 }
 
@@ -280,33 +306,19 @@ func (t *Tx) UpdateFiling(ctx context.Context, f *registry.Filing) error {
 }
 
 func (t *Tx) ListFilings(ctx context.Context, q registry.FilingFilter) ([]registry.Filing, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
-	}
-	add("f.id > ?", q.AfterID)
-	if q.UnitID != 0 {
-		add("f.unit_id = ?", q.UnitID)
-	}
-	if q.Jurisdiction != "" {
-		add("u.jurisdiction = ?", q.Jurisdiction)
-	}
-	if q.Series != "" {
-		add("f.series = ?", q.Series)
-	}
-	if q.State != "" {
-		add("f.state = ?", q.State)
-	}
+	var w conditions
+	w.add("f.id > ?", q.AfterID)
+	w.when(q.UnitID != 0, "f.unit_id = ?", q.UnitID)
+	w.when(q.Jurisdiction != "", "u.jurisdiction = ?", q.Jurisdiction)
+	w.when(q.Series != "", "f.series = ?", q.Series)
+	w.when(q.State != "", "f.state = ?", q.State)
 	if !q.InForceOn.IsZero() {
-		add("f.state = 'approved' AND f.valid_from <= ?", q.InForceOn.String())
-		add("f.valid_until >= ?", q.InForceOn.String())
+		w.add("f.state = 'approved' AND f.valid_from <= ?", q.InForceOn.String())
+		w.add("f.valid_until >= ?", q.InForceOn.String())
 	}
-	args = append(args, limit(q.Limit))
 	query := `SELECT f.` + strings.ReplaceAll(filingCols, ", ", ", f.") + ` FROM filings f JOIN units u ON u.id = f.unit_id
-		WHERE ` + strings.Join(where, " AND ") + fmt.Sprintf(` ORDER BY f.id LIMIT $%d`, len(args))
-	rows, err := t.c.Query(ctx, query, args...)
+		WHERE ` + w.page("f.id", q.Limit)
+	rows, err := t.c.Query(ctx, query, w.args...)
 	return collect(rows, err, scanFiling)
 }
 
@@ -450,9 +462,11 @@ const certCols = `id, number, version, unit_id, appointment_json, id_number_seal
 
 // The appointment is stored as JSON without its personal data, which is
 // sealed in its own columns.
-func (t *Tx) scanCert(r Row) (registry.Certificate, error) { return t.scanCertWith(r, true) }
+func (t *Tx) scanCert(r Row) (registry.Certificate, error) { return t.scanCertWith(r, true, true) }
 
-func (t *Tx) scanCertWith(r Row, personal bool) (registry.Certificate, error) {
+// scanCertWith opens the ID number when personal, and the photo too when
+// photo; a listing that leaves them out selects NULL in their place.
+func (t *Tx) scanCertWith(r Row, personal, photo bool) (registry.Certificate, error) {
 	var c registry.Certificate
 	var appointment string
 	var sealedID, sealedPhoto []byte
@@ -475,11 +489,13 @@ func (t *Tx) scanCertWith(r Row, personal bool) (registry.Certificate, error) {
 	if err != nil {
 		return c, fmt.Errorf("certificate %s ID number: %w", c.Number, err)
 	}
-	photo, err := t.pii.Open(sealedPhoto)
-	if err != nil {
+	c.Appointment.IDNumber = string(id)
+	if !photo {
+		return c, nil
+	}
+	if c.Appointment.Photo, err = t.pii.Open(sealedPhoto); err != nil {
 		return c, fmt.Errorf("certificate %s photo: %w", c.Number, err)
 	}
-	c.Appointment.IDNumber, c.Appointment.Photo = string(id), photo
 	return c, nil
 }
 
@@ -495,11 +511,12 @@ func (t *Tx) CreateCertificate(ctx context.Context, c *registry.Certificate, pdf
 	}
 	c.Rev = 1
 	var rowID int64
-	err = t.c.QueryRow(ctx, `INSERT INTO certificates (number, version, unit_id, name, appointment_json, id_number_sealed, photo_sealed, token_hash, state, seal_id, seal_version, issued_at, pdf_sha256, dedup_key, batch_id, revoked_at, revoke_reason, revoked_by, category)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id`,
+	err = t.c.QueryRow(ctx, `INSERT INTO certificates (number, version, unit_id, name, appointment_json, id_number_sealed, photo_sealed, token_hash, state, seal_id, seal_version, issued_at, pdf_sha256, dedup_key, batch_id, revoked_at, revoke_reason, revoked_by, category, series, level, term_to, holder_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) RETURNING id`,
 		c.Number, c.Version, c.Appointment.UnitID, c.Appointment.Name, a, t.pii.Seal([]byte(c.Appointment.IDNumber)),
 		t.pii.Seal(c.Appointment.Photo), c.TokenHash, c.State, c.SealID, c.SealVersion, micros(c.IssuedAt), c.PDFSHA256,
-		c.Appointment.DedupKey(t.pii), c.BatchID, microsPtr(c.RevokedAt), c.RevokeReason, c.RevokedBy, c.Category).Scan(&rowID)
+		c.Appointment.DedupKey(t.pii), c.BatchID, microsPtr(c.RevokedAt), c.RevokeReason, c.RevokedBy, c.Category,
+		c.Appointment.Series, string(c.Appointment.Level), c.Appointment.TermTo.String(), t.pii.HolderHash(c.Appointment.IDNumber)).Scan(&rowID)
 	if err != nil {
 		return t.duplicate(err, fmt.Sprintf("certificate %s version %d", c.Number, c.Version))
 	}
@@ -557,17 +574,54 @@ func (t *Tx) CertificateNumbersBySeal(ctx context.Context, sealID int64) ([]stri
 }
 
 func (t *Tx) ListCertificates(ctx context.Context, q registry.CertFilter) ([]registry.Certificate, error) {
-	query := `SELECT ` + certCols + ` FROM certificates c WHERE id > $1 AND ($2 = 0 OR unit_id = $2) AND ($3 = '' OR number = $3)
-		AND issued_at >= $4`
-	if q.LatestOnly {
-		query += ` AND version = (SELECT MAX(version) FROM certificates l WHERE l.number = c.number)`
+	var w conditions
+	w.add("c.id > ?", q.AfterID)
+	w.when(q.UnitID != 0, "c.unit_id = ?", q.UnitID)
+	w.when(q.Number != "", "c.number = ?", q.Number)
+	w.when(q.Series != "", "c.series = ?", q.Series)
+	w.when(q.Level != "", "c.level = ?", string(q.Level))
+	w.when(q.BatchID != 0, "c.batch_id = ?", q.BatchID)
+	w.when(!q.IssuedSince.IsZero(), "c.issued_at >= ?", micros(q.IssuedSince))
+	w.when(!q.IssuedUntil.IsZero(), "c.issued_at < ?", micros(q.IssuedUntil))
+	if q.HolderIDNumber != "" {
+		w.add("c.holder_hash = ?", t.pii.HolderHash(q.HolderIDNumber))
 	}
-	var since int64
-	if !q.IssuedSince.IsZero() {
-		since = micros(q.IssuedSince)
+	// The states are written into the query, not passed: a cached generic
+	// plan (pgx prepares statements) would not know that revoked and
+	// superseded are rare, and walk a whole unit for them.
+	switch q.Status {
+	case "":
+	case registry.CertValid:
+		w.add("c.state = 'valid' AND c.term_to >= ?", q.On.String())
+	case registry.CertExpired:
+		w.add("c.state = 'valid' AND c.term_to < ?", q.On.String())
+	case registry.CertRevoked:
+		w.where = append(w.where, "c.state = 'revoked'")
+	case registry.CertSuperseded:
+		w.where = append(w.where, "c.state = 'superseded'")
+	default:
+		return nil, registry.FieldErr("status", "must be valid, expired, revoked or superseded")
 	}
-	rows, err := t.c.Query(ctx, query+` ORDER BY id LIMIT $5`, q.AfterID, q.UnitID, q.Number, since, limit(q.Limit))
-	return collect(rows, err, func(r Row) (registry.Certificate, error) { return t.scanCertWith(r, !q.WithoutPersonalData) })
+	if q.LatestOnly && q.Status == "" { // a status of its own says more
+		// Every version but the newest is superseded: a reissue supersedes
+		// the valid version it corrects in the transaction that adds the
+		// next one, and only a valid version is reissued. A plain column
+		// test, unlike a subquery for the newest version, lets the planner
+		// count rows and walk an index in id order up to the page's end.
+		w.where = append(w.where, `c.state <> 'superseded'`)
+	}
+	cols := "c." + strings.ReplaceAll(certCols, ", ", ", c.")
+	// What is left out is not even read: a page of photos is megabytes.
+	if q.WithoutPersonalData {
+		cols = strings.Replace(cols, "c.id_number_sealed", "NULL", 1)
+	}
+	if q.WithoutPersonalData || q.WithoutPhoto {
+		cols = strings.Replace(cols, "c.photo_sealed", "NULL", 1)
+	}
+	rows, err := t.c.Query(ctx, `SELECT `+cols+` FROM certificates c WHERE `+w.page("c.id", q.Limit), w.args...)
+	return collect(rows, err, func(r Row) (registry.Certificate, error) {
+		return t.scanCertWith(r, !q.WithoutPersonalData, !q.WithoutPhoto)
+	})
 }
 
 // --- audit ------------------------------------------------------------------
@@ -616,9 +670,23 @@ func (t *Tx) AuditEvents(ctx context.Context, afterSeq int64, n int) ([]registry
 
 // --- API keys ---------------------------------------------------------------
 
+const apiKeyCols = `id, hash, role, jurisdiction, unit_id, name, created_at, expires_at, last_used_at, revoked_at, revoked_by, rev`
+
+func scanAPIKey(r Row) (registry.APIKey, error) {
+	var k registry.APIKey
+	var at int64
+	var expires, used, revoked *int64
+	err := r.Scan(&k.ID, &k.Hash, &k.Role, &k.Jurisdiction, &k.UnitID, &k.Name, &at, &expires, &used, &revoked, &k.RevokedBy, &k.Rev)
+	k.CreatedAt = fromMicros(at)
+	k.ExpiresAt, k.LastUsedAt, k.RevokedAt = fromMicrosPtr(expires), fromMicrosPtr(used), fromMicrosPtr(revoked)
+	return k, err
+}
+
 func (t *Tx) CreateAPIKey(ctx context.Context, k *registry.APIKey) error {
-	err := t.c.QueryRow(ctx, `INSERT INTO api_keys (hash, role, jurisdiction, unit_id, name, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		k.Hash, k.Role, k.Jurisdiction, k.UnitID, k.Name, micros(k.CreatedAt)).Scan(&k.ID)
+	k.Rev = 1
+	err := t.c.QueryRow(ctx, `INSERT INTO api_keys (hash, role, jurisdiction, unit_id, name, created_at, expires_at, revoked_at, revoked_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+		k.Hash, k.Role, k.Jurisdiction, k.UnitID, k.Name, micros(k.CreatedAt), microsPtr(k.ExpiresAt), microsPtr(k.RevokedAt), k.RevokedBy).Scan(&k.ID)
 	if err != nil {
 		return t.duplicate(err, "API key")
 	}
@@ -626,15 +694,39 @@ func (t *Tx) CreateAPIKey(ctx context.Context, k *registry.APIKey) error {
 }
 
 func (t *Tx) APIKeyByHash(ctx context.Context, hash []byte) (registry.APIKey, error) {
-	var k registry.APIKey
-	var at int64
-	err := t.c.QueryRow(ctx, `SELECT id, hash, role, jurisdiction, unit_id, name, created_at FROM api_keys WHERE hash = $1`, hash).
-		Scan(&k.ID, &k.Hash, &k.Role, &k.Jurisdiction, &k.UnitID, &k.Name, &at)
+	k, err := scanAPIKey(t.c.QueryRow(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE hash = $1`, hash))
 	if err != nil {
 		return k, t.notFound(err, "API key", "")
 	}
-	k.CreatedAt = fromMicros(at)
 	return k, nil
+}
+
+func (t *Tx) APIKey(ctx context.Context, id int64, lock registry.Lock) (registry.APIKey, error) {
+	k, err := scanAPIKey(t.c.QueryRow(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE id = $1`+lockClause(t.d, lock), id))
+	if err != nil {
+		return k, t.notFound(err, "API key", id)
+	}
+	return k, nil
+}
+
+func (t *Tx) ListAPIKeys(ctx context.Context, p registry.Page) ([]registry.APIKey, error) {
+	rows, err := t.c.Query(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE id > $1 ORDER BY id LIMIT $2`, p.AfterID, limit(p.Limit))
+	return collect(rows, err, scanAPIKey)
+}
+
+func (t *Tx) UpdateAPIKey(ctx context.Context, k *registry.APIKey) error {
+	n, err := t.c.Exec(ctx, `UPDATE api_keys SET revoked_at = $1, revoked_by = $2, rev = rev + 1 WHERE id = $3 AND rev = $4`,
+		microsPtr(k.RevokedAt), k.RevokedBy, k.ID, k.Rev)
+	return updated(n, err, "API key", k.ID, &k.Rev)
+}
+
+func (t *Tx) TouchAPIKey(ctx context.Context, id int64, at, notBefore time.Time) error {
+	_, err := t.c.Exec(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)`,
+		micros(at), id, micros(notBefore))
+	if err != nil {
+		return fmt.Errorf("record the use of API key %d: %w", id, err)
+	}
+	return nil
 }
 
 // --- idempotency ------------------------------------------------------------

@@ -67,3 +67,37 @@ func (t *Tx) revokeDuplicateCertificates(ctx context.Context, now time.Time) err
 	}
 	return nil
 }
+
+// AfterMigration fills, inside the migration's transaction, what the
+// schema version just applied added and SQL alone cannot compute.
+func (t *Tx) AfterMigration(ctx context.Context, version int) error {
+	if version == 9 { // the holder's keyed hash needs the personal-data key
+		return t.fillHolderHashes(ctx)
+	}
+	return nil
+}
+
+// fillHolderHashes gives certificates issued before version 9 the lookup
+// hash of their holder's ID number. The rows are read first and written
+// after: one connection cannot do both at once.
+func (t *Tx) fillHolderHashes(ctx context.Context) error {
+	type sealed struct {
+		id       int64
+		idNumber []byte
+	}
+	rows, err := t.c.Query(ctx, `SELECT id, id_number_sealed FROM certificates WHERE holder_hash IS NULL ORDER BY id`)
+	todo, err := collect(rows, err, func(r Row) (s sealed, err error) { return s, r.Scan(&s.id, &s.idNumber) })
+	if err != nil {
+		return fmt.Errorf("read certificates to index by holder: %w", err)
+	}
+	for _, c := range todo {
+		id, err := t.pii.Open(c.idNumber)
+		if err != nil {
+			return fmt.Errorf("certificate row %d ID number: %w", c.id, err)
+		}
+		if _, err := t.c.Exec(ctx, `UPDATE certificates SET holder_hash = $1 WHERE id = $2`, t.pii.HolderHash(string(id)), c.id); err != nil {
+			return fmt.Errorf("index certificate row %d by holder: %w", c.id, err)
+		}
+	}
+	return nil
+}
