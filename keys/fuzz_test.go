@@ -3,6 +3,8 @@ package keys
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digitorus/timestamp"
 	"golang.org/x/crypto/ocsp"
 )
 
@@ -95,6 +98,38 @@ func FuzzParseKEKFile(f *testing.F) {
 		}
 		if len(secret) != KEKSize || hex.EncodeToString(secret) != strings.ToLower(string(bytes.TrimSpace(data))) {
 			t.Fatalf("%q parsed as %x", data, secret)
+		}
+	})
+}
+
+// Whatever token arrives inside an uploaded PDF, checking it gives a
+// verdict or an error, never a panic; and only the platform TSA's own,
+// untouched token over the message verifies.
+func FuzzCheckTimestampToken(f *testing.F) {
+	ca := newTestCA(f, time.Now())
+	tsa := newTestTSA(f, ca, nil)
+	msg := []byte("signature value")
+	req, err := timestamp.CreateRequest(bytes.NewReader(msg), &timestamp.RequestOptions{Hash: crypto.SHA256, Certificates: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	resp, err := tsa.Stamp(context.Background(), req)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ts, err := timestamp.ParseResponse(resp)
+	if err != nil {
+		f.Fatal(err)
+	}
+	good := ts.RawToken
+	f.Add(good)
+	f.Add(good[:len(good)/2])
+	f.Add([]byte{0x30, 0x80, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02, 0xa0, 0x80, 0x00, 0x00})
+	trust := TimestampTrust{Roots: []*x509.Certificate{ca.Root()}}
+	f.Fuzz(func(t *testing.T, token []byte) {
+		got, err := CheckTimestampToken(token, msg, trust)
+		if err == nil && (!bytes.Equal(got.TSA.Raw, tsa.Certificate().Raw) || got.Time.IsZero()) {
+			t.Fatalf("a token verified with TSA %v at %v", got.TSA.Subject, got.Time)
 		}
 	})
 }

@@ -324,7 +324,23 @@ var (
 // a time-stamping certificate chaining to trust at the token's time. The
 // token is parsed once (digitorus/pkcs7 checks the chain of the shipped
 // certificates as it parses, so every parse costs signature checks).
-func CheckTimestampToken(token, message []byte, trust TimestampTrust) (VerifiedTimestamp, error) {
+func CheckTimestampToken(token, message []byte, trust TimestampTrust) (vt VerifiedTimestamp, err error) {
+	// The token is outside input (an uploaded PDF's), and digitorus/pkcs7
+	// is not known never to panic on malformed BER.
+	defer func() {
+		if p := recover(); p != nil {
+			vt, err = VerifiedTimestamp{}, fmt.Errorf("%w: %.200v", ErrTimestampFormat, p)
+		}
+	}()
+	// Only DER, and not too much of it: digitorus/pkcs7 converts BER
+	// itself, which is where hostile input costs most.
+	var outer asn1.RawValue
+	if len(token) > maxTokenBytes {
+		return VerifiedTimestamp{}, fmt.Errorf("%w: %d bytes, more than %d", ErrTimestampFormat, len(token), maxTokenBytes)
+	}
+	if rest, err := asn1.Unmarshal(token, &outer); err != nil || len(rest) > 0 {
+		return VerifiedTimestamp{}, fmt.Errorf("%w: not one DER value (%v)", ErrTimestampFormat, err)
+	}
 	p7, err := pkcs7.Parse(token)
 	if err != nil {
 		return VerifiedTimestamp{}, fmt.Errorf("%w: %v", ErrTimestampFormat, err)
@@ -364,6 +380,9 @@ func CheckTimestampToken(token, message []byte, trust TimestampTrust) (VerifiedT
 	}
 	return VerifiedTimestamp{Time: info.Time.UTC(), TSA: signer}, nil
 }
+
+// maxTokenBytes bounds a time-stamp token: certseal's are about 1.5 KB.
+const maxTokenBytes = 32 << 10
 
 // tstInfo is RFC 3161's TSTInfo, as far as a check needs it.
 type tstInfo struct {

@@ -79,6 +79,13 @@ func checkDocumentTimestamp(file []byte, trust keys.TimestampTrust) (keys.Verifi
 // whole file except exactly its /Contents hex string; it returns the
 // covered bytes and the DER in /Contents, without pdfsign's zero padding.
 func lastSignature(file []byte) (content, der []byte, err error) {
+	// digitorus/pdf panics on some malformed input (a bad hex string); an
+	// archived file is outside input.
+	defer func() {
+		if p := recover(); p != nil {
+			content, der, err = nil, nil, fmt.Errorf("does not parse: %.200v", p)
+		}
+	}()
 	rdr, err := pdf.NewReader(bytes.NewReader(file), int64(len(file)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("does not parse: %w", err)
