@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -378,7 +379,62 @@ func CheckTimestampToken(token, message []byte, trust TimestampTrust) (vt Verifi
 	}); err != nil {
 		return VerifiedTimestamp{}, fmt.Errorf("%w: %v", ErrTimestampChain, err)
 	}
+	// Go's Verify lets a certificate without any extended key usage (or
+	// with anyExtendedKeyUsage) pass for timeStamping; a TSA must have it
+	// critical and alone, or any certificate under the root could date
+	// documents.
+	if err := TimestampingCert(signer); err != nil {
+		return VerifiedTimestamp{}, fmt.Errorf("%w: %v", ErrTimestampChain, err)
+	}
+	if err := essBinding(p7, signer); err != nil {
+		return VerifiedTimestamp{}, fmt.Errorf("%w: %v", ErrTimestampFormat, err)
+	}
 	return VerifiedTimestamp{Time: info.Time.UTC(), TSA: signer}, nil
+}
+
+// essBinding checks the signed attribute that names the TSA's certificate
+// (RFC 5035 signingCertificateV2, or RFC 2634 signingCertificate): RFC
+// 3161 requires one, and it ties the signature to that certificate rather
+// than to whatever the token ships.
+func essBinding(p7 *pkcs7.PKCS7, signer *x509.Certificate) error {
+	var v2 struct {
+		Certs []struct {
+			HashAlgorithm pkix.AlgorithmIdentifier `asn1:"optional"`
+			CertHash      []byte
+			IssuerSerial  asn1.RawValue `asn1:"optional"`
+		}
+		Policies asn1.RawValue `asn1:"optional"`
+	}
+	if err := p7.UnmarshalSignedAttribute(asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 47}, &v2); err == nil && len(v2.Certs) > 0 {
+		h := crypto.SHA256 // the default (RFC 5035)
+		if alg := v2.Certs[0].HashAlgorithm.Algorithm; len(alg) > 0 {
+			var ok bool
+			if h, ok = tstHashes[alg.String()]; !ok {
+				return fmt.Errorf("signingCertificateV2 hash %v is not accepted", alg)
+			}
+		}
+		d := h.New()
+		d.Write(signer.Raw)
+		if !bytes.Equal(d.Sum(nil), v2.Certs[0].CertHash) {
+			return errors.New("signingCertificateV2 names another certificate than the signer's")
+		}
+		return nil
+	}
+	var v1 struct {
+		Certs []struct {
+			CertHash     []byte
+			IssuerSerial asn1.RawValue `asn1:"optional"`
+		}
+		Policies asn1.RawValue `asn1:"optional"`
+	}
+	if err := p7.UnmarshalSignedAttribute(asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 12}, &v1); err == nil && len(v1.Certs) > 0 {
+		sum := sha1.Sum(signer.Raw)
+		if !bytes.Equal(sum[:], v1.Certs[0].CertHash) {
+			return errors.New("signingCertificate names another certificate than the signer's")
+		}
+		return nil
+	}
+	return errors.New("the token has no signingCertificate attribute naming its TSA's certificate")
 }
 
 // maxTokenBytes bounds a time-stamp token: certseal's are about 1.5 KB.

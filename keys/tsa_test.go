@@ -4,7 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
 	"io"
@@ -249,5 +254,49 @@ func TestVouchForTSA(t *testing.T) {
 	}
 	if len(tsa.Certificate().OCSPServer) != 1 || tsa.Certificate().OCSPServer[0] != testBase+PathOCSP {
 		t.Errorf("TSA certificate OCSP address %v", tsa.Certificate().OCSPServer)
+	}
+}
+
+// Only a TSA certificate dates documents: one under the platform root
+// without the critical timeStamping-only EKU (which Go's chain check
+// lets pass for any usage) is refused.
+func TestTokenNeedsATSACertificate(t *testing.T) {
+	ca := newTestCA(t, time.Now())
+	trust := TimestampTrust{Roots: []*x509.Certificate{ca.Root()}, Intermediates: []*x509.Certificate{ca.Issuing()}}
+	msg := []byte("signature value")
+	sum := sha256.Sum256(msg)
+	for _, tc := range []struct {
+		name string
+		edit func(*x509.Certificate)
+	}{
+		{"no extended key usage", func(*x509.Certificate) {}},
+		{"any extended key usage", func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageAny} }},
+		{"timeStamping, not critical", func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping} }},
+		{"timeStamping and more", func(c *x509.Certificate) {
+			c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping, x509.ExtKeyUsageEmailProtection}
+		}},
+	} {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: randomSerial(), Subject: pkix.Name{CommonName: "not a TSA"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+		tc.edit(tmpl)
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Issuing(), key.Public(), ca.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, _ := x509.ParseCertificate(der)
+		ts := timestamp.Timestamp{HashAlgorithm: crypto.SHA256, HashedMessage: sum[:], Time: time.Now().Add(-30 * time.Minute),
+			Policy: TSAPolicy, AddTSACertificate: true}
+		resp, err := ts.CreateResponseWithOpts(cert, key, crypto.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := timestamp.ParseResponse(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := CheckTimestampToken(parsed.RawToken, msg, trust); !errors.Is(err, ErrTimestampChain) {
+			t.Errorf("%s: %v, want ErrTimestampChain", tc.name, err)
+		}
 	}
 }
