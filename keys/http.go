@@ -82,8 +82,11 @@ func (r *Responder) HandleOCSP() http.HandlerFunc {
 			return
 		}
 		resp, signed := r.ocspResponse(req.Context(), der)
-		if signed && req.Method != http.MethodPost { // only GET answers are cacheable (RFC 5019)
+		switch nonce, _ := requestNonce(der); {
+		case signed && req.Method != http.MethodPost && nonce == nil: // only GET answers are cacheable (RFC 5019)
 			w.Header().Set("Cache-Control", revocationMaxAge)
+		case nonce != nil: // made for that request alone
+			w.Header().Set("Cache-Control", "no-store")
 		}
 		w.Header().Set("Content-Type", "application/ocsp-response")
 		w.Write(resp)

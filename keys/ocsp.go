@@ -137,9 +137,11 @@ func (r *Responder) signOCSPResponse(a ocspAnswer) ([]byte, error) {
 				case ocsp.Revoked:
 					b.AddASN1(cbasn1.Tag(1).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
 						b.AddASN1GeneralizedTime(a.revokedAt.UTC().Truncate(time.Second))
-						b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-							b.AddASN1Enum(int64(a.reason))
-						})
+						if a.reason != ocsp.Unspecified { // RFC 5280 5.3.1: unspecified is left out
+							b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+								b.AddASN1Enum(int64(a.reason))
+							})
+						}
 					})
 				default:
 					b.AddASN1(cbasn1.Tag(2).ContextSpecific(), func(*cryptobyte.Builder) {})

@@ -385,13 +385,17 @@ func (r *Responder) setStatus(a *ocspAnswer, s registry.Seal, serial string) (bo
 	return true, nil
 }
 
+// ErrNotVouched is VouchedOCSP's answer for a certificate the responder
+// was not told to vouch for (an outside TSA's, say).
+var ErrNotVouched = errors.New("not a certificate this responder vouches for")
+
 // VouchedOCSP returns a fresh signed OCSP response on a certificate
 // given to Vouch (the TSA's), for embedding beside a signature; it reads
 // nothing from the store.
 func (r *Responder) VouchedOCSP(cert *x509.Certificate) ([]byte, error) {
 	serial := SerialHex(cert.SerialNumber)
 	if !r.vouched[serial] {
-		return nil, fmt.Errorf("OCSP: certificate %s is not one the responder vouches for", serial)
+		return nil, fmt.Errorf("OCSP: certificate %s: %w", serial, ErrNotVouched)
 	}
 	return r.signOCSPResponse(r.freshAnswer(cert.SerialNumber))
 }

@@ -69,8 +69,8 @@ type IssuerDeps struct {
 	Chains   Chains
 	Renderer *Renderer
 	// TSA stamps every signature; its tokens must chain to TSATrust, and
-	// TSACerts (certseal's own TSA certificate, if it is the one) go into
-	// the DSS. Revocation gives the DSS its OCSP answer and CRL. Without
+	// TSACerts (the TSA's certificate, or an outside TSA's root) go into
+	// the DSS, with an OCSP answer where Revocation vouches for one. Revocation gives the DSS its OCSP answer and CRL. Without
 	// TSA or Revocation, signatures carry no timestamp or no DSS: what
 	// certificates issued before long-term validation look like.
 	TSA        Timestamper
@@ -441,7 +441,7 @@ func (is *Issuer) sign(ctx context.Context, pdf []byte, st stamp, now time.Time)
 	}
 	var dss *DSS
 	if is.revoc != nil {
-		if dss, err = is.dss(seal, chain); err != nil {
+		if dss, err = NewDSS(is.revoc, seal, chain, is.tsaCerts); err != nil {
 			return Signed{}, err
 		}
 	}
@@ -450,23 +450,28 @@ func (is *Issuer) sign(ctx context.Context, pdf []byte, st stamp, now time.Time)
 		Timestamper: is.tsa, TimestampTrust: is.tsaTrust, DSS: dss})
 }
 
-// dss is what a validator needs offline: the chain and the TSA's
-// certificate, with fresh OCSP answers on the seal and on the TSA.
-func (is *Issuer) dss(seal registry.Seal, chain []*x509.Certificate) (*DSS, error) {
-	answer, err := is.revoc.SealOCSP(seal)
+// NewDSS is what a validator needs offline beside a seal's signature: the
+// seal's chain and the TSA's certificates, a fresh OCSP answer on the seal
+// as s says, and one on each TSA certificate rev vouches for.
+func NewDSS(rev Revocation, s registry.Seal, chain, tsaCerts []*x509.Certificate) (*DSS, error) {
+	answer, err := rev.SealOCSP(s)
 	if err != nil {
-		return nil, fmt.Errorf("signer: OCSP answer for seal version %d: %w", seal.Version, err)
+		return nil, fmt.Errorf("signer: OCSP answer for seal version %d: %w", s.Version, err)
 	}
 	d := &DSS{OCSPs: [][]byte{answer}}
 	for _, c := range chain {
 		d.Certs = append(d.Certs, c.Raw)
 	}
-	for _, c := range is.tsaCerts {
-		tsaAnswer, err := is.revoc.VouchedOCSP(c)
-		if err != nil {
+	for _, c := range tsaCerts {
+		d.Certs = append(d.Certs, c.Raw)
+		tsaAnswer, err := rev.VouchedOCSP(c)
+		switch {
+		case errors.Is(err, keys.ErrNotVouched): // an outside TSA's: its own responder answers for it
+		case err != nil:
 			return nil, fmt.Errorf("signer: OCSP answer for the TSA: %w", err)
+		default:
+			d.OCSPs = append(d.OCSPs, tsaAnswer)
 		}
-		d.Certs, d.OCSPs = append(d.Certs, c.Raw), append(d.OCSPs, tsaAnswer)
 	}
 	return d, nil
 }

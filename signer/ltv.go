@@ -29,7 +29,7 @@ func AddDocumentTimestamp(ctx context.Context, signed []byte, tsa Timestamper, d
 	}
 	data := sign.SignData{
 		Signature: sign.SignDataSignature{CertType: sign.TimeStampSignature},
-		TSA: sign.TSA{ReserveBytes: tokenReserve, Stamp: func(req []byte) ([]byte, error) {
+		TSA: sign.TSA{ReserveBytes: tokenReserve(tsa), Stamp: func(req []byte) ([]byte, error) {
 			return tsa.Stamp(ctx, req)
 		}},
 	}

@@ -33,10 +33,15 @@ type DSS struct {
 	Certs, OCSPs, CRLs [][]byte
 }
 
-// tokenReserve is the space kept for a time-stamp token: certseal's are
-// about 1.5 KB with the TSA and issuing CA certificates; an outside TSA's
-// with a longer chain must still fit.
-const tokenReserve = 6000
+// tokenReserve is the space kept for a time-stamp token: certseal's own
+// are about 1.5 KB with the TSA and issuing CA certificates. An outside
+// TSA's, with an RSA chain, can take 6-8 KB, so it gets more.
+func tokenReserve(tsa Timestamper) int {
+	if _, own := tsa.(*keys.TSA); own {
+		return 6000
+	}
+	return 16 << 10
+}
 
 // SealSigning is what one signature with a seal needs.
 type SealSigning struct {
@@ -134,7 +139,7 @@ func Sign(ctx context.Context, unsigned []byte, s SealSigning) (Signed, error) {
 		SignatureMaxLengthBase: uint32(hex.EncodedLen(reserve)),
 	}
 	if s.Timestamper != nil {
-		sc.SignData.TSA = sign.TSA{ReserveBytes: tokenReserve, Stamp: func(req []byte) ([]byte, error) {
+		sc.SignData.TSA = sign.TSA{ReserveBytes: tokenReserve(s.Timestamper), Stamp: func(req []byte) ([]byte, error) {
 			return s.Timestamper.Stamp(ctx, req)
 		}}
 	}

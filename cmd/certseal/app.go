@@ -113,7 +113,7 @@ func (a *app) timestamping(create bool) (own *keys.TSA, stamper signer.Timestamp
 		return nil, nil, nil, err
 	}
 	if a.cfg.TSAURL != "" {
-		return own, keys.TSAClient{URL: a.cfg.TSAURL}, nil, nil
+		return own, keys.TSAClient{URL: a.cfg.TSAURL}, a.tsaRoots, nil
 	}
 	return own, own, []*x509.Certificate{own.Certificate()}, nil
 }

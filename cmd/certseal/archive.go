@@ -97,22 +97,21 @@ func (a *app) archiveStamper() archive.Stamper {
 		if err != nil {
 			return nil, fmt.Errorf("the seal that signed it: %w", err)
 		}
-		answer, err := rsp.SealOCSP(seal)
+		chain, err := a.ca.SealChain(seal.CertDER)
 		if err != nil {
 			return nil, err
 		}
+		dss, err := signer.NewDSS(rsp, seal, chain, tsaCerts)
+		if err != nil {
+			return nil, err
+		}
+		// Outside a transaction, the CRL can be read: it covers the issuing
+		// CA's other certificates too.
 		crl, err := rsp.CRL(ctx)
 		if err != nil {
 			return nil, err
 		}
-		dss := &signer.DSS{OCSPs: [][]byte{answer}, CRLs: [][]byte{crl}, Certs: [][]byte{seal.CertDER, a.ca.Issuing().Raw, a.ca.Root().Raw}}
-		for _, c := range tsaCerts {
-			tsaAnswer, err := rsp.VouchedOCSP(c)
-			if err != nil {
-				return nil, err
-			}
-			dss.Certs, dss.OCSPs = append(dss.Certs, c.Raw), append(dss.OCSPs, tsaAnswer)
-		}
+		dss.CRLs = [][]byte{crl}
 		return signer.AddDocumentTimestamp(ctx, pdf, stamper, dss, a.timestampTrust())
 	}
 }
