@@ -41,8 +41,11 @@ func runArchive(ctx context.Context, env *cliEnv, args []string) error {
 		})
 	case "timestamp":
 		return withAppOperands(ctx, env, "archive timestamp", false, args[1:], nil, 1, func(a *app, fs *flagSet) error {
-			n, err := archive.Timestamp(ctx, fs.Arg(0), a.ca.Root(), a.ca.Issuing(), a.archiveStamper(), progress)
+			n, manifest, err := archive.Timestamp(ctx, fs.Arg(0), a.ca.Root(), a.ca.Issuing(), a.archiveStamper(), progress)
 			fmt.Fprintf(env.stdout, "%d certificate PDFs time-stamped in %s\n", n, fs.Arg(0))
+			if manifest != "" {
+				fmt.Fprintf(env.stdout, "manifest SHA-256 now %s (keep it apart: it now stands for the whole archive)\n", manifest)
+			}
 			return err
 		})
 	case "verify":

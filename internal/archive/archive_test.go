@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certseal/certseal/keys"
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/registry/audit"
 	"github.com/certseal/certseal/registry/sqlite"
@@ -354,4 +355,55 @@ func editEvents(t *testing.T, dir string, edit func([]registry.AuditEvent)) {
 		out.Write(append(line, '\n'))
 	}
 	rewrite(t, dir, "audit.jsonl", out.Bytes())
+}
+
+// Timestamp stamps every certificate PDF it can, names the ones it cannot,
+// keeps what it wrote in the manifest, and a second run does only the rest.
+func TestTimestampGoesOnPastAFailure(t *testing.T) {
+	s, unitID := unitWithRecords(t)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "archive")
+	if _, err := Export(ctx, s, unitID, dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := keys.LoadOrCreateDevCA(filepath.Join(t.TempDir(), "pki"), nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail := true
+	var stamped []string
+	stamp := func(_ context.Context, pdf []byte) ([]byte, error) {
+		if fail && strings.Contains(string(pdf), "v2") { // the fixture's PDFs name their version
+			return nil, errors.New("TSA down")
+		}
+		stamped = append(stamped, string(pdf))
+		return append(bytes.Clone(pdf), "\n% stamped\n"...), nil
+	}
+	n, sum, err := Timestamp(ctx, dir, ca.Root(), ca.Issuing(), stamp, nil)
+	if err == nil || !strings.Contains(err.Error(), "TSA down") || !strings.Contains(err.Error(), "1 of 2 PDFs not time-stamped") {
+		t.Fatalf("first run: %v", err)
+	}
+	if n != 1 || len(sum) != 64 {
+		t.Fatalf("first run stamped %d, manifest %q", n, sum)
+	}
+	fail = false
+	if n, _, err = Timestamp(ctx, dir, ca.Root(), ca.Issuing(), stamp, nil); err != nil || n != 1 {
+		t.Fatalf("second run: %d %v", n, err)
+	}
+	if n, _, err = Timestamp(ctx, dir, ca.Root(), ca.Issuing(), stamp, nil); err != nil || n != 0 {
+		t.Fatalf("third run: %d %v", n, err)
+	}
+	m, err := readManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copies := 0
+	for _, f := range m.Files {
+		if strings.HasSuffix(f.Path, ltvSuffix) {
+			copies++
+		}
+	}
+	if copies != 2 || len(stamped) != 2 {
+		t.Errorf("%d copies in the manifest, %d stamped; want 2 and 2", copies, len(stamped))
+	}
 }

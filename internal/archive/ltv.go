@@ -45,14 +45,16 @@ type Stamper func(ctx context.Context, pdf []byte) ([]byte, error)
 // pointing at them. It writes the platform's root and issuing CA
 // certificates into the archive, adds everything to the manifest, skips
 // PDFs that already have a copy (so an interrupted run can be repeated),
-// and refuses a PDF that no longer matches the manifest.
-func Timestamp(ctx context.Context, dir string, root, issuing *x509.Certificate, stamp Stamper, progress Progress) (int, error) {
+// and refuses a PDF that no longer matches the manifest. A PDF that cannot
+// be stamped is named in the error and the others are still stamped.
+// The manifest changes: its new SHA-256 is returned, to keep apart.
+func Timestamp(ctx context.Context, dir string, root, issuing *x509.Certificate, stamp Stamper, progress Progress) (added int, manifestSHA256 string, err error) {
 	if progress == nil {
 		progress = func(string) {}
 	}
 	m, err := readManifest(dir)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	listed := map[string]File{}
 	for _, f := range m.Files {
@@ -75,44 +77,52 @@ func Timestamp(ctx context.Context, dir string, root, issuing *x509.Certificate,
 			w.file(a.path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.cert.Raw}))
 		}
 	}
-	added := 0
+	var failed []error
 	for i, f := range todo {
-		if err := ctx.Err(); err != nil {
+		if ctx.Err() != nil || w.err != nil { // cancelled, or the archive cannot be written
 			break
 		}
-		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
-		if err != nil {
-			w.err = cmpErr(w.err, err)
-			break
+		if err := stampOne(ctx, dir, f, stamp, w); err != nil {
+			failed = append(failed, err)
+			progress(err.Error())
+		} else {
+			added++
 		}
-		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != f.SHA256 {
-			w.err = cmpErr(w.err, fmt.Errorf("%s does not match the manifest (altered?); not stamped", f.Path))
-			break
-		}
-		stamped, err := stamp(ctx, data)
-		if err != nil {
-			w.err = cmpErr(w.err, fmt.Errorf("%s: %w", f.Path, err))
-			break
-		}
-		w.file(ltvPath(f.Path), stamped)
-		added++
 		if (i+1)%100 == 0 {
 			progress(fmt.Sprintf("… %d of %d PDFs time-stamped", i+1, len(todo)))
 		}
 	}
-	// What was written is kept in the manifest even when a later PDF
-	// failed: a second run goes on from there.
+	// What was written is kept in the manifest even when a PDF failed: a
+	// second run goes on from there.
 	m.Files = append(m.Files, w.files...)
-	if err := writeManifest(dir, m); err != nil {
-		return added, err
+	if manifestSHA256, err = writeManifest(dir, m); err != nil {
+		return added, "", err
 	}
-	if w.err == nil {
-		w.err = ctx.Err()
+	errs := append([]error{w.err, ctx.Err()}, failed...)
+	if len(failed) > 0 {
+		errs = append(errs, fmt.Errorf("%d of %d PDFs not time-stamped", len(failed), len(todo)))
 	}
-	if w.err != nil {
-		return added, fmt.Errorf("archive: time-stamp %s: %w", dir, w.err)
+	if err := errors.Join(errs...); err != nil {
+		return added, manifestSHA256, fmt.Errorf("archive: time-stamp %s: %w", dir, err)
 	}
-	return added, nil
+	return added, manifestSHA256, nil
+}
+
+// stampOne writes the long-term copy of the certificate PDF f.
+func stampOne(ctx context.Context, dir string, f File, stamp Stamper, w *writer) error {
+	data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
+	if err != nil {
+		return err
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != f.SHA256 {
+		return fmt.Errorf("%s does not match the manifest (altered?); not stamped", f.Path)
+	}
+	stamped, err := stamp(ctx, data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.Path, err)
+	}
+	w.file(ltvPath(f.Path), stamped)
+	return w.err
 }
 
 func isCertificatePDF(p string) bool {
@@ -135,18 +145,40 @@ func readManifest(dir string) (Manifest, error) {
 
 var errNotManifest = errors.New("archive: not a certseal archive manifest")
 
-// writeManifest replaces the manifest in one step, so a crash leaves the
-// old or the new one, never half of one.
-func writeManifest(dir string, m Manifest) error {
+// writeManifest replaces the manifest in one step, synced, so a crash
+// leaves the old or the new one, never half of one; it returns the new
+// one's SHA-256.
+func writeManifest(dir string, m Manifest) (string, error) {
 	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	tmp := filepath.Join(dir, ManifestName+".new")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(b)
+	err = errors.Join(err, f.Sync(), f.Close())
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, ManifestName))
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		return "", fmt.Errorf("archive: write manifest: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, ManifestName+".new")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, ManifestName))
+	return errors.Join(d.Sync(), d.Close())
 }
 
 // signatureChecker checks the PDFs of an archive that carries the
