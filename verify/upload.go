@@ -123,6 +123,12 @@ func timeVerdict(ans UploadAnswer, res PDFResult, seal registry.Seal) (UploadAns
 		if seal.State == registry.SealRevoked && !proven {
 			ans.Indication, ans.SubIndication = Indeterminate, SubRevokedNoPOE
 			ans.Message = "该电子印章已注销，而文件没有可证明签名时间的时间戳，无法确认签名早于注销。 / The seal has been revoked and the file carries no time-stamp proving it was signed before that."
+			if c := ans.Certificate; c != nil && c.IssuedAt != nil {
+				// What the registry says, in words: a record, not a proof.
+				ans.Message += " 平台登记记录显示该版本签发于 " + c.IssuedAt.In(registry.ChinaTZ).Format("2006-01-02 15:04") +
+					"，可扫描证书二维码查询其登记状态。 / The registry records this version as issued at " + c.IssuedAt.UTC().Format(time.RFC3339) +
+					"; scan the QR code for its registered status."
+			}
 			return ans, true
 		}
 		return ans, false
