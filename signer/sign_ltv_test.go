@@ -366,3 +366,33 @@ func TestAddDocumentTimestamp(t *testing.T) {
 		"-CAfile", filepath.Join(dir, "root.pem"), "-untrusted", writePEM(t, dir, p.ca.IssuingPEM()))
 	mustSay(t, "openssl ts -verify of the document time-stamp", out, "Verification: OK")
 }
+
+// A document time-stamp over a file that has a DSS already keeps what
+// that DSS held and adds its own entries after them.
+func TestDocumentTimestampKeepsTheDSS(t *testing.T) {
+	p := newLTVPKI(t)
+	signed := p.sign(t, testRenderer(t))
+	answer, err := p.rsp.SealOCSP(p.seal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamped, err := AddDocumentTimestamp(context.Background(), signed.PDF, p.tsa, &DSS{OCSPs: [][]byte{answer}}, p.trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdr, err := pdf.NewReader(bytes.NewReader(stamped), int64(len(stamped)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dss := rdr.Trailer().Key("Root").Key("DSS")
+	if got := [2]int{dss.Key("Certs").Len(), dss.Key("OCSPs").Len()}; got != [2]int{4, 3} {
+		t.Fatalf("DSS after the document time-stamp: %d certs, %d OCSP answers; want 4 and 3", got[0], got[1])
+	}
+	last, err := readStream(dss.Key("OCSPs").Index(2))
+	if err != nil || !bytes.Equal(last, answer) {
+		t.Fatalf("the new OCSP answer is not last (%v)", err)
+	}
+	if err := checkSigned(stamped[:len(signed.PDF)], mustCert(t, p.seal.CertDER), true, p.trust); err != nil {
+		t.Fatalf("the seal's signature over the unchanged bytes: %v", err)
+	}
+}

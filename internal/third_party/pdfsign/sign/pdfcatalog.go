@@ -188,6 +188,9 @@ func (context *SignContext) addDSS(dss DSS) (uint32, error) {
 		fmt.Fprintf(&dict, "  /%s [", part.key)
 		for i := 0; i < prev.Len(); i++ {
 			ptr := prev.Index(i).GetPtr()
+			if ptr.GetID() == 0 {
+				return 0, fmt.Errorf("the existing DSS's /%s entry %d is not a stream reference", part.key, i)
+			}
 			fmt.Fprintf(&dict, " %d %d R", ptr.GetID(), ptr.GetGen())
 		}
 		for _, data := range part.data {
@@ -202,6 +205,13 @@ func (context *SignContext) addDSS(dss DSS) (uint32, error) {
 			fmt.Fprintf(&dict, " %d 0 R", id)
 		}
 		dict.WriteString(" ]\n")
+	}
+	// The per-signature validation data of the existing DSS, as it was.
+	if vri := old.Key("VRI"); !vri.IsNull() {
+		dict.WriteString("  /VRI ")
+		oldPtr := old.GetPtr()
+		context.serializeCatalogEntry(&dict, oldPtr.GetID(), vri)
+		dict.WriteString("\n")
 	}
 	dict.WriteString(">>")
 	return context.addObject(dict.Bytes())
