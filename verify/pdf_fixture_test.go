@@ -137,6 +137,14 @@ func minimalPDF() []byte {
 // certificate, chain (without the seal itself) in the CMS.
 func signPDF(t testing.TB, in []byte, key crypto.Signer, cert *x509.Certificate, chain []*x509.Certificate, digest crypto.Hash) []byte {
 	t.Helper()
+	return signPDFStamped(t, in, key, cert, chain, digest, nil)
+}
+
+// signPDFStamped is signPDF with a time-stamp token from stamp (a DER
+// TimeStampReq in, a TimeStampResp out) when stamp is set.
+func signPDFStamped(t testing.TB, in []byte, key crypto.Signer, cert *x509.Certificate, chain []*x509.Certificate, digest crypto.Hash,
+	stamp func([]byte) ([]byte, error)) []byte {
+	t.Helper()
 	rdr, err := pdf.NewReader(bytes.NewReader(in), int64(len(in)))
 	if err != nil {
 		t.Fatalf("read the PDF to sign: %v", err)
@@ -152,6 +160,7 @@ func signPDF(t testing.TB, in []byte, key crypto.Signer, cert *x509.Certificate,
 		DigestAlgorithm:   digest,
 		Certificate:       cert,
 		CertificateChains: [][]*x509.Certificate{append([]*x509.Certificate{cert}, chain...)},
+		TSA:               sign.TSA{Stamp: stamp},
 	})
 	if err != nil {
 		t.Fatalf("pdfsign: %v", err)

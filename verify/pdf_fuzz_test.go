@@ -5,7 +5,11 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/certseal/certseal/keys"
 )
 
 // FuzzCheckPDF feeds CheckPDF mutations of signed PDFs: it must always
@@ -14,8 +18,22 @@ import (
 func FuzzCheckPDF(f *testing.F) {
 	fx := newPDFFixtures(f)
 	br, _ := byteRangeOf(f, fx.good)
+	// A signature with a time-stamp token, so the unsigned attributes and
+	// the token check are fuzzed too.
+	tsaCA, err := keys.LoadOrCreateDevCA(filepath.Join(f.TempDir(), "pki"), nil, time.Now())
+	if err != nil {
+		f.Fatal(err)
+	}
+	tsaDir := f.TempDir()
+	tsa, err := keys.OpenTSA(filepath.Join(tsaDir, "t.crt"), filepath.Join(tsaDir, "t.key"), tsaCA, "https://x.example", true, nil, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	stamped := signPDFStamped(f, fx.unsigned, fx.key, fx.seal, fx.chain(), crypto.SHA256,
+		func(req []byte) ([]byte, error) { return tsa.Stamp(context.Background(), req) })
 	for _, seed := range [][]byte{
 		fx.good,
+		stamped,
 		fx.unsigned,
 		append(bytes.Clone(fx.good), "\n% later\n"...),
 		signPDF(f, fx.good, fx.key, fx.seal, fx.chain(), crypto.SHA256),

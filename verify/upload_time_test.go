@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/sha256"
@@ -9,9 +8,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/digitorus/pdf"
-	"github.com/digitorus/pdfsign/sign"
 
 	"github.com/certseal/certseal/keys"
 	"github.com/certseal/certseal/registry"
@@ -89,26 +85,11 @@ func (f *timeFixture) issue(t *testing.T, stamper *keys.TSA, change func(s *regi
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := minimalPDF()
-	rdr, err := pdf.NewReader(bytes.NewReader(in), int64(len(in)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := sign.SignData{
-		Signature:         sign.SignDataSignature{CertType: sign.ApprovalSignature, Info: sign.SignDataSignatureInfo{Name: "Seal", Date: time.Now()}},
-		Signer:            key,
-		DigestAlgorithm:   crypto.SHA256,
-		Certificate:       chain[0],
-		CertificateChains: [][]*x509.Certificate{chain},
-	}
+	var stamp func([]byte) ([]byte, error)
 	if stamper != nil {
-		data.TSA = sign.TSA{Stamp: func(req []byte) ([]byte, error) { return stamper.Stamp(ctx, req) }}
+		stamp = func(req []byte) ([]byte, error) { return stamper.Stamp(ctx, req) }
 	}
-	var out bytes.Buffer
-	if err := sign.Sign(bytes.NewReader(in), &out, rdr, int64(len(in)), data); err != nil {
-		t.Fatal(err)
-	}
-	file := out.Bytes()
+	file := signPDFStamped(t, minimalPDF(), key, chain[0], chain[1:], crypto.SHA256, stamp)
 	sum := sha256.Sum256(file)
 	tok := sha256.Sum256([]byte("tok"))
 	err = store.InTx(ctx, func(tx registry.Tx) error {
