@@ -85,7 +85,7 @@ func OpenTSA(certFile, keyFile string, ca *CA, baseURL string, create bool, logg
 		if err := createTSA(certFile, keyFile, ca, baseURL, now()); err != nil {
 			return nil, fmt.Errorf("time-stamping authority: %w", err)
 		}
-		logger.Warn("created the time-stamping authority's key and certificate", "cert", certFile, "key", keyFile)
+		logger.Warn("created the time-stamping authority's key and certificate: back them up with the CA, and give every replica the same files (CERTSEAL_TSA_CERT, CERTSEAL_TSA_KEY)", "cert", certFile, "key", keyFile)
 	case errCert != nil || errKey != nil:
 		return nil, fmt.Errorf("time-stamping authority: need both %s and %s (%v; %v)", certFile, keyFile, errCert, errKey)
 	}
