@@ -24,10 +24,12 @@ import (
 
 type flagSet = flag.FlagSet
 
-// withApp parses the common settings, opens the app, runs fn and closes.
-// Only a command that may start a new installation passes create.
+// withApp parses the common settings, opens the app, runs fn and closes,
+// for a command that takes no operands: a stray word would end flag
+// parsing and silently drop the flags after it. Only a command that may
+// start a new installation passes create.
 func withApp(ctx context.Context, env *cliEnv, name string, create bool, args []string, extra func(*flagSet), fn func(*app, *flagSet) error) error {
-	return withAppOperands(ctx, env, name, create, args, extra, -1, fn)
+	return withAppOperands(ctx, env, name, create, args, extra, 0, fn)
 }
 
 // withAppOperands is withApp for a command that takes exactly operands

@@ -80,6 +80,16 @@ func TestUsageErrorsExitTwoOnOneLine(t *testing.T) {
 		{"batch", "submit", "--nonsense"},
 		{"batch", "submit", "x.csv"}, // no --server, no --key
 		{"version", "--nonsense"},
+		// A stray word ends flag parsing: what follows it must not be
+		// dropped silently (a key made without its --expires).
+		{"apikey", "create", "--role", "platform", "--name", "ops", "laptop", "--expires", "24h"},
+		{"serve", "stray"},
+		{"migrate", "stray"},
+		{"demo", "stray"},
+		{"audit", "verify", "stray"},
+		{"archive", "export", "--unit", "1", "--out", "d", "stray"},
+		{"apikey", "list", "stray"},
+		{"archive", "timestamp"},
 	}
 	for _, args := range lines {
 		code, out, errOut := runCLI(t, args...)

@@ -164,9 +164,12 @@ func watchRevocations(ctx context.Context, a *app, pki *keys.Responder, every ti
 }
 
 func runServe(ctx context.Context, env *cliEnv, args []string) error {
-	cfg, _, err := config.Parse("certseal serve", args, env.getenv, env.stdout, nil, synopsisOf("serve")...)
+	cfg, fs, err := config.Parse("certseal serve", args, env.getenv, env.stdout, nil, synopsisOf("serve")...)
 	if err != nil {
 		return err
+	}
+	if fs.NArg() != 0 {
+		return usageErr("serve")
 	}
 	// Batched: one write per access-log line would cost the verification
 	// page a fifth of its throughput. Warnings go out at once.
