@@ -47,8 +47,9 @@ type Batches struct {
 	// other replicas.
 	issued func(ctx context.Context, numbers []string)
 
-	runner string        // names this replica in the batches it claims
-	lease  time.Duration // how long a claim holds without renewal
+	runner    string         // names this replica in the batches it claims
+	lease     time.Duration  // how long a claim holds without renewal
+	submitter SubmitterCheck // nil: a batch runs whoever submitted it
 
 	ctx       context.Context // the service's lifetime: batches outlive their request
 	cancel    context.CancelFunc
@@ -68,6 +69,17 @@ func NewBatches(issuer *Issuer, store registry.Store, log *slog.Logger, issued f
 	return &Batches{issuer: issuer, store: store, log: log, maxRows: 10000, issued: issued, ctx: ctx, cancel: cancel, running: map[int64]bool{},
 		runner: rand.Text(), lease: 30 * time.Second}
 }
+
+// SubmitterCheck refuses, inside a batch's commit transaction, a batch
+// whose submitter may no longer issue (its API key revoked or expired):
+// a registry.Error fails the group's rows with it, another error leaves
+// them pending. actor is the batch's Actor.
+type SubmitterCheck func(ctx context.Context, tx registry.Tx, actor string, now time.Time) error
+
+// SetSubmitterCheck makes every commit of a batch ask check first, so a
+// batch submitted with a key revoked since stops at its next group on every
+// replica. Call it before any batch runs.
+func (b *Batches) SetSubmitterCheck(check SubmitterCheck) { b.submitter = check }
 
 // SetLease changes how long a claim on a batch holds without renewal
 // (default 30s), before any batch runs: tests shorten it.
@@ -634,6 +646,18 @@ func (r *batchRun) commitGroup(ctx context.Context, group []*rowDraft) ([]string
 	err := r.b.store.InTx(ctx, func(tx registry.Tx) error {
 		issued = issued[:0] // InTx may run this again
 		day := registry.Today(r.b.issuer.now())
+		if r.b.submitter != nil {
+			if err := r.b.submitter(ctx, tx, r.batch.Actor, r.b.issuer.now()); refusal(err) {
+				for _, rd := range group {
+					if err := r.fail(ctx, tx, *rd.row, err); err != nil {
+						return err
+					}
+				}
+				return nil
+			} else if err != nil {
+				return err
+			}
+		}
 		grants := map[string]grantRead{}
 		for _, rd := range group {
 			number, err := r.settle(ctx, tx, rd, day, grants)

@@ -240,6 +240,39 @@ func TestBatchSealRevokedMidway(t *testing.T) {
 	}
 }
 
+// The submitter may no longer issue (its API key was revoked) while its
+// batch runs: groups committed before stay issued, every later row fails
+// saying why, on whichever replica runs it.
+func TestBatchSubmitterRevokedMidway(t *testing.T) {
+	f := newFixture(t, backends[0].open(t))
+	var before int
+	var revoked atomic.Bool
+	bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), func(_ context.Context, numbers []string) {
+		before += len(numbers)
+		revoked.Store(true)
+	})
+	defer bs.Close()
+	bs.SetSubmitterCheck(func(_ context.Context, _ registry.Tx, actor string, _ time.Time) error {
+		if actor != "unit:1#1" {
+			t.Errorf("checked actor %q, want the batch's", actor)
+		}
+		if revoked.Load() {
+			return registry.Errf("unauthorized", "the API key that submitted this batch is revoked")
+		}
+		return nil
+	})
+	const n = 40 // three groups (maxGroup 16)
+	s := readBatch(t, f, submit(t, f, bs, n).ID)
+	if before == 0 || before == n || s.batch.Issued != before || s.batch.Failed != n-before || len(s.certs) != before {
+		t.Fatalf("batch %+v, %d certificates, %d issued before the revocation", s.batch, len(s.certs), before)
+	}
+	for _, row := range s.rows {
+		if row.State == registry.RowFailed && !strings.Contains(row.Error, "API key that submitted this batch is revoked") {
+			t.Errorf("failed %s", show(row))
+		}
+	}
+}
+
 // A seal change approved while a batch runs: drafts signed with the old
 // seal are not recorded but signed again with the new one, so the batch
 // completes and nothing is recorded with the old seal after the change.

@@ -95,6 +95,7 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 		svc.verifier.Invalidate(ctx, numbers...)
 		metrics.CertificatesIssued(len(numbers))
 	})
+	svc.batches.SetSubmitterCheck(api.BatchSubmitterAllowed)
 	svc.handler = api.New(api.Deps{
 		Store: a.store, Keys: a.keys, CA: a.ca, PKI: svc.pki, TSA: tsa.Handle(), Issuer: issuer, Batches: svc.batches, Verifier: svc.verifier,
 		Metrics: metrics, Log: a.log, BaseURL: cfg.BaseURL, KeyAlg: a.alg, Now: time.Now,

@@ -283,3 +283,30 @@ func TestRevocationHoldsOnEveryReplica(t *testing.T) {
 		})
 	}
 }
+
+// A batch stops issuing once the key that submitted it is revoked or
+// expired: the check the batch runner asks before each group.
+func TestBatchSubmitterAllowed(t *testing.T) {
+	store := plumbStore(t)
+	now := time.Now()
+	past := now.Add(-time.Minute)
+	_, live := plumbKey(t, store, registry.APIKey{Role: registry.RoleUnit, UnitID: 1})
+	_, revoked := plumbKey(t, store, registry.APIKey{Role: registry.RoleUnit, UnitID: 1, RevokedAt: &past, RevokedBy: "platform#1"})
+	_, expired := plumbKey(t, store, registry.APIKey{Role: registry.RoleUnit, UnitID: 1, ExpiresAt: &past})
+	for _, tc := range []struct {
+		actor   string
+		refused bool
+	}{
+		{Principal{KeyID: live.ID, Role: registry.RoleUnit, UnitID: 1}.Actor(), false},
+		{Principal{KeyID: revoked.ID, Role: registry.RoleUnit, UnitID: 1}.Actor(), true},
+		{Principal{KeyID: expired.ID, Role: registry.RoleUnit, UnitID: 1}.Actor(), true},
+		{"operator", false}, // not an API key's batch
+	} {
+		err := store.View(context.Background(), func(tx registry.Tx) error {
+			return BatchSubmitterAllowed(context.Background(), tx, tc.actor, now)
+		})
+		if got := err != nil && registry.CodeOf(err) == CodeUnauthorized; got != tc.refused || (err != nil && !tc.refused) {
+			t.Errorf("%s: %v, want refused %v", tc.actor, err, tc.refused)
+		}
+	}
+}

@@ -209,6 +209,7 @@ func newE2EWith(t testing.TB, wrap func(registry.Store) registry.Store) *e2eEnv 
 		verifier.Invalidate(ctx, numbers...)
 		metrics.CertificatesIssued(len(numbers))
 	})
+	batches.SetSubmitterCheck(BatchSubmitterAllowed)
 	t.Cleanup(batches.Close) // runs before the store closes (cleanups are LIFO)
 	fk := &failingKeys{SealKeys: soft}
 	var handlerStore registry.Store = store

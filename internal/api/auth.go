@@ -37,6 +37,26 @@ func (p Principal) Actor() string {
 	return string(p.Role) + id
 }
 
+// BatchSubmitterAllowed is the signer's SubmitterCheck for batches that
+// API keys submitted: a batch stops issuing once the key that submitted it
+// is revoked or expired (the key's id ends its actor, see Actor). Batches
+// of other actors (the operator's) are not checked.
+func BatchSubmitterAllowed(ctx context.Context, tx registry.Tx, actor string, now time.Time) error {
+	_, id, ok := strings.Cut(actor, "#")
+	keyID, err := strconv.ParseInt(id, 10, 64)
+	if !ok || err != nil {
+		return nil
+	}
+	k, err := tx.APIKey(ctx, keyID, registry.NoLock)
+	if err != nil {
+		return err
+	}
+	if st := k.StateOn(now); st != registry.APIKeyActive {
+		return registry.Errf(CodeUnauthorized, "the API key that submitted this batch (%d) is %s: the rest of the batch is not issued", keyID, st)
+	}
+	return nil
+}
+
 // CanUnit reports whether the caller may act on the unit's objects:
 // the platform on every unit, a unit on itself. Reviewers are scoped by
 // jurisdiction instead (CanJurisdiction, or CanView with the unit at hand).
