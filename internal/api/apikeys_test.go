@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -308,5 +309,42 @@ func TestBatchSubmitterAllowed(t *testing.T) {
 		if got := err != nil && registry.CodeOf(err) == CodeUnauthorized; got != tc.refused || (err != nil && !tc.refused) {
 			t.Errorf("%s: %v, want refused %v", tc.actor, err, tc.refused)
 		}
+	}
+}
+
+// failingWrites refuses every write transaction, as PostgreSQL refuses
+// an application role that lacks a grant.
+type failingWrites struct{ countingStore }
+
+func (s *failingWrites) InTx(ctx context.Context, fn func(registry.Tx) error) error {
+	s.writes.Add(1)
+	return errors.New("permission denied for table api_keys")
+}
+
+// A key's use that cannot be noted is not tried again on every request.
+func TestKeyTouchFailureIsNotRetriedEveryRequest(t *testing.T) {
+	inner := plumbStore(t)
+	key, _ := plumbKey(t, inner, registry.APIKey{Role: registry.RolePlatform})
+	store := &failingWrites{countingStore{Store: inner}}
+	now := time.Now()
+	h := Authenticate(store, func() time.Time { return now }, slog.New(slog.DiscardHandler))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	for range 5 {
+		req := httptest.NewRequest("GET", "/api/v1/units", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("request refused: %d", rec.Code)
+		}
+	}
+	if n := store.writes.Load(); n != 1 {
+		t.Errorf("%d attempts to note the key's use in five requests, want 1", n)
+	}
+	now = now.Add(registry.APIKeyTouchEvery + time.Second)
+	req := httptest.NewRequest("GET", "/api/v1/units", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if n := store.writes.Load(); n != 2 {
+		t.Errorf("after a minute: %d attempts, want 2", n)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/certseal/certseal/registry"
@@ -155,6 +156,7 @@ func bearerKey(header string) string {
 // replica at its next request. The key's last use is written at most once
 // per registry.APIKeyTouchEvery, so authenticating stays a read.
 func Authenticate(store registry.Store, now func() time.Time, log *slog.Logger) func(http.Handler) http.Handler {
+	touch := &keyTouch{store: store, log: log}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			header := r.Header.Get("Authorization")
@@ -190,7 +192,7 @@ func Authenticate(store registry.Store, now func() time.Time, log *slog.Logger) 
 				WriteProblem(w, r, registry.Errf(CodeUnauthorized, "API key %d expired on %s: ask for a new key", k.ID, k.ExpiresAt.Format(time.RFC3339)))
 				return
 			}
-			touchAPIKey(r.Context(), store, log, k, at)
+			touch.note(r.Context(), k, at)
 			p := Principal{KeyID: k.ID, Role: k.Role, Jurisdiction: k.Jurisdiction, UnitID: k.UnitID}
 			setInfoActor(r.Context(), p.Actor())
 			next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
@@ -198,18 +200,41 @@ func Authenticate(store registry.Store, now func() time.Time, log *slog.Logger) 
 	}
 }
 
+// keyTouch notes keys' use. A failed note (the application role without
+// the grant, after an upgrade) is not tried again for that key within
+// registry.APIKeyTouchEvery, so it costs one transaction and one warning
+// a minute, not one a request.
+type keyTouch struct {
+	store  registry.Store
+	log    *slog.Logger
+	failed sync.Map // key id -> time.Time of the last failed note
+}
+
+func (t *keyTouch) note(ctx context.Context, k registry.APIKey, at time.Time) {
+	if last, ok := t.failed.Load(k.ID); ok && at.Sub(last.(time.Time)) < registry.APIKeyTouchEvery {
+		return
+	}
+	if touchAPIKey(ctx, t.store, t.log, k, at) {
+		t.failed.Delete(k.ID)
+	} else {
+		t.failed.Store(k.ID, at)
+	}
+}
+
 // touchAPIKey notes the key's use when the stored last use is older than
 // the interval. It is telemetry, not a state change (no audit event), and
 // a failure to write it never refuses the request.
-func touchAPIKey(ctx context.Context, store registry.Store, log *slog.Logger, k registry.APIKey, at time.Time) {
+func touchAPIKey(ctx context.Context, store registry.Store, log *slog.Logger, k registry.APIKey, at time.Time) bool {
 	notBefore := at.Add(-registry.APIKeyTouchEvery)
 	if k.LastUsedAt != nil && !k.LastUsedAt.Before(notBefore) {
-		return
+		return true
 	}
 	err := store.InTx(ctx, func(tx registry.Tx) error { return tx.TouchAPIKey(ctx, k.ID, at, notBefore) })
 	if err != nil {
-		log.WarnContext(ctx, "could not record an API key's last use", "key_id", k.ID, "err", err)
+		log.WarnContext(ctx, "could not record an API key's last use; not tried again for a minute", "key_id", k.ID, "err", err)
+		return false
 	}
+	return true
 }
 
 // Require lets through callers whose role is one of roles: no principal is
