@@ -181,7 +181,7 @@ func (s *Service) PDFByToken(ctx context.Context, number, token string) (registr
 	var c registry.Certificate
 	var pdf []byte
 	err = s.store.View(ctx, func(tx registry.Tx) error {
-		versions, err := tx.ListCertificates(ctx, registry.CertFilter{Number: number, WithoutPhoto: true})
+		versions, err := tx.ListCertificates(ctx, registry.CertFilter{Number: number, WithoutPersonalData: true})
 		if err != nil {
 			return err
 		}
