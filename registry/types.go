@@ -301,6 +301,7 @@ type APIKey struct {
 	UnitID       int64      `json:"unit_id,omitempty"`
 	Name         string     `json:"name"`
 	CreatedAt    time.Time  `json:"created_at"`
+	CreatedBy    string     `json:"created_by,omitempty"` // the actor that made it ("operator": the command line)
 	ExpiresAt    *time.Time `json:"expires_at,omitempty"` // nil: until revoked
 	// LastUsedAt is kept to the minute (see APIKeyTouchEvery): exact
 	// enough to find a forgotten key, cheap enough for every request.

@@ -94,16 +94,26 @@ func runAPIKey(ctx context.Context, env *cliEnv, args []string) error {
 			return listAPIKeys(ctx, env.stdout, a.store, time.Now())
 		})
 	case "revoke":
-		return withAppOperands(ctx, env, "apikey revoke", false, args[1:], nil, 1, func(a *app, fs *flagSet) error {
+		var withCreated bool
+		extra := func(fs *flagSet) {
+			fs.BoolVar(&withCreated, "with-created", false, "also revoke the keys this key made over the API, and theirs (for a leaked platform key)")
+		}
+		return withAppOperands(ctx, env, "apikey revoke", false, args[1:], extra, 1, func(a *app, fs *flagSet) error {
 			id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
 			if err != nil || id <= 0 {
 				return usageErr("apikey revoke")
 			}
-			k, err := api.RevokeAPIKey(ctx, a.store, id, "operator", "", time.Now())
+			revoked, err := api.RevokeAPIKey(ctx, a.store, id, "operator", "", time.Now(), withCreated)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.stderr, "API key %d (%s) revoked: every replica refuses it from its next request\n", k.ID, k.Role)
+			for i, k := range revoked {
+				how := "revoked"
+				if i > 0 {
+					how = fmt.Sprintf("revoked with it (made by %s)", k.CreatedBy)
+				}
+				fmt.Fprintf(env.stderr, "API key %d (%s) %s: every replica refuses it from its next request\n", k.ID, k.Role, how)
+			}
 			return nil
 		})
 	}
@@ -156,7 +166,7 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 // scope and history; the secret is not stored, so it cannot be shown.
 func listAPIKeys(ctx context.Context, w io.Writer, store registry.Store, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tROLE\tSCOPE\tNAME\tCREATED (UTC+8)\tLAST USED\tEXPIRES\tSTATE")
+	fmt.Fprintln(tw, "ID\tROLE\tSCOPE\tNAME\tCREATED (UTC+8)\tBY\tLAST USED\tEXPIRES\tSTATE")
 	when := func(t *time.Time) string {
 		if t == nil {
 			return "-"
@@ -184,7 +194,8 @@ func listAPIKeys(ctx context.Context, w io.Writer, store registry.Store, now tim
 			if k.RevokedAt != nil {
 				state += " " + when(k.RevokedAt) + " by " + k.RevokedBy
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Role, scope, orDash(k.Name), when(&k.CreatedAt), when(k.LastUsedAt), when(k.ExpiresAt), state)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Role, scope, orDash(k.Name), when(&k.CreatedAt), orDash(k.CreatedBy),
+				when(k.LastUsedAt), when(k.ExpiresAt), state)
 		}
 		if len(page) < 1000 {
 			return tw.Flush()

@@ -39,7 +39,7 @@ func commands() []command {
 		{"serve", []string{"certseal serve [--addr HOST:PORT] [settings]"}, "run the service", runServe},
 		{"migrate", []string{"certseal migrate [--grant-app-role ROLE] [settings]"}, "create or upgrade the database schema and exit", runMigrate},
 		{"apikey", []string{"certseal apikey create --role platform|reviewer|unit [--jurisdiction J] [--unit ID] [--name N] [--expires 720h|YYYY-MM-DD] [settings]",
-			"certseal apikey list [settings]", "certseal apikey revoke [settings] ID"},
+			"certseal apikey list [settings]", "certseal apikey revoke [--with-created] [settings] ID"},
 			"make, list or revoke API keys (a new key is printed alone on stdout)", runAPIKey},
 		{"demo", []string{"certseal demo [settings]"}, "create a demo unit, filing, seal and certificate", runDemo},
 		{"verify-pdf", []string{"certseal verify-pdf [--json] [settings] FILE"}, "check a certificate PDF offline", runVerifyPDF},

@@ -109,6 +109,7 @@ type apiKeyAnswer struct {
 	LastUsedAt *time.Time           `json:"last_used_at"`
 	RevokedAt  *time.Time           `json:"revoked_at"`
 	RevokedBy  string               `json:"revoked_by"`
+	CreatedBy  string               `json:"created_by"`
 }
 
 // The platform makes, lists and revokes keys over the API; the secret is
@@ -347,4 +348,37 @@ func TestKeyTouchFailureIsNotRetriedEveryRequest(t *testing.T) {
 	if n := store.writes.Load(); n != 2 {
 		t.Errorf("after a minute: %d attempts, want 2", n)
 	}
+}
+
+// A leaked platform key may have minted more keys over the API: revoking
+// it with with_created revokes them too, and theirs, in one step; keys
+// made by others stay. Every key says who made it.
+func TestRevokeWithTheKeysItMade(t *testing.T) {
+	w := newWorld(t)
+	mk := func(by string, body map[string]any) apiKeyAnswer {
+		t.Helper()
+		var made apiKeyAnswer
+		w.must(call{method: "POST", path: "/api/v1/api-keys", key: by, body: body}, http.StatusCreated, &made)
+		return made
+	}
+	leaked := mk(w.platform, map[string]any{"role": "platform", "name": "leaked"})
+	minted := mk(leaked.Key, map[string]any{"role": "platform", "name": "minted"})
+	mintedUnit := mk(minted.Key, map[string]any{"role": "unit", "unit_id": w.a.ID})
+	other := mk(w.platform, map[string]any{"role": "unit", "unit_id": w.a.ID})
+	if want := fmt.Sprintf("platform#%d", leaked.ID); minted.CreatedBy != want {
+		t.Errorf("minted key made by %q, want %q", minted.CreatedBy, want)
+	}
+	w.must(call{method: "POST", path: fmt.Sprintf("/api/v1/api-keys/%d/revoke?with_created=maybe", leaked.ID), key: w.platform}, http.StatusUnprocessableEntity, nil)
+	var out struct {
+		apiKeyAnswer
+		AlsoRevoked []apiKeyAnswer `json:"also_revoked"`
+	}
+	w.must(call{method: "POST", path: fmt.Sprintf("/api/v1/api-keys/%d/revoke?with_created=true", leaked.ID), key: w.platform}, http.StatusOK, &out)
+	if out.ID != leaked.ID || out.State != registry.APIKeyRevoked || len(out.AlsoRevoked) != 2 {
+		t.Fatalf("revocation answer %+v", out)
+	}
+	for _, k := range []apiKeyAnswer{leaked, minted, mintedUnit} {
+		wantProblem(t, w.do(call{method: "GET", path: "/api/v1/units/" + fmt.Sprint(w.a.ID), key: k.Key}), http.StatusUnauthorized, CodeUnauthorized, "")
+	}
+	w.must(call{method: "GET", path: "/api/v1/units/" + fmt.Sprint(w.a.ID), key: other.Key}, http.StatusOK, nil)
 }

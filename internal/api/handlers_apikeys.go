@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/certseal/certseal/registry"
@@ -19,7 +21,7 @@ func CreateAPIKey(ctx context.Context, store registry.Store, k registry.APIKey, 
 		return "", k, err
 	}
 	key, hash := NewAPIKey()
-	k.Hash, k.CreatedAt = hash, now
+	k.Hash, k.CreatedAt, k.CreatedBy = hash, now, actor
 	err := store.InTx(ctx, func(tx registry.Tx) error {
 		if k.Role == registry.RoleUnit {
 			if _, err := tx.Unit(ctx, k.UnitID); err != nil {
@@ -36,23 +38,75 @@ func CreateAPIKey(ctx context.Context, store registry.Store, k registry.APIKey, 
 }
 
 // RevokeAPIKey revokes key id with its audit event; every replica refuses
-// the key from its next request (Authenticate caches nothing).
-func RevokeAPIKey(ctx context.Context, store registry.Store, id int64, actor, requestID string, now time.Time) (registry.APIKey, error) {
-	var k registry.APIKey
-	err := store.InTx(ctx, func(tx registry.Tx) (err error) {
-		if k, err = tx.APIKey(ctx, id, registry.LockUpdate); err != nil {
+// the key from its next request (Authenticate caches nothing). With
+// withCreated it also revokes, in the same transaction, the keys that key
+// made, and the keys those made, and so on (a leaked platform key may have
+// minted more); those are returned after it.
+func RevokeAPIKey(ctx context.Context, store registry.Store, id int64, actor, requestID string, now time.Time, withCreated bool) ([]registry.APIKey, error) {
+	var revoked []registry.APIKey
+	err := store.InTx(ctx, func(tx registry.Tx) error {
+		revoked = revoked[:0] // InTx may run this again
+		k, err := tx.APIKey(ctx, id, registry.LockUpdate)
+		if err != nil {
 			return err
 		}
-		if err := registry.RevokeAPIKey(&k, actor, now); err != nil {
+		if err := revokeKey(ctx, tx, &k, actor, requestID, now); err != nil {
 			return err
 		}
-		if err := tx.UpdateAPIKey(ctx, &k); err != nil {
+		revoked = append(revoked, k)
+		if !withCreated {
+			return nil
+		}
+		all, err := allAPIKeys(ctx, tx)
+		if err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &registry.AuditEvent{At: now, Actor: actor, Action: "apikey.revoke", SubjectType: "apikey",
-			SubjectID: fmt.Sprint(k.ID), RequestID: requestID, PayloadDigest: audit.Digest(k)})
+		for i := 0; i < len(revoked); i++ { // revoked grows as makers are found
+			maker := "#" + strconv.FormatInt(revoked[i].ID, 10)
+			for _, c := range all {
+				if strings.HasSuffix(c.CreatedBy, maker) && c.RevokedAt == nil {
+					c, err := tx.APIKey(ctx, c.ID, registry.LockUpdate)
+					if err != nil {
+						return err
+					}
+					if err := revokeKey(ctx, tx, &c, actor, requestID, now); err != nil {
+						return err
+					}
+					revoked = append(revoked, c)
+				}
+			}
+		}
+		return nil
 	})
-	return k, err
+	return revoked, err
+}
+
+func revokeKey(ctx context.Context, tx registry.Tx, k *registry.APIKey, actor, requestID string, now time.Time) error {
+	if err := registry.RevokeAPIKey(k, actor, now); err != nil {
+		return err
+	}
+	if err := tx.UpdateAPIKey(ctx, k); err != nil {
+		return err
+	}
+	return tx.AppendAudit(ctx, &registry.AuditEvent{At: now, Actor: actor, Action: "apikey.revoke", SubjectType: "apikey",
+		SubjectID: fmt.Sprint(k.ID), RequestID: requestID, PayloadDigest: audit.Digest(*k)})
+}
+
+// allAPIKeys reads every key: a short table (one per platform, reviewer
+// office and unit).
+func allAPIKeys(ctx context.Context, tx registry.Tx) ([]registry.APIKey, error) {
+	var all []registry.APIKey
+	for after := int64(0); ; {
+		page, err := tx.ListAPIKeys(ctx, registry.Page{AfterID: after, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if len(page) < 1000 {
+			return all, nil
+		}
+		after = page[len(page)-1].ID
+	}
 }
 
 // apiKeyJSON is a key as listed: its scope and history, never the secret
@@ -134,6 +188,28 @@ func (s *server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, err)
 		return
 	}
-	k, err := RevokeAPIKey(r.Context(), s.Store, id, principal(r).Actor(), RequestIDFrom(r.Context()), s.Now())
-	answer(w, r, apiKeyView(k, s.Now()), err)
+	withCreated := false
+	if v := r.URL.Query().Get("with_created"); v != "" {
+		if withCreated, err = strconv.ParseBool(v); err != nil {
+			WriteProblem(w, r, registry.FieldErr("with_created", "must be true or false"))
+			return
+		}
+	}
+	revoked, err := RevokeAPIKey(r.Context(), s.Store, id, principal(r).Actor(), RequestIDFrom(r.Context()), s.Now(), withCreated)
+	if err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	out := apiKeyRevocationJSON{apiKeyView(revoked[0], s.Now()), []apiKeyJSON{}}
+	for _, k := range revoked[1:] {
+		out.AlsoRevoked = append(out.AlsoRevoked, apiKeyView(k, s.Now()))
+	}
+	answer(w, r, out, nil)
+}
+
+// apiKeyRevocationJSON is the revoked key and, with with_created=true,
+// the keys it had made that were revoked with it.
+type apiKeyRevocationJSON struct {
+	apiKeyJSON
+	AlsoRevoked []apiKeyJSON `json:"also_revoked"`
 }

@@ -30,7 +30,7 @@ func TestAPIKeyCommands(t *testing.T) {
 		t.Fatalf("a new key: %d", got)
 	}
 	list := CLI(t, s.Env, "apikey", "list")
-	row := regexp.MustCompile(`(?m)^(\d+)\s+platform\s+-\s+nightly export\s+\S+ \S+\s+(\S+ \S+)\s+(\S+ \S+)\s+active$`).FindStringSubmatch(list)
+	row := regexp.MustCompile(`(?m)^(\d+)\s+platform\s+-\s+nightly export\s+\S+ \S+\s+operator\s+(\S+ \S+)\s+(\S+ \S+)\s+active$`).FindStringSubmatch(list)
 	if row == nil || row[3] != day+" 00:00" || row[2] == "-" {
 		t.Fatalf("apikey list, want the key active with its last use and its expiry from the start of %s:\n%s", day, list)
 	}

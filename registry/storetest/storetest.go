@@ -898,7 +898,7 @@ func testAPIKeyLifecycle(t *testing.T, s RawStore) {
 	expires := t0.Add(24 * time.Hour)
 	keys := []registry.APIKey{
 		{Hash: []byte("h1"), Role: registry.RolePlatform, Name: "province", CreatedAt: t0},
-		{Hash: []byte("h2"), Role: registry.RoleReviewer, Jurisdiction: "威海市", CreatedAt: t0, ExpiresAt: &expires},
+		{Hash: []byte("h2"), Role: registry.RoleReviewer, Jurisdiction: "威海市", CreatedAt: t0, ExpiresAt: &expires, CreatedBy: "platform#1"},
 	}
 	must(t, s.InTx(ctx, func(tx registry.Tx) error {
 		for i := range keys {
@@ -907,6 +907,13 @@ func testAPIKeyLifecycle(t *testing.T, s RawStore) {
 			}
 		}
 		return nil
+	}))
+	must(t, s.View(ctx, func(tx registry.Tx) error {
+		k, err := tx.APIKey(ctx, keys[1].ID, registry.NoLock)
+		if err == nil && k.CreatedBy != "platform#1" {
+			t.Errorf("created_by %q, want platform#1", k.CreatedBy)
+		}
+		return err
 	}))
 	// Two revocations of one key race: exactly one wins, as with seals.
 	errs := race(2, func() error {

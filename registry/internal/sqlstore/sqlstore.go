@@ -670,13 +670,13 @@ func (t *Tx) AuditEvents(ctx context.Context, afterSeq int64, n int) ([]registry
 
 // --- API keys ---------------------------------------------------------------
 
-const apiKeyCols = `id, hash, role, jurisdiction, unit_id, name, created_at, expires_at, last_used_at, revoked_at, revoked_by, rev`
+const apiKeyCols = `id, hash, role, jurisdiction, unit_id, name, created_at, expires_at, last_used_at, revoked_at, revoked_by, rev, created_by`
 
 func scanAPIKey(r Row) (registry.APIKey, error) {
 	var k registry.APIKey
 	var at int64
 	var expires, used, revoked *int64
-	err := r.Scan(&k.ID, &k.Hash, &k.Role, &k.Jurisdiction, &k.UnitID, &k.Name, &at, &expires, &used, &revoked, &k.RevokedBy, &k.Rev)
+	err := r.Scan(&k.ID, &k.Hash, &k.Role, &k.Jurisdiction, &k.UnitID, &k.Name, &at, &expires, &used, &revoked, &k.RevokedBy, &k.Rev, &k.CreatedBy)
 	k.CreatedAt = fromMicros(at)
 	k.ExpiresAt, k.LastUsedAt, k.RevokedAt = fromMicrosPtr(expires), fromMicrosPtr(used), fromMicrosPtr(revoked)
 	return k, err
@@ -684,9 +684,9 @@ func scanAPIKey(r Row) (registry.APIKey, error) {
 
 func (t *Tx) CreateAPIKey(ctx context.Context, k *registry.APIKey) error {
 	k.Rev = 1
-	err := t.c.QueryRow(ctx, `INSERT INTO api_keys (hash, role, jurisdiction, unit_id, name, created_at, expires_at, revoked_at, revoked_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-		k.Hash, k.Role, k.Jurisdiction, k.UnitID, k.Name, micros(k.CreatedAt), microsPtr(k.ExpiresAt), microsPtr(k.RevokedAt), k.RevokedBy).Scan(&k.ID)
+	err := t.c.QueryRow(ctx, `INSERT INTO api_keys (hash, role, jurisdiction, unit_id, name, created_at, expires_at, revoked_at, revoked_by, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+		k.Hash, k.Role, k.Jurisdiction, k.UnitID, k.Name, micros(k.CreatedAt), microsPtr(k.ExpiresAt), microsPtr(k.RevokedAt), k.RevokedBy, k.CreatedBy).Scan(&k.ID)
 	if err != nil {
 		return t.duplicate(err, "API key")
 	}
