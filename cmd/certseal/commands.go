@@ -173,35 +173,30 @@ func listAPIKeys(ctx context.Context, w io.Writer, store registry.Store, now tim
 		}
 		return t.In(registry.ChinaTZ).Format("2006-01-02 15:04")
 	}
-	for after := int64(0); ; {
-		var page []registry.APIKey
-		err := store.View(ctx, func(tx registry.Tx) (err error) {
-			page, err = tx.ListAPIKeys(ctx, registry.Page{AfterID: after, Limit: 1000})
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range page {
-			scope := "-"
-			switch k.Role {
-			case registry.RoleReviewer:
-				scope = k.Jurisdiction
-			case registry.RoleUnit:
-				scope = "unit " + strconv.FormatInt(k.UnitID, 10)
-			}
-			state := string(k.StateOn(now))
-			if k.RevokedAt != nil {
-				state += " " + when(k.RevokedAt) + " by " + k.RevokedBy
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Role, scope, orDash(k.Name), when(&k.CreatedAt), orDash(k.CreatedBy),
-				when(k.LastUsedAt), when(k.ExpiresAt), state)
-		}
-		if len(page) < 1000 {
-			return tw.Flush()
-		}
-		after = page[len(page)-1].ID
+	var all []registry.APIKey
+	err := store.View(ctx, func(tx registry.Tx) (err error) {
+		all, err = api.AllAPIKeys(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return err
 	}
+	for _, k := range all {
+		scope := "-"
+		switch k.Role {
+		case registry.RoleReviewer:
+			scope = k.Jurisdiction
+		case registry.RoleUnit:
+			scope = "unit " + strconv.FormatInt(k.UnitID, 10)
+		}
+		state := string(k.StateOn(now))
+		if k.RevokedAt != nil {
+			state += " " + when(k.RevokedAt) + " by " + k.RevokedBy
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Role, scope, orDash(k.Name), when(&k.CreatedAt), orDash(k.CreatedBy),
+			when(k.LastUsedAt), when(k.ExpiresAt), state)
+	}
+	return tw.Flush()
 }
 
 func orDash(s string) string {

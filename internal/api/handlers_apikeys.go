@@ -57,7 +57,7 @@ func RevokeAPIKey(ctx context.Context, store registry.Store, id int64, actor, re
 		if !withCreated {
 			return nil
 		}
-		all, err := allAPIKeys(ctx, tx)
+		all, err := AllAPIKeys(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -92,9 +92,9 @@ func revokeKey(ctx context.Context, tx registry.Tx, k *registry.APIKey, actor, r
 		SubjectID: fmt.Sprint(k.ID), RequestID: requestID, PayloadDigest: audit.Digest(*k)})
 }
 
-// allAPIKeys reads every key: a short table (one per platform, reviewer
+// AllAPIKeys reads every key: a short table (one per platform, reviewer
 // office and unit).
-func allAPIKeys(ctx context.Context, tx registry.Tx) ([]registry.APIKey, error) {
+func AllAPIKeys(ctx context.Context, tx registry.Tx) ([]registry.APIKey, error) {
 	var all []registry.APIKey
 	for after := int64(0); ; {
 		page, err := tx.ListAPIKeys(ctx, registry.Page{AfterID: after, Limit: 1000})
