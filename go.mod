@@ -60,3 +60,8 @@ require (
 // signed revision can carry a Document Security Store.
 // See internal/third_party/pdfsign/PATCHES.md.
 replace github.com/digitorus/pdfsign => ./internal/third_party/pdfsign
+
+// A copy of gopdf v0.33.0 whose embedded font subset is compressed at the
+// level SetCompressLevel sets (upstream: always the default level, a quarter
+// of a certificate's CPU). See internal/third_party/gopdf/PATCHES.md.
+replace github.com/signintech/gopdf => ./internal/third_party/gopdf

@@ -1,7 +1,6 @@
 package gopdf
 
 import (
-	"compress/zlib"
 	"errors"
 	"fmt"
 	"io"
@@ -25,12 +24,12 @@ var ErrNotSupportShortIndexYet = errors.New("not support none short index yet")
 // PdfDictionaryObj pdf dictionary object
 type PdfDictionaryObj struct {
 	PtrToSubsetFontObj *SubsetFontObj
-	//getRoot            func() *GoPdf
-	pdfProtection *PDFProtection
+	getRoot            func() *GoPdf
+	pdfProtection      *PDFProtection
 }
 
 func (p *PdfDictionaryObj) init(funcGetRoot func() *GoPdf) {
-	//p.getRoot = funcGetRoot
+	p.getRoot = funcGetRoot
 }
 
 func (p *PdfDictionaryObj) setProtection(pr *PDFProtection) {
@@ -52,12 +51,22 @@ func (p *PdfDictionaryObj) write(w io.Writer, objID int) error {
 	zbuff := GetBuffer()
 	defer PutBuffer(zbuff)
 
-	gzipwriter := zlib.NewWriter(zbuff)
+	// certseal patch: the font stream follows SetCompressLevel like the
+	// content streams (upstream always used zlib.DefaultCompression).
+	// It also comes from a pool (zlib_pool.go).
+	level := p.getRoot().compressLevel
+	gzipwriter, err := getZlibWriter(zbuff, level)
+	if err != nil {
+		return err
+	}
 	_, err = gzipwriter.Write(b)
 	if err != nil {
 		return err
 	}
-	gzipwriter.Close()
+	if err := gzipwriter.Close(); err != nil {
+		return err
+	}
+	putZlibWriter(gzipwriter, level)
 
 	fmt.Fprintf(w, "<</Length %d\n", zbuff.Len())
 	io.WriteString(w, "/Filter /FlateDecode\n")
