@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/certseal/certseal/registry"
@@ -160,7 +161,7 @@ func (f Format) ContentType() string {
 // FormatFor picks JSON when the client asks for it, HTML otherwise.
 func FormatFor(r *http.Request) Format {
 	for _, v := range r.Header.Values("Accept") {
-		if bytes.Contains([]byte(v), []byte("application/json")) {
+		if strings.Contains(v, "application/json") {
 			return JSON
 		}
 	}
@@ -175,7 +176,7 @@ func render(a Answer, f Format, withPhoto, offerPDF bool) ([]byte, error) {
 		return append(b, '\n'), err // as the API's own answers end, so curl output ends its line
 	}
 	v := pageView{Answer: a, SealStateText: sealStateText[a.SealState], OfferPDF: offerPDF,
-		ServerTimeText: a.ServerTime.In(registry.ChinaTZ).Format("2006-01-02 15:04:05")}
+		ServerTimeText: a.ServerTime.In(registry.ChinaTZ).Format(serverTimeLayout)}
 	if a.IssuedAt != nil {
 		v.IssuedAtText = a.IssuedAt.In(registry.ChinaTZ).Format("2006-01-02 15:04")
 	}
