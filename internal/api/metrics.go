@@ -116,7 +116,7 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
+		start := startOf(infoFrom(r.Context()))
 		r = withRouteContext(r)
 		m.inFlight.Inc()
 		ww := wrapWriter(w)
