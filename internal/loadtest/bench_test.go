@@ -278,7 +278,7 @@ func (d *deployment) handler(b *testing.B, c verify.Cache, level slog.Level) htt
 	}
 	return api.New(api.Deps{Store: d.store, PKI: pki, Verifier: svc, Metrics: api.NewMetrics(), Log: log,
 		AccessLog: &api.TextAccessLog{W: io.Discard, Level: level}, // as certseal serve logs text
-		BaseURL: "http://127.0.0.1:8080", Now: time.Now,
+		BaseURL:   "http://127.0.0.1:8080", Now: time.Now,
 		// One client sends everything here; production limits it.
 		PublicRate: 1e9, PublicBurst: 1 << 30})
 }
