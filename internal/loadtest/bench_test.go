@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,7 +52,8 @@ import (
 //	uncached/postgres      the same on PostgreSQL
 //
 // The cached and bare cases run in parallel on GOMAXPROCS goroutines;
-// compare their ns/op (the time per answer the machine can give).
+// compare their ns/op (the time per answer the machine can give) and, on
+// a busy machine, their cpu-ns/op (CPU time per answer).
 func BenchmarkVerifyPage(b *testing.B) {
 	sq := demoData(b, "")
 	page := sq.get(b, sq.handler(b, memcache.New(memcache.Options{}), slog.LevelInfo))
@@ -113,9 +115,25 @@ func dropKeys(u, prefix string) {
 	}
 }
 
+// cpuTime is the CPU time the process has used (all threads: the
+// benchmark's goroutines, the garbage collector).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU adds cpu-ns/op: on a machine shared with other work, ns/op
+// (wall time) grows with the others' load, CPU time per request much less.
+func reportCPU(b *testing.B) func() {
+	start := cpuTime()
+	return func() { b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op") }
+}
+
 // parallel serves GET path on every benchmark goroutine.
 func parallel(b *testing.B, h http.Handler, path string) {
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		w, r := newDiscard(), httptest.NewRequest(http.MethodGet, path, nil)
 		for pb.Next() {
@@ -131,6 +149,7 @@ func parallel(b *testing.B, h http.Handler, path string) {
 
 func serial(b *testing.B, h http.Handler, path string) {
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	w, r := newDiscard(), httptest.NewRequest(http.MethodGet, path, nil)
 	for b.Loop() {
 		w.reset()
