@@ -43,7 +43,7 @@ func benchmarkBatch(b *testing.B, rows int, ltv bool) {
 		issuer = signer.NewIssuer(signer.IssuerDeps{Store: f.store, PII: storetest.PII(), Keys: f.keys, Chains: f.ca, Renderer: f.render,
 			BaseURL: "https://zc.example.cn", Calendar: f.calendar, Now: func() time.Time { return f.now }})
 	}
-	batches := signer.NewBatches(issuer, f.store, slog.New(slog.DiscardHandler), nil)
+	batches := signer.NewBatches(issuer, f.store, slog.New(slog.DiscardHandler))
 	b.Cleanup(batches.Close)
 	ctx := context.Background()
 	var total, submitting time.Duration
