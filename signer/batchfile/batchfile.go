@@ -125,13 +125,10 @@ func (f File) Column(i int, field string) string {
 // there are no RowErrors. Photos are decoded but not checked: signer.Issuer.Prepare
 // does that.
 //
-// Columns (header cell, or the JSON key) may be given by their Chinese
-// header or their JSON name, in any order: 姓名 name, 性别 gender, 身份证号
-// id_number, 职称系列 series, 从事专业 specialty, 职称层级 level, 评聘岗位 post,
-// 聘期开始 term_from, 聘期结束 term_to, 评聘委员会名称 committee, 公布文号
-// publication_number, 聘任日期 appointed_on, 照片 photo (base64 of a JPEG or
-// PNG), all required; and, optional, 评聘结束日期 appraisal_ended_on and
-// 聘用结果备案日期 result_filed_on. Dates are YYYY-MM-DD; CSV and XLSX also take
+// The columns are registry.AppointmentFields (姓名 name, 性别 gender, ...,
+// 照片 photo as base64 of a JPEG or PNG, and the optional deadline days):
+// each (header cell, or the JSON key) may be given by its Chinese header or
+// its JSON name, in any order. Dates are YYYY-MM-DD; CSV and XLSX also take
 // 2023/7/1, 2023.7.1 and 2023年7月1日 (how spreadsheets show dates), and XLSX
 // takes date cells. A spreadsheet's data ends at its first empty row, so
 // notes below the table are ignored. Two rows with the same ID number,
