@@ -16,6 +16,7 @@ import (
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/registry/storetest"
 	"github.com/certseal/certseal/signer"
+	"github.com/certseal/certseal/signer/batchfile"
 	"github.com/certseal/certseal/verify"
 	"github.com/certseal/certseal/verify/memcache"
 )
@@ -44,18 +45,21 @@ func benchmarkBatch(b *testing.B, store registry.Store, rows int, ltv bool) {
 		issuer = signer.NewIssuer(signer.IssuerDeps{Store: f.store, PII: storetest.PII(), Keys: f.keys, Chains: f.ca, Renderer: f.render,
 			BaseURL: "https://zc.example.cn", Calendar: f.calendar, Now: func() time.Time { return f.now }})
 	}
-	// The verification cache, as serve wires it: each committed group's
-	// numbers are invalidated.
+	// The verification cache, as serve wires it: the store is written
+	// through a registry.Writer whose after-commit hook invalidates the
+	// numbers each committed group issued (api's refresh).
 	svc, err := verify.NewService(f.store, verify.NewCached(memcache.New(memcache.Options{}), verify.CachedOptions{}),
 		"https://zc.example.cn", verify.PDFTrust{Root: f.ca.Root(), Issuing: []*x509.Certificate{f.ca.Issuing()}}, time.Now)
 	if err != nil {
 		b.Fatal(err)
 	}
+	writer := registry.Writing(f.store)
 	invalidated := 0
-	batches := signer.NewBatches(issuer, f.store, slog.New(slog.DiscardHandler), func(ctx context.Context, numbers []string) {
-		svc.Invalidate(ctx, numbers...)
-		invalidated += len(numbers)
+	writer.AfterCommit(func(ctx context.Context, c registry.Changes) {
+		svc.Invalidate(ctx, c.Numbers...)
+		invalidated += c.Issued
 	})
+	batches := signer.NewBatches(issuer, writer, slog.New(slog.DiscardHandler))
 	b.Cleanup(batches.Close)
 	ctx := context.Background()
 	var total, submitting time.Duration
@@ -64,7 +68,7 @@ func benchmarkBatch(b *testing.B, store registry.Store, rows int, ltv bool) {
 		body := batchCSV(b, i*rows, rows, photo)
 		b.StartTimer()
 		start := time.Now()
-		batch, rowErrs, err := batches.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: signer.ContentTypeCSV,
+		batch, rowErrs, err := batches.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: batchfile.ContentTypeCSV,
 			Body: body, Actor: "bench", RequestID: fmt.Sprint("bench-", i)})
 		if err != nil || len(rowErrs) > 0 {
 			b.Fatalf("submit: %v %v", err, rowErrs[:min(3, len(rowErrs))])
