@@ -28,6 +28,7 @@ import (
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/registry/postgres"
 	"github.com/certseal/certseal/registry/sqlite"
+	"github.com/certseal/certseal/signer"
 	"github.com/certseal/certseal/verify"
 	"github.com/certseal/certseal/verify/memcache"
 	"github.com/certseal/certseal/verify/rediscache"
@@ -295,7 +296,10 @@ func (d *deployment) handler(b *testing.B, c verify.Cache, level slog.Level) htt
 	if err != nil {
 		b.Fatal(err)
 	}
-	return api.New(api.Deps{Store: d.store, PKI: pki, Verifier: svc, Metrics: api.NewMetrics(), Log: log,
+	// The public page needs no issuing; the API's commands need an Issuer
+	// to exist.
+	issuer := signer.NewIssuer(signer.IssuerDeps{Store: d.store, Now: time.Now, Log: log})
+	return api.New(api.Deps{Store: d.store, PKI: pki, Verifier: svc, Issuer: issuer, Metrics: api.NewMetrics(), Log: log,
 		AccessLog: &api.TextAccessLog{W: io.Discard, Level: level}, // as certseal serve logs text
 		BaseURL:   "http://127.0.0.1:8080", Now: time.Now,
 		// One client sends everything here; production limits it.
