@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/certseal/certseal/registry"
 )
 
 // A page asked for again within its second is written whole from the
@@ -51,20 +49,7 @@ func TestSplicedPagesFollowTheCacheAndTheClock(t *testing.T) {
 	}
 
 	// Revoked within the same second: the new page at once.
-	err := f.raw.InTx(ctx, func(tx registry.Tx) error {
-		c, err := tx.Certificate(ctx, number)
-		if err != nil {
-			return err
-		}
-		if err := registry.RevokeCertificate(&c, registry.RevokeForgery, "伪造", "unit:1", f.now); err != nil {
-			return err
-		}
-		return tx.UpdateCertificate(ctx, &c)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.svc.Invalidate(ctx, number)
+	f.revokeForgery(t)
 	for range 3 {
 		if page, _, _ := get(); !strings.Contains(page, "已撤销") {
 			t.Fatal("a revoked certificate's page is served from before the revocation")
