@@ -108,6 +108,17 @@ type Tx interface {
 	// NextSeq returns the next value of a named sequence, starting at 1.
 	// It rolls back with the transaction, so committed values have no gaps.
 	NextSeq(ctx context.Context, name string) (int64, error)
+	// HoldNumber holds a value of sequence seq for holder until until, in a
+	// transaction of its own, for work done before the one that uses it: a
+	// value freed before (released, or its hold run out by now), the
+	// smallest first, else the next one. Values held and never used are
+	// used by later holders, so committed certificates keep no gap.
+	HoldNumber(ctx context.Context, seq, holder string, now, until time.Time) (int64, error)
+	// UseNumber marks a held value used at at; one that holder no longer
+	// holds (its hold ran out and another took it): ErrConflict.
+	UseNumber(ctx context.Context, seq string, value int64, holder string, at time.Time) error
+	// ReleaseNumber frees a value holder holds and did not use.
+	ReleaseNumber(ctx context.Context, seq string, value int64, holder string) error
 
 	// CreateCertificate stores a new version with its signed PDF.
 	// A (number, version) that exists: ErrDuplicate.

@@ -684,7 +684,7 @@ func (r *batchRun) settle(ctx context.Context, tx registry.Tx, changed *registry
 	}
 	g, ok := grants[a.Series]
 	if !ok {
-		g.grant, g.err = is.readGrant(ctx, tx, a.UnitID, a.Series, day)
+		g.grant, g.err = is.readGrant(ctx, tx, a.UnitID, a.Series, day, registry.LockShare)
 		if g.err != nil && !refusal(g.err) {
 			return g.err
 		}
