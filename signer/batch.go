@@ -71,7 +71,7 @@ func NewBatches(issuer *Issuer, store registry.Store, log *slog.Logger) *Batches
 // whose submitter may no longer issue (its API key revoked or expired):
 // a registry.Error fails the group's rows with it, another error leaves
 // them pending. actor is the batch's Actor.
-type SubmitterCheck func(ctx context.Context, tx registry.Tx, actor string, now time.Time) error
+type SubmitterCheck func(ctx context.Context, tx registry.APIKeyTx, actor string, now time.Time) error
 
 // SetSubmitterCheck makes every commit of a batch ask check first, so a
 // batch submitted with a key revoked since stops at its next group on every

@@ -251,7 +251,7 @@ func TestBatchSubmitterRevokedMidway(t *testing.T) {
 		revoked.Store(true)
 	}), slog.New(slog.DiscardHandler))
 	defer bs.Close()
-	bs.SetSubmitterCheck(func(_ context.Context, _ registry.Tx, actor string, _ time.Time) error {
+	bs.SetSubmitterCheck(func(_ context.Context, _ registry.APIKeyTx, actor string, _ time.Time) error {
 		if actor != "unit:1#1" {
 			t.Errorf("checked actor %q, want the batch's", actor)
 		}

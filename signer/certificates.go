@@ -133,7 +133,10 @@ func (cs *Certificates) NoteSuspectedForgery(ctx context.Context, c registry.Cal
 
 // VisibleCertificate reads the newest version of number if the caller may
 // see its unit; otherwise it does not exist, for this caller.
-func VisibleCertificate(ctx context.Context, tx registry.Tx, c registry.Caller, number string) (registry.Certificate, error) {
+func VisibleCertificate(ctx context.Context, tx interface {
+	registry.CertTx
+	registry.UnitTx
+}, c registry.Caller, number string) (registry.Certificate, error) {
 	n, err := registry.ParseCertNumber(number)
 	if err != nil {
 		return registry.Certificate{}, err

@@ -2,7 +2,6 @@ package signer
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -20,11 +19,6 @@ import (
 	"github.com/certseal/certseal/registry/audit"
 	"github.com/certseal/certseal/registry/workday"
 )
-
-// KeyManager hands out a seal's signing key (keys.KeyManager satisfies it).
-type KeyManager interface {
-	Signer(ctx context.Context, s registry.Seal) (crypto.Signer, error)
-}
 
 // Chains builds a seal certificate's chain to the platform CA (keys.CA does).
 type Chains interface {
@@ -44,7 +38,7 @@ type Revocation interface {
 // Issuer turns appointments into signed, recorded certificates.
 type Issuer struct {
 	w        *registry.Writer
-	keys     KeyManager
+	keys     keys.KeyManager
 	chains   Chains
 	tsa      Timestamper
 	tsaTrust keys.TimestampTrust
@@ -65,8 +59,8 @@ type Issuer struct {
 // IssuerDeps is what an Issuer works with. All are required but Log.
 type IssuerDeps struct {
 	Store    registry.Store
-	PII      *registry.PII // the store's key, for the dedup key of an appointment
-	Keys     KeyManager
+	PII      *registry.PII   // the store's key, for the dedup key of an appointment
+	Keys     keys.KeyManager // the one seal-key interface: keys.Seals makes the keys it signs with
 	Chains   Chains
 	Renderer *Renderer
 	// TSA stamps every signature; its tokens must chain to TSATrust, and
@@ -316,7 +310,7 @@ func (is *Issuer) reissue(ctx context.Context, w *registry.Writer, number string
 // The same person, series, level and term with other particulars is not
 // the same appointment asked again but a clash: it is refused naming what
 // differs and what to do, never answered with the other certificate.
-func (is *Issuer) checkNotIssued(ctx context.Context, tx registry.Tx, a registry.Appointment) error {
+func (is *Issuer) checkNotIssued(ctx context.Context, tx registry.CertTx, a registry.Appointment) error {
 	prev, err := tx.CertificateByDedupKey(ctx, a.DedupKey(is.pii))
 	switch {
 	case err == nil:
@@ -424,7 +418,7 @@ type stamp struct {
 }
 
 // stampOf reads the unit's active seal, with lock.
-func stampOf(ctx context.Context, tx registry.Tx, unit registry.Unit, lock registry.Lock) (stamp, error) {
+func stampOf(ctx context.Context, tx registry.SealTx, unit registry.Unit, lock registry.Lock) (stamp, error) {
 	seals, err := tx.ListSeals(ctx, unit.ID)
 	if err != nil {
 		return stamp{}, err
@@ -447,11 +441,18 @@ type grant struct {
 	stamp
 }
 
+// grantTx is what reading a grant needs of a transaction.
+type grantTx interface {
+	registry.UnitTx
+	registry.FilingTx
+	registry.SealTx
+}
+
 // readGrant reads the grant. Inside the recording transaction the filing
 // and the seal are read with a share lock (lock), held until commit: a
 // withdrawal of the filing, or a revocation (or a change) of the seal,
 // cannot commit between this read and the commit.
-func (is *Issuer) readGrant(ctx context.Context, tx registry.Tx, unitID int64, series string, day registry.Date, lock registry.Lock) (grant, error) {
+func (is *Issuer) readGrant(ctx context.Context, tx grantTx, unitID int64, series string, day registry.Date, lock registry.Lock) (grant, error) {
 	unit, err := tx.Unit(ctx, unitID)
 	if err != nil {
 		return grant{}, err
@@ -519,12 +520,18 @@ func (is *Issuer) draft(ctx context.Context, a registry.Appointment, number stri
 		verifyURL: verifyURL, signed: signed, at: at}, nil
 }
 
+// recordTx is what recording a certificate needs of a transaction.
+type recordTx interface {
+	registry.CertTx
+	registry.AuditTx
+}
+
 // record stores a drafted certificate and the record of the seal's use.
 // The caller must have read, in tx and after the draft was signed, the
 // grant whose seal signed it (readGrant): its share lock is what makes
 // "signed before any revocation of the seal committed" true of every
 // recorded signature.
-func (is *Issuer) record(ctx context.Context, tx registry.Tx, changed *registry.Changes, d draft, req Request, batchID int64) (Issued, error) {
+func (is *Issuer) record(ctx context.Context, tx recordTx, changed *registry.Changes, d draft, req Request, batchID int64) (Issued, error) {
 	c := registry.Certificate{Number: d.number, Version: d.version, Appointment: d.a, TokenHash: d.tokenHash, State: registry.CertValid,
 		SealID: d.seal.ID, SealVersion: d.seal.Version, IssuedAt: d.at, PDFSHA256: d.signed.SHA256[:], BatchID: batchID}
 	if err := tx.CreateCertificate(ctx, &c, d.signed.PDF); err != nil {
@@ -623,7 +630,7 @@ func TokenHash(token string) []byte {
 	return h[:]
 }
 
-func appendEvent(ctx context.Context, tx registry.Tx, req Request, action, subject string, payload any) error {
+func appendEvent(ctx context.Context, tx registry.AuditTx, req Request, action, subject string, payload any) error {
 	return tx.AppendAudit(ctx, &registry.AuditEvent{At: time.Now(), Actor: req.Actor, Action: action,
 		SubjectType: "certificate", SubjectID: subject, RequestID: req.RequestID, PayloadDigest: audit.Digest(payload)})
 }
