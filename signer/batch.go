@@ -14,6 +14,7 @@ import (
 
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/registry/audit"
+	"github.com/certseal/certseal/signer/batchfile"
 )
 
 // Batches issues many certificates from one upload.
@@ -94,9 +95,9 @@ type BatchSubmission struct {
 
 // Submit validates a whole upload and, when every row is good, stores it
 // and starts issuing. Row errors come back with no batch and nothing stored.
-func (b *Batches) Submit(ctx context.Context, sub BatchSubmission) (registry.Batch, []RowError, error) {
+func (b *Batches) Submit(ctx context.Context, sub BatchSubmission) (registry.Batch, []batchfile.RowError, error) {
 	today := registry.Today(b.issuer.now())
-	file, rowErrs, err := ParseBatch(ctx, sub.ContentType, sub.Body, sub.UnitID, BatchLimits{MaxRows: b.maxRows, Today: today})
+	file, rowErrs, err := batchfile.Parse(ctx, sub.ContentType, sub.Body, sub.UnitID, batchfile.Limits{MaxRows: b.maxRows, Today: today})
 	if err != nil {
 		return registry.Batch{}, nil, err
 	}
@@ -134,12 +135,12 @@ func (b *Batches) Submit(ctx context.Context, sub BatchSubmission) (registry.Bat
 			return registry.Batch{}, nil, err
 		}
 		rowErrs = append(rowErrs, clashes...)
-		slices.SortStableFunc(rowErrs, func(x, y RowError) int { return cmp.Compare(x.Row, y.Row) })
+		slices.SortStableFunc(rowErrs, func(x, y batchfile.RowError) int { return cmp.Compare(x.Row, y.Row) })
 		return registry.Batch{}, rowErrs, nil
 	}
 	batch := registry.Batch{UnitID: sub.UnitID, Actor: sub.Actor, RequestID: sub.RequestID, State: registry.BatchRunning,
 		CreatedAt: b.issuer.now(), IdempotencyKey: sub.IdempotencyKey}
-	var clashes []RowError
+	var clashes []batchfile.RowError
 	err = b.store.InTx(ctx, func(tx registry.Tx) error {
 		first, last, err := b.reserveNumbers(ctx, tx, &batch, rows, today.Year)
 		var clash *rowClashes
@@ -257,8 +258,8 @@ func (b *Batches) issuedBefore(ctx context.Context, tx registry.Tx, a registry.A
 
 // clashing is the errors of the good rows that clash with certificates
 // already issued, read without reserving anything.
-func (b *Batches) clashing(ctx context.Context, file BatchFile, rows []registry.BatchRow, good []bool) ([]RowError, error) {
-	var out []RowError
+func (b *Batches) clashing(ctx context.Context, file batchfile.File, rows []registry.BatchRow, good []bool) ([]batchfile.RowError, error) {
+	var out []batchfile.RowError
 	err := b.store.View(ctx, func(tx registry.Tx) error {
 		out = out[:0]
 		for i, r := range rows {
@@ -278,18 +279,18 @@ func (b *Batches) clashing(ctx context.Context, file BatchFile, rows []registry.
 	return out, err
 }
 
-func noFilingInForce(row int, column, series string) RowError {
-	return RowError{Row: row, Column: column, Reason: fmt.Sprintf("the unit has no filing for series %q in force today", series)}
+func noFilingInForce(row int, column, series string) batchfile.RowError {
+	return batchfile.RowError{Row: row, Column: column, Reason: fmt.Sprintf("the unit has no filing for series %q in force today", series)}
 }
 
 // rowError turns a validation error into the row's error, naming the
 // column as the file does.
-func rowError(row int, err error, column func(field string) string) RowError {
+func rowError(row int, err error, column func(field string) string) batchfile.RowError {
 	var e *registry.Error
 	if errors.As(err, &e) {
-		return RowError{Row: row, Column: column(e.Field), Reason: e.Msg}
+		return batchfile.RowError{Row: row, Column: column(e.Field), Reason: e.Msg}
 	}
-	return RowError{Row: row, Reason: err.Error()}
+	return batchfile.RowError{Row: row, Reason: err.Error()}
 }
 
 // seriesInForce is the series the unit may issue in on day. A unit without

@@ -20,12 +20,13 @@ import (
 	"github.com/certseal/certseal/registry/postgres"
 	"github.com/certseal/certseal/registry/storetest"
 	"github.com/certseal/certseal/signer"
+	"github.com/certseal/certseal/signer/batchfile"
 )
 
 // submit uploads rows maleIDNumber(0..n-1) and waits for the batch.
 func submit(t *testing.T, f *fixture, bs *signer.Batches, n int) registry.Batch {
 	t.Helper()
-	batch, rowErrs, err := bs.Submit(context.Background(), signer.BatchSubmission{UnitID: f.unit.ID, ContentType: signer.ContentTypeCSV,
+	batch, rowErrs, err := bs.Submit(context.Background(), signer.BatchSubmission{UnitID: f.unit.ID, ContentType: batchfile.ContentTypeCSV,
 		Body: batchCSV(t, 0, n, f.photo), Actor: "unit:1#1", RequestID: "req-batch"})
 	if err != nil || len(rowErrs) > 0 {
 		t.Fatalf("submit: %v %v", err, rowErrs)
@@ -325,7 +326,7 @@ func TestBatchWithoutActiveSealRefused(t *testing.T) {
 	}
 	bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler))
 	defer bs.Close()
-	_, rowErrs, err := bs.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: signer.ContentTypeCSV,
+	_, rowErrs, err := bs.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: batchfile.ContentTypeCSV,
 		Body: batchCSV(t, 0, 3, f.photo), Actor: "unit:1#1", RequestID: "req-batch"})
 	if !errors.Is(err, registry.ErrSealNotActive) || len(rowErrs) != 0 {
 		t.Fatalf("Submit = %v, %v; want the whole batch refused for want of an active seal", err, rowErrs)
@@ -345,9 +346,9 @@ func TestBatchRowErrorsNameTheFilesColumns(t *testing.T) {
 	f := newFixture(t, backends[0].open(t))
 	bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler))
 	defer bs.Close()
-	submit := func(body []byte) []signer.RowError {
+	submit := func(body []byte) []batchfile.RowError {
 		t.Helper()
-		_, rowErrs, err := bs.Submit(context.Background(), signer.BatchSubmission{UnitID: f.unit.ID, ContentType: signer.ContentTypeCSV,
+		_, rowErrs, err := bs.Submit(context.Background(), signer.BatchSubmission{UnitID: f.unit.ID, ContentType: batchfile.ContentTypeCSV,
 			Body: body, Actor: "unit:1#1", RequestID: "req-batch"})
 		if err != nil {
 			t.Fatal(err)
@@ -388,7 +389,7 @@ func TestBatchReportsEveryRowsErrorsInOnePass(t *testing.T) {
 	csv.NewWriter(&body).WriteAll(table)
 	bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler))
 	defer bs.Close()
-	_, rowErrs, err := bs.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: signer.ContentTypeCSV,
+	_, rowErrs, err := bs.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: batchfile.ContentTypeCSV,
 		Body: body.Bytes(), Actor: "unit:1#1", RequestID: "req-batch"})
 	if err != nil {
 		t.Fatal(err)
@@ -447,7 +448,7 @@ func TestTwoReplicasRunABatchOnce(t *testing.T) {
 			defer a.Close()
 			defer b.Close()
 			const n = 48
-			batch, rowErrs, err := a.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: signer.ContentTypeCSV,
+			batch, rowErrs, err := a.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: batchfile.ContentTypeCSV,
 				Body: batchCSV(t, 0, n, f.photo), Actor: "unit:1#1", RequestID: "req-batch"})
 			if err != nil || len(rowErrs) > 0 {
 				t.Fatal(err, rowErrs)
@@ -525,7 +526,7 @@ func TestBatchIdempotencyKey(t *testing.T) {
 			ctx := context.Background()
 			body := batchCSV(t, 0, 5, f.photo)
 			submitAs := func(actor, key string) registry.Batch {
-				b, rowErrs, err := bs.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: signer.ContentTypeCSV,
+				b, rowErrs, err := bs.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: batchfile.ContentTypeCSV,
 					Body: body, Actor: actor, RequestID: "r", IdempotencyKey: key})
 				if err != nil || len(rowErrs) > 0 {
 					t.Fatal(err, rowErrs)

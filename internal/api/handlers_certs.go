@@ -15,6 +15,7 @@ import (
 
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/signer"
+	"github.com/certseal/certseal/signer/batchfile"
 )
 
 // certificateRequest is one appointment as the platform or a unit sends it.
@@ -230,9 +231,9 @@ func (s *server) createBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt {
-	case signer.ContentTypeJSON, signer.ContentTypeCSV, signer.ContentTypeXLSX:
+	case batchfile.ContentTypeJSON, batchfile.ContentTypeCSV, batchfile.ContentTypeXLSX:
 	default:
-		WriteProblem(w, r, registry.Errf(CodeUnsupportedMediaType, "a batch must be application/json (JSON array), text/csv or %s (XLSX)", signer.ContentTypeXLSX))
+		WriteProblem(w, r, registry.Errf(CodeUnsupportedMediaType, "a batch must be application/json (JSON array), text/csv or %s (XLSX)", batchfile.ContentTypeXLSX))
 		return
 	}
 	body, err := io.ReadAll(r.Body)

@@ -15,6 +15,7 @@ import (
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/registry/units"
 	"github.com/certseal/certseal/signer"
+	"github.com/certseal/certseal/signer/batchfile"
 	"github.com/certseal/certseal/verify"
 )
 
@@ -78,7 +79,7 @@ type Deps struct {
 const (
 	limitSmall  = 64 << 10
 	limitPhoto  = 4 << 20
-	limitBatch  = signer.DefaultBatchMaxBytes
+	limitBatch  = batchfile.DefaultMaxBytes
 	limitUpload = 10 << 20
 )
 
