@@ -51,8 +51,9 @@ type Issuer struct {
 	now      func() time.Time
 	log      *slog.Logger
 
-	// Prepared seal appearances by seal id: preparing decodes and
-	// re-encodes the imprint, which is too slow to repeat per certificate.
+	// Prepared seal appearances by seal id (*preparedAppearance):
+	// preparing decodes and re-encodes the imprint, which is too slow to
+	// repeat per certificate.
 	appearances sync.Map
 }
 
@@ -601,16 +602,23 @@ func NewDSS(rev Revocation, s registry.Seal, chain, tsaCerts []*x509.Certificate
 	return d, nil
 }
 
+// preparedAppearance is one seal's appearance, prepared once however many
+// drafts ask for it at the same time (they are signed concurrently).
+type preparedAppearance struct {
+	once sync.Once
+	a    *Appearance
+	err  error
+}
+
 func (is *Issuer) appearance(seal registry.Seal) (*Appearance, error) {
-	if a, ok := is.appearances.Load(seal.ID); ok {
-		return a.(*Appearance), nil
+	v, _ := is.appearances.LoadOrStore(seal.ID, &preparedAppearance{})
+	p := v.(*preparedAppearance)
+	p.once.Do(func() { p.a, p.err = PrepareAppearance(seal.ImprintPNG) })
+	if p.err != nil {
+		is.appearances.CompareAndDelete(seal.ID, p) // the next draft tries again
+		return nil, fmt.Errorf("signer: imprint of seal version %d: %w", seal.Version, p.err)
 	}
-	a, err := PrepareAppearance(seal.ImprintPNG)
-	if err != nil {
-		return nil, fmt.Errorf("signer: imprint of seal version %d: %w", seal.Version, err)
-	}
-	is.appearances.Store(seal.ID, a)
-	return a, nil
+	return p.a, nil
 }
 
 // newToken makes the random QR token: 128 bits, so a printed number alone
