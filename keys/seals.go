@@ -182,7 +182,11 @@ func (s *Seals) Revoke(ctx context.Context, c registry.Caller, id int64, reason 
 		if seal, err = tx.Seal(ctx, id, registry.LockUpdate); err != nil {
 			return err
 		}
-		if _, err := units.Visible(ctx, tx, c, seal.UnitID); err != nil {
+		unit, err := tx.Unit(ctx, seal.UnitID)
+		if err != nil {
+			return err
+		}
+		if !c.CanSee(unit) {
 			return registry.NotFound("seal", id)
 		}
 		if err := registry.RevokeSeal(&seal, reason, invalidity, s.now()); err != nil {
