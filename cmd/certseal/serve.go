@@ -30,10 +30,14 @@ type service struct {
 	cache    verify.Cache
 	verifier *verify.Service
 	pki      *keys.Responder
+	recorder *verify.Recorder
 }
 
+// Close runs after the HTTP server stopped: the recorder writes what it
+// still holds.
 func (s *service) Close() {
 	s.batches.Close()
+	s.recorder.Close()
 	s.cache.Close()
 }
 
@@ -52,8 +56,13 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	}
 	svc := &service{cache: cache}
 	cached := verify.NewCached(cache, verify.CachedOptions{Logger: a.log})
-	var err error
-	if svc.verifier, err = verify.NewService(a.store, cached, cfg.BaseURL, a.pdfTrust(), time.Now); err != nil {
+	docSigner, err := keys.OpenDocSigner(cfg.DocSignCert, cfg.DocSignKey, a.ca, cfg.BaseURL, true, a.log, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	trust := a.pdfTrust()
+	trust.ReceiptSigner = docSigner.Certificate()
+	if svc.verifier, err = verify.NewService(a.store, cached, cfg.BaseURL, trust, time.Now); err != nil {
 		return nil, err
 	}
 	svc.verifier.OfferPDF = cfg.VerifyPagePDF
@@ -65,7 +74,7 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc.pki.Vouch(tsa.Certificate())
+	svc.pki.Vouch(tsa.Certificate(), docSigner.Certificate())
 	font := signer.DefaultFont()
 	if cfg.FontFile != "" {
 		if font, err = signer.LoadFont(cfg.FontFile); err != nil {
@@ -87,7 +96,13 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 		return nil, err
 	}
 	warnCalendarGaps(a.log, calendar, registry.Today(time.Now()))
+	receiptRenderer, err := signer.NewReceiptRenderer(font)
+	if err != nil {
+		return nil, err
+	}
 	metrics := api.NewMetrics()
+	svc.recorder = verify.NewRecorder(a.store, a.kek.VerifierHashKey(), verify.RecorderOptions{Logger: a.log})
+	metrics.WatchRecorder(svc.recorder.Stats)
 	metrics.WatchCache(func() (uint64, uint64) { s := cached.Stats(); return s.Hits, s.Loads })
 	issuer := signer.NewIssuer(signer.IssuerDeps{Store: a.store, PII: a.pii, Keys: a.keys, Chains: a.ca, Renderer: renderer,
 		TSA: stamper, TSATrust: a.timestampTrust(), TSACerts: tsaCerts, Revocation: svc.pki, BaseURL: cfg.BaseURL, Calendar: calendar, Now: time.Now, Log: a.log})
@@ -96,8 +111,11 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 		metrics.CertificatesIssued(len(numbers))
 	})
 	svc.batches.SetSubmitterCheck(api.BatchSubmitterAllowed)
+	receipts := signer.NewReceipts(signer.ReceiptsDeps{Store: a.store, Renderer: receiptRenderer, Key: docSigner, TSA: stamper,
+		TSATrust: a.timestampTrust(), TSACerts: tsaCerts, Revocation: svc.pki, BaseURL: cfg.BaseURL, Now: time.Now, Log: a.log})
 	svc.handler = api.New(api.Deps{
 		Store: a.store, Keys: a.keys, CA: a.ca, PKI: svc.pki, TSA: tsa.Handle(), Issuer: issuer, Batches: svc.batches, Verifier: svc.verifier,
+		Receipts: receipts, Recorder: svc.recorder,
 		Metrics: metrics, Log: a.log, BaseURL: cfg.BaseURL, KeyAlg: a.alg, Now: time.Now,
 		Ready:      map[string]func(context.Context) error{"store": a.store.Ping, "cache": cachePing(cache)},
 		PublicRate: cfg.PublicRateLimit, PublicBurst: cfg.PublicBurst, TrustProxy: cfg.TrustProxy,
