@@ -16,16 +16,15 @@ import (
 // Recorder notes public verifications for the holder's view without
 // slowing the page: Record is a non-blocking send of a small value on a
 // buffered channel (no allocation, no lock, no database), and one writer
-// goroutine inserts what arrives in batches. When the buffer is full (the
-// database is slow or down) a record is dropped and counted, never waited
-// for. Close drains what is buffered.
+// goroutine inserts what the buffer holds once an interval. When the
+// buffer is full (a flood, or the database is slow or down) a record is
+// dropped and counted, never waited for. Close writes what is buffered.
 type Recorder struct {
 	ch      chan record
 	store   registry.Store
 	mac     hash.Hash // keyed hash of client addresses, the writer's own
 	log     *slog.Logger
 	every   time.Duration
-	batch   int
 	dropped atomic.Uint64
 	written atomic.Uint64
 	failed  atomic.Uint64
@@ -44,9 +43,8 @@ type record struct {
 
 // RecorderOptions tune a Recorder; zero values take the defaults.
 type RecorderOptions struct {
-	Buffer int           // records waiting to be written (default 8192)
-	Batch  int           // records per insert (default 256)
-	Every  time.Duration // the longest a record waits for its batch (default 1s)
+	Buffer int           // records an interval may gather: the most written per interval (default 16384)
+	Every  time.Duration // how often the writer writes (default 1s)
 	Logger *slog.Logger
 }
 
@@ -55,10 +53,7 @@ type RecorderOptions struct {
 // to whoever lacks the key, yet the same client gives the same value.
 func NewRecorder(store registry.Store, clientKey []byte, o RecorderOptions) *Recorder {
 	if o.Buffer <= 0 {
-		o.Buffer = 8192
-	}
-	if o.Batch <= 0 {
-		o.Batch = 256
+		o.Buffer = 16384
 	}
 	if o.Every <= 0 {
 		o.Every = time.Second
@@ -67,7 +62,7 @@ func NewRecorder(store registry.Store, clientKey []byte, o RecorderOptions) *Rec
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Recorder{ch: make(chan record, o.Buffer), store: store, mac: hmac.New(sha256.New, clientKey), log: o.Logger,
-		every: o.Every, batch: o.Batch, stop: make(chan struct{}), done: make(chan struct{})}
+		every: o.Every, stop: make(chan struct{}), done: make(chan struct{})}
 	go r.run()
 	return r
 }
@@ -102,40 +97,35 @@ func (r *Recorder) Close() {
 	<-r.done
 }
 
+// run wakes once per interval and writes what the buffer holds, in one
+// transaction of batches: the writer costs a few statements a second,
+// never a wake-up per request, and at most a buffer's worth of records an
+// interval (beyond that, Record drops and counts), so a flood of lookups
+// cannot make it take the machine from the pages.
 func (r *Recorder) run() {
 	defer close(r.done)
 	t := time.NewTicker(r.every)
 	defer t.Stop()
-	pending := make([]registry.Verification, 0, r.batch)
-	flush := func() {
-		if len(pending) > 0 {
-			r.write(pending)
-			pending = pending[:0]
-		}
-	}
-	add := func(rec record) {
-		if pending = append(pending, r.verification(rec)); len(pending) >= r.batch {
-			flush()
-		}
-	}
+	pending := make([]registry.Verification, 0, cap(r.ch))
 	for {
 		select {
-		case rec := <-r.ch:
-			add(rec)
 		case <-t.C:
-			flush()
 		case <-r.stop:
-			for {
-				select {
-				case rec := <-r.ch:
-					add(rec)
-				default:
-					flush()
-					return
-				}
-			}
+			r.write(r.drain(pending))
+			return
 		}
+		pending = r.drain(pending)
+		r.write(pending)
+		pending = pending[:0]
 	}
+}
+
+// drain moves what the buffer holds now into pending.
+func (r *Recorder) drain(pending []registry.Verification) []registry.Verification {
+	for range len(r.ch) {
+		pending = append(pending, r.verification(<-r.ch))
+	}
+	return pending
 }
 
 func (r *Recorder) verification(rec record) registry.Verification {
@@ -148,9 +138,13 @@ func (r *Recorder) verification(rec record) registry.Verification {
 	return v
 }
 
-// write inserts one batch. It is not retried: a record is a convenience
-// for the holder, and a store that refuses it must not pile up memory.
+// write inserts what an interval gathered in one transaction (the store
+// makes multi-row INSERTs of it). It is not retried: a record is a convenience for the
+// holder, and a store that refuses it must not pile up memory.
 func (r *Recorder) write(vs []registry.Verification) {
+	if len(vs) == 0 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := r.store.InTx(ctx, func(tx registry.Tx) error { return tx.AddVerifications(ctx, vs) })

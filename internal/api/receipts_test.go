@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/certseal/certseal/internal/testenv"
 	"github.com/certseal/certseal/registry"
@@ -261,3 +262,60 @@ func testTokenRotation(t *testing.T, w *e2eWorld) {
 	wantProblem(t, w.do(call{method: "POST", path: "/api/v1/certificates/" + u.cert + "/rotate-token", key: w.platform}), http.StatusConflict, registry.CodeIllegalTransition, "")
 }
 
+// BenchmarkVerifyPage is the QR code's page from the cache, bare and with
+// its verification recorded, in one run so the two compare on the same
+// machine load (go test -bench VerifyPage -benchmem ./internal/api).
+func BenchmarkVerifyPage(b *testing.B) {
+	w := newWorld(b)
+	path := "/v/" + w.a.cert + "?k=" + w.a.token
+	bare := w.h
+	// Its store never answers, so the buffer is full at once: the
+	// request path alone (a send that finds no room), no writer.
+	stuck := &stuckStore{Store: w.store, release: make(chan struct{})}
+	stuckRec := verify.NewRecorder(stuck, []byte("k"), verify.RecorderOptions{Buffer: 1, Every: time.Millisecond})
+	d := w.deps
+	d.Recorder = stuckRec
+	requestPathOnly := New(d)
+	w.deps.Recorder = verify.NewRecorder(w.store, []byte("k"), verify.RecorderOptions{})
+	recorded := New(w.deps)
+	for _, tc := range []struct {
+		name string
+		h    http.Handler
+	}{{"bare", bare}, {"request-path-only", requestPathOnly}, {"recorded", recorded}} {
+		b.Run(tc.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", path, nil)
+			req.Header.Set("Accept", "application/json")
+			tc.h.ServeHTTP(httptest.NewRecorder(), req) // fills the cache
+			rec := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(rec.h)
+				tc.h.ServeHTTP(rec, req)
+			}
+		})
+	}
+	r := w.deps.Recorder.(*verify.Recorder)
+	r.Close()
+	close(stuck.release)
+	stuckRec.Close()
+	b.Logf("recorder: %+v; with the stuck store: %+v", r.Stats(), stuckRec.Stats())
+}
+
+// stuckStore holds every write until released: a database that hangs.
+type stuckStore struct {
+	registry.Store
+	release chan struct{}
+}
+
+func (s *stuckStore) InTx(ctx context.Context, fn func(registry.Tx) error) error {
+	<-s.release
+	return s.Store.InTx(ctx, fn)
+}
+
+// discardWriter is the cheapest ResponseWriter: what the handler costs,
+// not the recorder of the test.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(int)             {}
