@@ -178,7 +178,7 @@ func checkReceiptJWS(jws string, trust PDFTrust) error {
 	if len(parts) != 3 {
 		return errors.New("not a compact JWS")
 	}
-	enc := base64.RawURLEncoding
+	enc := base64.RawURLEncoding.Strict() // one spelling per value
 	hb, err1 := enc.DecodeString(parts[0])
 	sig, err2 := enc.DecodeString(parts[2])
 	if _, err3 := enc.DecodeString(parts[1]); err1 != nil || err2 != nil || err3 != nil {
