@@ -35,8 +35,10 @@ type ReceiptAnswer struct {
 	Receipt       *registry.Receipt `json:"receipt,omitempty"`
 	StatusThen    string            `json:"status_then_text,omitempty"`
 	// Certificate is the certificate version the receipt is of, as it
-	// stands now (no photo).
+	// stands now (no photo); Current the newest version of the number,
+	// when that is another (the receipt's version was corrected since).
 	Certificate *Answer   `json:"certificate,omitempty"`
+	Current     *Answer   `json:"current,omitempty"`
 	ServerTime  time.Time `json:"server_time"`
 }
 
@@ -131,6 +133,7 @@ func (s *Service) CheckReceiptJWS(ctx context.Context, jws string) (ReceiptAnswe
 func (s *Service) receiptBy(ctx context.Context, find func(registry.Tx) (registry.Receipt, error)) (ReceiptAnswer, error) {
 	var rc registry.Receipt
 	var now Answer
+	var current *Answer
 	err := s.store.View(ctx, func(tx registry.Tx) error {
 		var err error
 		if rc, err = find(tx); err != nil {
@@ -144,7 +147,11 @@ func (s *Service) receiptBy(ctx context.Context, find func(registry.Tx) (registr
 		if err != nil {
 			return err
 		}
-		now, err = s.answerNow(ctx, tx, c, latest.Version)
+		if now, err = s.answerNow(ctx, tx, c, latest.Version); err != nil || latest.Version == c.Version {
+			return err
+		}
+		cur, err := s.answerNow(ctx, tx, latest, latest.Version)
+		current = &cur
 		return err
 	})
 	if errors.Is(err, registry.ErrNotFound) {
@@ -154,10 +161,15 @@ func (s *Service) receiptBy(ctx context.Context, find func(registry.Tx) (registr
 	if err != nil {
 		return ReceiptAnswer{}, fmt.Errorf("verify: receipt: %w", err)
 	}
-	ra := ReceiptAnswer{Indication: Passed, Receipt: &rc, StatusThen: statusText[rc.Status], Certificate: &now, ServerTime: now.ServerTime}
-	ra.Message = fmt.Sprintf("回执真实：平台于 %s 查验证书 %s，当时状态为「%s」；该证书现在的状态为「%s」。 / Genuine receipt: at %s the certificate was %s; it is %s now.",
-		rc.VerifiedAt.In(registry.ChinaTZ).Format("2006-01-02 15:04:05"), rc.Number, ra.StatusThen, now.StatusText,
-		rc.VerifiedAt.UTC().Format(time.RFC3339), rc.Status, now.Status)
+	ra := ReceiptAnswer{Indication: Passed, Receipt: &rc, StatusThen: statusText[rc.Status], Certificate: &now, Current: current, ServerTime: now.ServerTime}
+	ra.Message = fmt.Sprintf("回执真实：平台于 %s 查验证书 %s，当时状态为「%s」；该证书现在的状态为「%s」",
+		rc.VerifiedAt.In(registry.ChinaTZ).Format("2006-01-02 15:04:05"), rc.Number, ra.StatusThen, now.StatusText)
+	en := fmt.Sprintf("Genuine receipt: at %s the certificate was %s; it is %s now", rc.VerifiedAt.UTC().Format(time.RFC3339), rc.Status, now.Status)
+	if current != nil {
+		ra.Message += fmt.Sprintf("（现行第 %d 版：%s）", current.Version, current.StatusText)
+		en += fmt.Sprintf(" (its current version %d: %s)", current.Version, current.Status)
+	}
+	ra.Message += "。 / " + en + "."
 	return ra, nil
 }
 
