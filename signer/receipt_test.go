@@ -75,7 +75,6 @@ var testReceipt = registry.Receipt{Serial: "AAAA-BBBB-CCCC-DDDD", Number: "37202
 // public address; it is recorded with its audit event.
 func TestReceiptValidators(t *testing.T) {
 	pdfsig := testenv.Tool(t, "pdfsig")
-	certutil := testenv.Tool(t, "certutil")
 	mutool := testenv.Tool(t, "mutool")
 	qpdf := testenv.Tool(t, "qpdf")
 	pdftoppm := testenv.Tool(t, "pdftoppm")
@@ -92,14 +91,8 @@ func TestReceiptValidators(t *testing.T) {
 	if err := os.WriteFile(file, issued.PDF, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	nss := t.TempDir()
-	tool(t, certutil, "-N", "--empty-password", "-d", "sql:"+nss)
-	root := filepath.Join(nss, "root.der")
-	if err := os.WriteFile(root, p.ca.Root().Raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tool(t, certutil, "-A", "-d", "sql:"+nss, "-n", "root", "-t", "CT,C,C", "-i", root)
-	for _, args := range [][]string{{"-nssdir", "sql:" + nss, file}, {"-nssdir", "sql:" + nss, "-no-ocsp", file}} {
+	nss := testenv.NSSDB(t, p.ca.Root().Raw)
+	for _, args := range [][]string{{"-nssdir", nss, file}, {"-nssdir", nss, "-no-ocsp", file}} {
 		out := tool(t, pdfsig, args...)
 		for _, want := range []string{"Signature is Valid.", "Certificate is Trusted.", "Total document signed", "certseal platform document signer"} {
 			if !strings.Contains(out, want) {

@@ -1,9 +1,7 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -44,12 +42,8 @@ func (s *server) recordUpload(r *http.Request, ans verify.UploadAnswer) {
 // parsing (no allocation): the recorder only hashes it.
 func (s *server) clientAddr(r *http.Request) string {
 	if s.TrustProxy {
-		if vals := r.Header.Values("X-Forwarded-For"); len(vals) > 0 {
-			last := vals[len(vals)-1]
-			if i := strings.LastIndexByte(last, ','); i >= 0 {
-				last = last[i+1:]
-			}
-			return strings.TrimSpace(last)
+		if last, ok := lastForwardedFor(r); ok {
+			return last
 		}
 	}
 	a := r.RemoteAddr
@@ -93,17 +87,7 @@ func (s *server) issueReceipt(w http.ResponseWriter, r *http.Request) {
 		WriteJSON(w, http.StatusCreated, receiptJSON{Receipt: issued.Receipt, URL: issued.URL, PDFURL: issued.URL + "/pdf", JWS: issued.JWS})
 		return
 	}
-	writeReceiptPDF(w, issued.Receipt.Serial, issued.PDF)
-}
-
-func writeReceiptPDF(w http.ResponseWriter, serial string, pdf []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "application/pdf")
-	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="receipt-%s.pdf"`, serial))
-	h.Set("Content-Length", strconv.Itoa(len(pdf)))
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	w.Write(pdf)
+	writePDF(w, "receipt-"+issued.Receipt.Serial, issued.PDF)
 }
 
 // checkReceipt is a receipt's public address: is it genuine, what did it
@@ -125,7 +109,7 @@ func (s *server) receiptPDF(w http.ResponseWriter, r *http.Request) {
 		s.publicProblem(w, r, err, lookupView{})
 		return
 	}
-	writeReceiptPDF(w, serial, pdf)
+	writePDF(w, "receipt-"+serial, pdf)
 }
 
 // checkReceiptJWS checks a receipt's JSON form, as issueReceipt gave it
