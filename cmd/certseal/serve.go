@@ -60,9 +60,7 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
-	trust := a.pdfTrust()
-	trust.ReceiptSigner = docSigner.Certificate()
-	if svc.verifier, err = verify.NewService(a.store, cached, cfg.BaseURL, trust, time.Now); err != nil {
+	if svc.verifier, err = verify.NewService(a.store, cached, cfg.BaseURL, a.pdfTrust(), time.Now); err != nil {
 		return nil, err
 	}
 	svc.verifier.OfferPDF = cfg.VerifyPagePDF

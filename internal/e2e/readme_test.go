@@ -114,6 +114,10 @@ func TestREADMEWalkthrough(t *testing.T) {
 	if out, err := CLIResult(s.Env, "verify-pdf", pdf); err == nil || !strings.Contains(out, "已更正") {
 		t.Errorf("certseal verify-pdf of the walkthrough's PDF after revocation (err %v):\n%s", err, out)
 	}
+	// The receipt it saved is one, offline too.
+	if out, err := CLIResult(s.Env, "verify-pdf", filepath.Join(data, "walkthrough", "receipt.pdf")); err != nil || !strings.Contains(out, "回执真实") {
+		t.Errorf("certseal verify-pdf of the walkthrough's receipt (err %v):\n%s", err, out)
+	}
 	c := &client{t: t, base: s.URL}
 	if a := c.verifyJSON(address); a.Status != "revoked" || a.Name != "李华" {
 		t.Errorf("the walkthrough's certificate answers %+v, want revoked", a)
