@@ -22,10 +22,10 @@ import (
 // PostgreSQL (CERTSEAL_TEST_DATABASE_URL; skipped without it, failed
 // under CI=true).
 func onEachStore(t *testing.T, fn func(t *testing.T, w *e2eWorld)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, newWorld(t)) })
+	t.Run("sqlite", func(t *testing.T) { fn(t, oneUnitWorld(newE2E(t))) })
 	t.Run("postgresql", func(t *testing.T) {
 		url := testenv.PostgresURL(t)
-		fn(t, worldOf(newE2EOn(t, nil, func(pii *registry.PII) registry.Store {
+		fn(t, oneUnitWorld(newE2EOn(t, nil, func(pii *registry.PII) registry.Store {
 			s, err := postgres.Open(context.Background(), url, pii)
 			if err != nil {
 				t.Fatal(err)
@@ -51,6 +51,16 @@ func (w *e2eWorld) upload(pdf []byte) verify.UploadAnswer {
 	var ans verify.UploadAnswer
 	w.must(call{method: "POST", path: "/v/pdf", body: pdf, header: map[string]string{"Content-Type": "application/pdf"}}, http.StatusOK, &ans)
 	return ans
+}
+
+// oneUnitWorld is a world with unit A only: these tests need no other,
+// and each unit costs signatures.
+func oneUnitWorld(e *e2eEnv) *e2eWorld {
+	w := &e2eWorld{e2eEnv: e}
+	w.platform = w.platformKey()
+	w.reviewer = map[string]string{weihai: w.reviewerKey(weihai)}
+	w.a = w.newUnit("威海示范大学", weihai)
+	return w
 }
 
 // withoutTime drops the answer's server time (the test clock moves).
@@ -266,7 +276,7 @@ func testTokenRotation(t *testing.T, w *e2eWorld) {
 // its verification recorded, in one run so the two compare on the same
 // machine load (go test -bench VerifyPage -benchmem ./internal/api).
 func BenchmarkVerifyPage(b *testing.B) {
-	w := newWorld(b)
+	w := oneUnitWorld(newE2E(b))
 	path := "/v/" + w.a.cert + "?k=" + w.a.token
 	bare := w.h
 	// Its store never answers, so the buffer is full at once: the
