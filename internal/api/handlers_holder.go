@@ -108,6 +108,10 @@ func (s *server) downloadByLink(w http.ResponseWriter, r *http.Request) {
 // which posts back to the page's own address (/v/{number}?k=TOKEN).
 func (s *server) downloadByToken(w http.ResponseWriter, r *http.Request) {
 	number := chi.URLParam(r, "number")
+	if r.PostFormValue("receipt") != "" { // the page's receipt button
+		s.receiptFor(w, r, number, r.URL.Query().Get("k"), "")
+		return
+	}
 	c, pdf, err := s.Verifier.PDFByToken(r.Context(), number, r.URL.Query().Get("k"))
 	if err != nil {
 		s.publicProblem(w, r, err, lookupView{Number: number})

@@ -68,12 +68,16 @@ type receiptJSON struct {
 // application/json the JWS form. Nothing found answers as an unknown
 // certificate does.
 func (s *server) issueReceipt(w http.ResponseWriter, r *http.Request) {
+	s.receiptFor(w, r, chi.URLParam(r, "number"), r.PostFormValue("k"), r.PostFormValue("name"))
+}
+
+// receiptFor issues the receipt of a lookup by token, or by name.
+func (s *server) receiptFor(w http.ResponseWriter, r *http.Request, number, token, name string) {
 	if s.Receipts == nil {
 		WriteProblem(w, r, registry.Errf(registry.CodeNotFound, "this installation gives no receipts"))
 		return
 	}
-	number := chi.URLParam(r, "number")
-	facts, statusText, err := s.Verifier.ReceiptFacts(r.Context(), number, r.PostFormValue("k"), r.PostFormValue("name"))
+	facts, statusText, err := s.Verifier.ReceiptFacts(r.Context(), number, token, name)
 	if err != nil {
 		s.publicProblem(w, r, err, lookupView{Number: number})
 		return

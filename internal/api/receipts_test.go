@@ -143,6 +143,23 @@ func testReceipt(t *testing.T, w *e2eWorld) {
 	if pw, pu := problemOf(t, wrong), problemOf(t, unknown); wrong.Code != http.StatusNotFound || pw.Code != pu.Code || pw.Detail != pu.Detail {
 		t.Errorf("wrong token %d %s; unknown number %d %s", wrong.Code, wrong.Body, unknown.Code, unknown.Body)
 	}
+	// The pages offer it: the QR code's page posts back to its own address
+	// (the token is never written into it), the typed answer to the route.
+	html := map[string]string{"Accept": "text/html"}
+	page := w.must(call{method: "GET", path: "/v/" + u.cert + "?k=" + u.token, header: html}, http.StatusOK, nil).Body.String()
+	if !strings.Contains(page, `<input type="hidden" name="receipt" value="1"><button type="submit">下载验证回执</button>`) || strings.Contains(page, u.token) {
+		t.Errorf("the QR code's page offers no receipt, or holds its token:\n%s", page)
+	}
+	body, h = form(url.Values{"receipt": {"1"}})
+	h["Accept"] = "text/html"
+	fromPage := w.must(call{method: "POST", path: "/v/" + u.cert + "?k=" + u.token, body: body, header: h}, http.StatusOK, nil)
+	if a := w.upload(fromPage.Body.Bytes()); a.Receipt == nil || a.Receipt.Indication != verify.Passed {
+		t.Errorf("the page's receipt button gave %s: %+v", fromPage.Header().Get("Content-Type"), a)
+	}
+	typedPage := w.must(call{method: "GET", path: "/v?no=" + u.cert + "&name=" + url.QueryEscape("王晓明"), header: html}, http.StatusOK, nil).Body.String()
+	if !strings.Contains(typedPage, `action="/v/`+u.cert+`/receipt"`) || !strings.Contains(typedPage, `name="name" value="王晓明"`) {
+		t.Errorf("the typed answer offers no receipt:\n%s", typedPage)
+	}
 	// The holder's name gets one too (a typed lookup).
 	body, h = form(url.Values{"name": {"王晓明"}})
 	h["Accept"] = "application/json"
@@ -161,9 +178,9 @@ func testReceipt(t *testing.T, w *e2eWorld) {
 	if a := w.upload(pdf.Bytes()); a.Receipt.Certificate.Status != registry.CertRevoked {
 		t.Errorf("uploaded receipt after the revocation: %+v", a.Receipt)
 	}
-	page := w.must(call{method: "GET", path: "/r/" + js.Receipt.Serial, header: map[string]string{"Accept": "text/html"}}, http.StatusOK, nil)
-	if !strings.Contains(page.Body.String(), "回执真实") {
-		t.Errorf("receipt page: %s", page.Body)
+	rpage := w.must(call{method: "GET", path: "/r/" + js.Receipt.Serial, header: html}, http.StatusOK, nil)
+	if !strings.Contains(rpage.Body.String(), "回执真实") {
+		t.Errorf("receipt page: %s", rpage.Body)
 	}
 }
 

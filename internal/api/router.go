@@ -118,7 +118,7 @@ func New(d Deps) http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(RateLimit(d.PublicRate, d.PublicBurst, TrustForwardedFor(d.TrustProxy)))
 		r.With(MaxBody(0)).Get("/v/{number}", s.verifyByToken)
-		r.With(MaxBody(0)).Post("/v/{number}", s.downloadByToken)
+		r.With(MaxBody(limitSmall)).Post("/v/{number}", s.downloadByToken) // the page's buttons: PDF, receipt
 		r.With(MaxBody(0)).Get("/download/{number}", s.downloadByLink)
 		r.With(MaxBody(0)).Get("/v", s.verifyByName)
 		// The site's front door is the page to type a number into.
