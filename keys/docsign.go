@@ -43,7 +43,7 @@ func OpenDocSigner(certFile, keyFile string, ca *CA, baseURL string, create bool
 		now = time.Now
 	}
 	cert, key, err := openLeaf(leafFiles{what: "platform document signer", certFile: certFile, keyFile: keyFile,
-		variables: "CERTSEAL_DOCSIGN_CERT, CERTSEAL_DOCSIGN_KEY", create: create}, ca, logger, now, func(now time.Time) error {
+		variables: "CERTSEAL_DOCSIGN_CERT, CERTSEAL_DOCSIGN_KEY", create: create}, logger, now, func(now time.Time) error {
 		return createLeaf(certFile, keyFile, ca, baseURL, now, &x509.Certificate{
 			Subject: pkix.Name{Country: []string{"CN"}, Organization: ca.issuing.Subject.Organization,
 				CommonName: "certseal platform document signer"},

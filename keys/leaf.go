@@ -25,9 +25,9 @@ type leafFiles struct {
 }
 
 // openLeaf loads a platform signer's certificate and key. Where both files
-// are missing and f.create is set, make writes them first; an inspecting
+// are missing and f.create is set, write makes them first; an inspecting
 // command passes create=false and gets an fs.ErrNotExist error instead.
-func openLeaf(f leafFiles, ca *CA, logger *slog.Logger, now func() time.Time, make func(time.Time) error) (*x509.Certificate, crypto.Signer, error) {
+func openLeaf(f leafFiles, logger *slog.Logger, now func() time.Time, write func(time.Time) error) (*x509.Certificate, crypto.Signer, error) {
 	_, errCert := os.Lstat(f.certFile)
 	_, errKey := os.Lstat(f.keyFile)
 	switch {
@@ -35,7 +35,7 @@ func openLeaf(f leafFiles, ca *CA, logger *slog.Logger, now func() time.Time, ma
 		if !f.create {
 			return nil, nil, fmt.Errorf("no %s at %s: %w", f.what, f.certFile, fs.ErrNotExist)
 		}
-		if err := make(now()); err != nil {
+		if err := write(now()); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", f.what, err)
 		}
 		orDiscard(logger).Warn("created the "+f.what+"'s key and certificate: back them up with the CA, and give every replica the same files ("+f.variables+")",

@@ -68,7 +68,7 @@ func OpenTSA(certFile, keyFile string, ca *CA, baseURL string, create bool, logg
 		now = time.Now
 	}
 	cert, key, err := openLeaf(leafFiles{what: "time-stamping authority", certFile: certFile, keyFile: keyFile,
-		variables: "CERTSEAL_TSA_CERT, CERTSEAL_TSA_KEY", create: create}, ca, logger, now, func(now time.Time) error {
+		variables: "CERTSEAL_TSA_CERT, CERTSEAL_TSA_KEY", create: create}, logger, now, func(now time.Time) error {
 		return createTSA(certFile, keyFile, ca, baseURL, now)
 	})
 	if err != nil {

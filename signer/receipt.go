@@ -9,7 +9,6 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/certseal/certseal/keys"
@@ -101,11 +100,11 @@ type ReceiptsDeps struct {
 	TSATrust   keys.TimestampTrust
 	TSACerts   []*x509.Certificate
 	Revocation Revocation
-	BaseURL    string
+	BaseURL    string // of the receipts' addresses ({base}/r/{serial})
 	Now        func() time.Time
-	Log        *slog.Logger
 }
 
+// NewReceipts wires the receipt maker.
 func NewReceipts(d ReceiptsDeps) *Receipts { return &Receipts{d: d} }
 
 // IssuedReceipt is a recorded receipt in its two signed forms.

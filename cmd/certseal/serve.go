@@ -110,7 +110,7 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	})
 	svc.batches.SetSubmitterCheck(api.BatchSubmitterAllowed)
 	receipts := signer.NewReceipts(signer.ReceiptsDeps{Store: a.store, Renderer: receiptRenderer, Key: docSigner, TSA: stamper,
-		TSATrust: a.timestampTrust(), TSACerts: tsaCerts, Revocation: svc.pki, BaseURL: cfg.BaseURL, Now: time.Now, Log: a.log})
+		TSATrust: a.timestampTrust(), TSACerts: tsaCerts, Revocation: svc.pki, BaseURL: cfg.BaseURL, Now: time.Now})
 	svc.handler = api.New(api.Deps{
 		Store: a.store, Keys: a.keys, CA: a.ca, PKI: svc.pki, TSA: tsa.Handle(), Issuer: issuer, Batches: svc.batches, Verifier: svc.verifier,
 		Receipts: receipts, Recorder: svc.recorder,

@@ -232,7 +232,7 @@ func newE2EOn(t testing.TB, wrap func(registry.Store) registry.Store, open func(
 	}
 	receipts := signer.NewReceipts(signer.ReceiptsDeps{Store: store, Renderer: receiptRenderer, Key: docSigner, TSA: tsa,
 		TSATrust: keys.TimestampTrust{Roots: []*x509.Certificate{ca.Root()}}, TSACerts: []*x509.Certificate{tsa.Certificate()},
-		Revocation: pki, BaseURL: e2eBaseURL, Now: clock.Now, Log: log})
+		Revocation: pki, BaseURL: e2eBaseURL, Now: clock.Now})
 	fk := &failingKeys{SealKeys: soft}
 	var handlerStore registry.Store = store
 	if wrap != nil {
