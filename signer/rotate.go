@@ -6,38 +6,41 @@ import (
 	"fmt"
 
 	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/registry/audit"
 )
 
-// RotateToken invalidates the QR token of a certificate's current version
-// (it leaked): the same data is issued again as the next version, with a
-// new token and the same number, and the old version's stored token hash
-// is replaced, so its token then finds nothing, exactly like a token that
-// never existed, while an uploaded old PDF is reported as superseded. The
-// old hash is kept in the rotation record. Like a reissue, it needs the
-// unit's filing in force and an active seal.
-func (is *Issuer) RotateToken(ctx context.Context, number string, req Request) (Issued, error) {
+// RotateToken invalidates the QR token of certificate number's current
+// version (it leaked), for a caller that sees it: the same data is issued
+// again as the next version, with a new token and the same number, and the
+// old version's stored token hash is replaced, so its token then finds
+// nothing, exactly like a token that never existed, while an uploaded old
+// PDF is reported as superseded. The old hash is kept in the rotation
+// record. Like a reissue, it needs the unit's filing in force and an
+// active seal.
+func (cs *Certificates) RotateToken(ctx context.Context, c registry.Caller, number string) (Issued, error) {
 	var cur registry.Certificate
-	if err := is.store.View(ctx, func(tx registry.Tx) (err error) {
-		cur, err = tx.Certificate(ctx, number)
+	if err := cs.w.View(ctx, func(tx registry.Tx) (err error) {
+		cur, err = VisibleCertificate(ctx, tx, c, number)
 		return err
 	}); err != nil {
 		return Issued{}, err
 	}
-	return is.reissue(ctx, number, cur.Appointment, req, func(ctx context.Context, tx registry.Tx, old registry.Certificate) error {
+	return cs.is.reissue(ctx, cs.w, cur.Number, cur.Appointment, request(c, cur.Appointment), func(ctx context.Context, tx registry.Tx, old registry.Certificate) error {
 		if old.Version != cur.Version {
 			// Corrected meanwhile: issuing cur's data again would undo that.
-			return registry.Errf(registry.CodeConflict, "certificate %s changed while its token was being rotated; retry", number)
+			return registry.Errf(registry.CodeConflict, "certificate %s changed while its token was being rotated; retry", cur.Number)
 		}
 		replacement := make([]byte, 32)
 		if _, err := rand.Read(replacement); err != nil {
 			return fmt.Errorf("signer: token rotation: %w", err)
 		}
-		rot := registry.TokenRotation{Number: number, Version: old.Version, NewVersion: old.Version + 1, At: is.now(),
-			Actor: req.Actor, RequestID: req.RequestID}
+		now := cs.now()
+		rot := registry.TokenRotation{Number: cur.Number, Version: old.Version, NewVersion: old.Version + 1, At: now,
+			Actor: c.Actor, RequestID: c.RequestID}
 		if err := tx.RetireToken(ctx, &rot, replacement); err != nil {
 			return err
 		}
-		return appendEvent(ctx, tx, req, "certificate.token_rotate", number, map[string]any{
-			"number": number, "version": old.Version, "new_version": rot.NewVersion, "old_token_hash": fmt.Sprintf("%x", rot.OldTokenHash)})
+		return tx.AppendAudit(ctx, audit.Event(c, now, "certificate.token_rotate", "certificate", cur.Number, map[string]any{
+			"version": old.Version, "new_version": rot.NewVersion, "old_token_hash": fmt.Sprintf("%x", rot.OldTokenHash)}))
 	})
 }

@@ -174,7 +174,7 @@ func (s *server) listVerifications(w http.ResponseWriter, r *http.Request) {
 	}
 	var out []registry.Verification
 	err = s.Store.View(r.Context(), func(tx registry.Tx) error {
-		c, err := loadCertificate(r.Context(), tx, principal(r), chi.URLParam(r, "number"))
+		c, err := signer.VisibleCertificate(r.Context(), tx, caller(r), chi.URLParam(r, "number"))
 		if err != nil {
 			return err
 		}
@@ -189,24 +189,14 @@ func (s *server) listVerifications(w http.ResponseWriter, r *http.Request) {
 }
 
 // rotateToken invalidates a leaked QR token: the certificate is issued
-// again with the same data, the same number and a new token.
+// again with the same data, the same number and a new token. The
+// commands' after-commit hook drops the old token's cached answer.
 func (s *server) rotateToken(w http.ResponseWriter, r *http.Request) {
-	var c registry.Certificate
-	err := s.Store.View(r.Context(), func(tx registry.Tx) (err error) {
-		c, err = loadCertificate(r.Context(), tx, principal(r), chi.URLParam(r, "number"))
-		return err
-	})
+	issued, err := s.certs.RotateToken(r.Context(), caller(r), chi.URLParam(r, "number"))
 	if err != nil {
 		WriteProblem(w, r, err)
 		return
 	}
-	issued, err := s.Issuer.RotateToken(r.Context(), c.Number, signer.Request{Actor: principal(r).Actor(), RequestID: RequestIDFrom(r.Context())})
-	if err != nil {
-		WriteProblem(w, r, err)
-		return
-	}
-	// The old token's cached answer goes now, as a revocation's does.
-	s.certificateChanged(r.Context(), c.Number)
 	out := certificateView(issued.Certificate, s.Now())
 	out.VerifyURL = issued.VerifyURL
 	WriteJSON(w, http.StatusCreated, out)
