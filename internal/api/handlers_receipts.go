@@ -77,17 +77,18 @@ func (s *server) receiptFor(w http.ResponseWriter, r *http.Request, number, toke
 		WriteProblem(w, r, registry.Errf(registry.CodeNotFound, "this installation gives no receipts"))
 		return
 	}
+	format := answerFormat(w, r, verify.HTML) // HTML: the PDF, and problems on the page
 	facts, statusText, err := s.Verifier.ReceiptFacts(r.Context(), number, token, name)
 	if err != nil {
-		s.publicProblem(w, r, err, lookupView{Number: number})
+		s.problemAs(w, r, format, err, lookupView{Number: number})
 		return
 	}
 	issued, err := s.Receipts.Issue(r.Context(), facts, statusText, RequestIDFrom(r.Context()))
 	if err != nil {
-		WriteProblem(w, r, err)
+		s.problemAs(w, r, format, err, lookupView{Number: number})
 		return
 	}
-	if verify.FormatFor(r) == verify.JSON {
+	if format == verify.JSON {
 		WriteJSON(w, http.StatusCreated, receiptJSON{Receipt: issued.Receipt, URL: issued.URL, PDFURL: issued.URL + "/pdf", JWS: issued.JWS})
 		return
 	}
@@ -97,8 +98,9 @@ func (s *server) receiptFor(w http.ResponseWriter, r *http.Request, number, toke
 // checkReceipt is a receipt's public address: is it genuine, what did it
 // record, and what is the certificate's status now.
 func (s *server) checkReceipt(w http.ResponseWriter, r *http.Request) {
+	format := answerFormat(w, r, verify.HTML)
 	ans, err := s.Verifier.CheckReceipt(r.Context(), chi.URLParam(r, "serial"))
-	s.answerReceipt(w, r, ans, err)
+	s.answerReceipt(w, r, format, ans, err)
 }
 
 // receiptPDF serves a receipt's signed PDF again, to whoever has its serial.
@@ -119,23 +121,24 @@ func (s *server) receiptPDF(w http.ResponseWriter, r *http.Request) {
 // checkReceiptJWS checks a receipt's JSON form, as issueReceipt gave it
 // (or only its "jws").
 func (s *server) checkReceiptJWS(w http.ResponseWriter, r *http.Request) {
+	format := answerFormat(w, r, verify.JSON)
 	var body receiptJSON
 	if err := DecodeJSON(r, &body); err != nil {
-		WriteProblem(w, r, err)
+		s.problemAs(w, r, format, err, lookupView{})
 		return
 	}
 	if body.JWS == "" {
-		WriteProblem(w, r, registry.FieldErr("jws", "send the receipt's JSON form, with its \"jws\""))
+		s.problemAs(w, r, format, registry.FieldErr("jws", "send the receipt's JSON form, with its \"jws\""), lookupView{})
 		return
 	}
 	ans, err := s.Verifier.CheckReceiptJWS(r.Context(), body.JWS)
-	s.answerReceipt(w, r, ans, err)
+	s.answerReceipt(w, r, format, ans, err)
 }
 
-func (s *server) answerReceipt(w http.ResponseWriter, r *http.Request, ans verify.ReceiptAnswer, err error) {
+func (s *server) answerReceipt(w http.ResponseWriter, r *http.Request, format verify.Format, ans verify.ReceiptAnswer, err error) {
 	if err != nil {
 		s.Metrics.Verification("error")
-		s.publicProblem(w, r, err, lookupView{})
+		s.problemAs(w, r, format, err, lookupView{})
 		return
 	}
 	s.Metrics.Verification("receipt_" + ans.Indication)
@@ -145,7 +148,7 @@ func (s *server) answerReceipt(w http.ResponseWriter, r *http.Request, ans verif
 	} else {
 		s.record(r, registry.VerifiedByReceipt, ans.Receipt.Number, ans.Certificate.Status)
 	}
-	if wantsHTML(r) {
+	if format == verify.HTML {
 		s.writeLookupPage(w, r, status, lookupView{Upload: receiptInWords(ans)})
 		return
 	}

@@ -136,12 +136,21 @@ func testReceipt(t *testing.T, w *e2eWorld) {
 	}
 
 	// A wrong token gets no receipt, the same answer as an unknown number.
+	// A browser (the page's form) gets that said on the lookup page.
 	body, h := form(url.Values{"k": {"wrong-token"}})
+	h["Accept"] = "application/json"
 	wrong := w.do(call{method: "POST", path: "/v/" + u.cert + "/receipt", body: body, header: h})
 	body, h = form(url.Values{"k": {u.token}})
+	h["Accept"] = "application/json"
 	unknown := w.do(call{method: "POST", path: "/v/" + ghostOf(u).cert + "/receipt", body: body, header: h})
 	if pw, pu := problemOf(t, wrong), problemOf(t, unknown); wrong.Code != http.StatusNotFound || pw.Code != pu.Code || pw.Detail != pu.Detail {
 		t.Errorf("wrong token %d %s; unknown number %d %s", wrong.Code, wrong.Body, unknown.Code, unknown.Body)
+	}
+	body, h = form(url.Values{"k": {"wrong-token"}})
+	h["Accept"] = "text/html"
+	if page := w.do(call{method: "POST", path: "/v/" + u.cert + "/receipt", body: body, header: h}); page.Code != http.StatusNotFound ||
+		!strings.HasPrefix(page.Header().Get("Content-Type"), "text/html") {
+		t.Errorf("a wrong token from a browser: %d %s", page.Code, page.Header().Get("Content-Type"))
 	}
 	// The pages offer it: the QR code's page posts back to its own address
 	// (the token is never written into it), the typed answer to the route.

@@ -131,7 +131,7 @@ func New(d Deps) http.Handler {
 		r.With(MaxBody(limitSmall)).Post("/v/{number}/receipt", s.issueReceipt)
 		r.With(MaxBody(0)).Get("/r/{serial}", s.checkReceipt)
 		r.With(MaxBody(0)).Get("/r/{serial}/pdf", s.receiptPDF)
-		r.Get("/catalog", s.catalogHTML)
+		r.Get("/catalog", s.catalogPage)
 		r.Get("/api/v1/catalog", s.catalogJSON)
 		r.Get("/pki/root.crt", d.PKI.HandleRoot())
 		r.Get("/pki/issuing.crt", d.PKI.HandleIssuing())
