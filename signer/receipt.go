@@ -145,7 +145,9 @@ func (rs *Receipts) Issue(ctx context.Context, rc registry.Receipt, statusText, 
 	if err != nil {
 		return IssuedReceipt{}, err
 	}
-	err = rs.d.Store.InTx(ctx, func(tx registry.Tx) error {
+	// Through the commands' Writer, as every write; a receipt changes
+	// nothing kept elsewhere, so it notes no change.
+	err = registry.Writing(rs.d.Store).Write(ctx, func(tx registry.Tx, _ *registry.Changes) error {
 		if err := tx.CreateReceipt(ctx, &rc, signed.PDF, jws); err != nil {
 			return err
 		}

@@ -109,7 +109,7 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 		TSA: stamper, TSATrust: a.timestampTrust(), TSACerts: tsaCerts, Revocation: svc.pki, BaseURL: cfg.BaseURL, Calendar: calendar, Now: time.Now, Log: a.log})
 	svc.batches = signer.NewBatches(issuer, writer, a.log)
 	svc.batches.SetSubmitterCheck(api.BatchSubmitterAllowed)
-	receipts := signer.NewReceipts(signer.ReceiptsDeps{Store: a.store, Renderer: receiptRenderer, Key: docSigner, TSA: stamper,
+	receipts := signer.NewReceipts(signer.ReceiptsDeps{Store: writer, Renderer: receiptRenderer, Key: docSigner, TSA: stamper,
 		TSATrust: a.timestampTrust(), TSACerts: tsaCerts, Revocation: svc.pki, BaseURL: cfg.BaseURL, Now: time.Now})
 	svc.handler = api.New(api.Deps{
 		Store: writer, Keys: a.keys, CA: a.ca, PKI: svc.pki, TSA: tsa.Handle(), Issuer: issuer, Batches: svc.batches, Verifier: svc.verifier,
