@@ -91,6 +91,7 @@ type Tx interface {
 	IdempotencyTx
 	IntegrityTx
 	BatchTx
+	ReceiptTx
 }
 
 // UnitTx reads and records the units.

@@ -243,10 +243,13 @@ const maxRedrafts = 3
 // first; the recording transaction supersedes that version only if it is
 // still the newest.
 func (is *Issuer) Reissue(ctx context.Context, number string, corrected registry.Appointment, req Request) (Issued, error) {
-	return is.reissue(ctx, is.w, number, corrected, req)
+	return is.reissue(ctx, is.w, number, corrected, req, nil)
 }
 
-func (is *Issuer) reissue(ctx context.Context, w *registry.Writer, number string, corrected registry.Appointment, req Request) (Issued, error) {
+// reissue is Reissue through w; also, when set, runs in its recording
+// transaction once the old version is superseded.
+func (is *Issuer) reissue(ctx context.Context, w *registry.Writer, number string, corrected registry.Appointment, req Request,
+	also func(ctx context.Context, tx registry.Tx, old registry.Certificate) error) (Issued, error) {
 	prepared, err := is.Prepare(corrected)
 	if err != nil {
 		return Issued{}, err
@@ -297,7 +300,13 @@ func (is *Issuer) reissue(ctx context.Context, w *registry.Writer, number string
 			if err := tx.UpdateCertificate(ctx, &cur); err != nil {
 				return err
 			}
-			return appendEvent(ctx, tx, req, "certificate.supersede", cur.Number, map[string]any{"number": cur.Number, "version": cur.Version})
+			if err := appendEvent(ctx, tx, req, "certificate.supersede", cur.Number, map[string]any{"number": cur.Number, "version": cur.Version}); err != nil {
+				return err
+			}
+			if also != nil {
+				return also(ctx, tx, cur)
+			}
+			return nil
 		})
 		if !errors.Is(err, errVersionMoved) || attempt == maxRedrafts {
 			return out, err
@@ -588,18 +597,24 @@ func NewDSS(rev Revocation, s registry.Seal, chain, tsaCerts []*x509.Certificate
 	for _, c := range chain {
 		d.Certs = append(d.Certs, c.Raw)
 	}
-	for _, c := range tsaCerts {
+	return d, d.addVouched(rev, tsaCerts)
+}
+
+// addVouched adds certificates and, for those rev vouches for (certseal's
+// own TSA and document signer), a fresh OCSP answer on each.
+func (d *DSS) addVouched(rev Revocation, certs []*x509.Certificate) error {
+	for _, c := range certs {
 		d.Certs = append(d.Certs, c.Raw)
-		tsaAnswer, err := rev.VouchedOCSP(c)
+		answer, err := rev.VouchedOCSP(c)
 		switch {
-		case errors.Is(err, keys.ErrNotVouched): // an outside TSA's: its own responder answers for it
+		case errors.Is(err, keys.ErrNotVouched): // an outside TSA's, or a CA: their own responder or CRL answers
 		case err != nil:
-			return nil, fmt.Errorf("signer: OCSP answer for the TSA: %w", err)
+			return fmt.Errorf("signer: OCSP answer for %s: %w", c.Subject.CommonName, err)
 		default:
-			d.OCSPs = append(d.OCSPs, tsaAnswer)
+			d.OCSPs = append(d.OCSPs, answer)
 		}
 	}
-	return d, nil
+	return nil
 }
 
 // preparedAppearance is one seal's appearance, prepared once however many
