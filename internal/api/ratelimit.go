@@ -128,12 +128,8 @@ func (l *limiter) sweep(now time.Time) {
 // clientKey appends the name of the client's bucket to b.
 func (l *limiter) clientKey(b []byte, r *http.Request) []byte {
 	if l.trustXFF {
-		if vals := r.Header.Values("X-Forwarded-For"); len(vals) > 0 {
-			last := vals[len(vals)-1]
-			if i := strings.LastIndexByte(last, ','); i >= 0 {
-				last = last[i+1:]
-			}
-			if a, err := netip.ParseAddr(strings.TrimSpace(last)); err == nil {
+		if last, ok := lastForwardedFor(r); ok {
+			if a, err := netip.ParseAddr(last); err == nil {
 				return appendAddrKey(b, a)
 			}
 		}
@@ -146,6 +142,20 @@ func (l *limiter) clientKey(b []byte, r *http.Request) []byte {
 		return appendAddrKey(b, a)
 	}
 	return append(b, host...)
+}
+
+// lastForwardedFor is the address the load balancer appended to
+// X-Forwarded-For: the one entry a client cannot forge.
+func lastForwardedFor(r *http.Request) (string, bool) {
+	vals := r.Header.Values("X-Forwarded-For")
+	if len(vals) == 0 {
+		return "", false
+	}
+	last := vals[len(vals)-1]
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	return strings.TrimSpace(last), true
 }
 
 // appendAddrKey appends an IPv4 address, or the /64 of an IPv6 one.

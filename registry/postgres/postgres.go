@@ -184,11 +184,12 @@ var appUpdates = []struct{ table, columns string }{
 	{"filings", "state, review_json, valid_from, valid_until, rev"},
 	{"seal_applications", "state, review_json, seal_id, rev"},
 	{"seals", "state, revoked_at, reason, invalidity_date, rev"},
-	{"certificates", "state, revoked_at, revoke_reason, revoked_by, category, rev"},
+	{"certificates", "state, revoked_at, revoke_reason, revoked_by, category, rev, token_hash"},
 	{"sequences", "value"},
 	{"batches", "state, finished_at, issued, failed, rev, runner, lease_until"},
 	{"batch_rows", "state, number, error"},
 	{"api_keys", "revoked_at, revoked_by, rev, last_used_at"},
+	{"number_holds", "holder, held_until, used_at"},
 }
 
 // appReadOnly are tables the service only reads and never adds to: API

@@ -71,6 +71,8 @@ func run(t *testing.T, b Backend, owner bool) {
 		// postgres TestAppRole's.
 		{"APIKeyLifecycle", testAPIKeyLifecycle, true},
 		{"CertificateListing", testCertificateListing, false},
+		{"NumberHolds", testNumberHolds, false},
+		{"Receipts", testReceipts, false},
 	}
 	for _, tc := range tests {
 		if tc.needsOwner && !owner {
