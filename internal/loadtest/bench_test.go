@@ -299,7 +299,10 @@ func (d *deployment) handler(b *testing.B, c verify.Cache, level slog.Level) htt
 	// The public page needs no issuing; the API's commands need an Issuer
 	// to exist.
 	issuer := signer.NewIssuer(signer.IssuerDeps{Store: d.store, Now: time.Now, Log: log})
-	return api.New(api.Deps{Store: d.store, PKI: pki, Verifier: svc, Issuer: issuer, Metrics: api.NewMetrics(), Log: log,
+	// Every page view is recorded for the holder's view, as serve does it.
+	recorder := verify.NewRecorder(d.store, []byte("bench verifier hash key, 32 by."), verify.RecorderOptions{Logger: log})
+	b.Cleanup(recorder.Close)
+	return api.New(api.Deps{Store: d.store, PKI: pki, Verifier: svc, Issuer: issuer, Recorder: recorder, Metrics: api.NewMetrics(), Log: log,
 		AccessLog: &api.TextAccessLog{W: io.Discard, Level: level}, // as certseal serve logs text
 		BaseURL:   "http://127.0.0.1:8080", Now: time.Now,
 		// One client sends everything here; production limits it.
