@@ -53,11 +53,17 @@ require (
 	modernc.org/memory v1.12.1 // indirect
 )
 
-// A copy of pdfsign at the pinned commit with four patches: the appearance
+// A copy of pdfsign at the pinned commit with five patches: the appearance
 // image is decoded and compressed once per seal version (sign.PrepareImage)
 // instead of on every signature, which took half the CPU of a certificate;
 // the time-stamp token can come from certseal's TSA in process; the
-// signed revision can carry a Document Security Store; and upstream's later
-// fix of the EOL before the appearance stream's endstream.
+// signed revision can carry a Document Security Store; upstream's later
+// fix of the EOL before the appearance stream's endstream; and the signer's
+// chain is not re-verified on every signature.
 // See internal/third_party/pdfsign/PATCHES.md.
 replace github.com/digitorus/pdfsign => ./internal/third_party/pdfsign
+
+// A copy of gopdf v0.33.0 whose embedded font subset is compressed at the
+// level SetCompressLevel sets (upstream: always the default level, a quarter
+// of a certificate's CPU). See internal/third_party/gopdf/PATCHES.md.
+replace github.com/signintech/gopdf => ./internal/third_party/gopdf

@@ -45,6 +45,9 @@ func FormatCertNumber(year int, seq int64) (string, error) {
 // full-width digits and x as a Chinese input method types them, and
 // upper-cases x. It accepts exactly the numbers FormatCertNumber can make.
 func ParseCertNumber(s string) (string, error) {
+	if plainCertNumber(s) {
+		return checkCertNumber(s) // as typed: nothing to normalise, nothing to allocate
+	}
 	var b strings.Builder
 	for _, r := range s {
 		switch {
@@ -57,7 +60,22 @@ func ParseCertNumber(s string) (string, error) {
 		}
 		b.WriteRune(r)
 	}
-	num := b.String()
+	return checkCertNumber(b.String())
+}
+
+// plainCertNumber is whether s is already in the form ParseCertNumber
+// normalises to: only ASCII digits and an upper-case X.
+func plainCertNumber(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && c != 'X' {
+			return false
+		}
+	}
+	return true
+}
+
+// checkCertNumber checks a normalised number.
+func checkCertNumber(num string) (string, error) {
 	if n := utf8.RuneCountInString(num); n != certNumberLen {
 		return "", FieldErr("number", "a certificate number has %d characters (37, year, 8-digit sequence, check character), got %d", certNumberLen, n)
 	}

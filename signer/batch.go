@@ -114,9 +114,9 @@ func (b *Batches) Submit(ctx context.Context, sub BatchSubmission) (registry.Bat
 	}
 	rows := make([]registry.BatchRow, len(file.Rows))
 	good := make([]bool, len(file.Rows))
-	for i, a := range file.Rows {
-		n := file.RowNumbers[i]
-		a, err := b.issuer.Prepare(a)
+	prepared, prepErrs := b.issuer.prepareAll(file.Rows)
+	for i, a := range prepared {
+		n, err := file.RowNumbers[i], prepErrs[i]
 		switch {
 		case err != nil:
 			rowErrs = append(rowErrs, rowError(n, err, func(field string) string { return file.Column(i, field) }))

@@ -55,6 +55,7 @@ type Issuer struct {
 	// preparing decodes and re-encodes the imprint, which is too slow to
 	// repeat per certificate.
 	appearances sync.Map
+	sealChains  sync.Map // seal id -> sealChain (sealchain.go)
 }
 
 // IssuerDeps is what an Issuer works with. All are required but Log.
@@ -566,7 +567,7 @@ func (is *Issuer) sign(ctx context.Context, pdf []byte, st stamp, now time.Time)
 	if err != nil {
 		return Signed{}, fmt.Errorf("signer: key of seal version %d: %w", seal.Version, err)
 	}
-	chain, err := is.chains.SealChain(seal.CertDER)
+	chain, err := is.sealChain(seal)
 	if err != nil {
 		return Signed{}, fmt.Errorf("signer: chain of seal version %d: %w", seal.Version, err)
 	}

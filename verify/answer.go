@@ -167,7 +167,7 @@ func render(a Answer, f Format, withPhoto, offerPDF bool) ([]byte, error) {
 		return append(b, '\n'), err // as the API's own answers end, so curl output ends its line
 	}
 	v := pageView{Answer: a, SealStateText: sealStateText[a.SealState], OfferPDF: offerPDF, TokenPage: withPhoto,
-		ServerTimeText: a.ServerTime.In(registry.ChinaTZ).Format("2006-01-02 15:04:05")}
+		ServerTimeText: a.ServerTime.In(registry.ChinaTZ).Format(serverTimeLayout)}
 	if a.IssuedAt != nil {
 		v.IssuedAtText = a.IssuedAt.In(registry.ChinaTZ).Format("2006-01-02 15:04")
 	}

@@ -67,10 +67,11 @@ func (s *Service) ReceiptFacts(ctx context.Context, number, token, name string) 
 		}
 		found := false
 		if kind == registry.VerifiedByScan {
-			c, found = versionByToken(versions, secret)
+			c, found = versionByToken(versions, secret[:])
 		} else if n := len(versions); n > 0 {
 			// A typed lookup finds the current version by the name.
-			c, found = versions[n-1], subtle.ConstantTimeCompare(sha256Of(versions[n-1].Appointment.Name), secret) == 1
+			h := sha256Of(versions[n-1].Appointment.Name)
+			c, found = versions[n-1], subtle.ConstantTimeCompare(h[:], secret[:]) == 1
 		}
 		if !found {
 			return ErrNoReceipt

@@ -34,12 +34,13 @@ type Service struct {
 	now      func() time.Time
 	unknown  [2]page // per Format
 	bufs     sync.Pool
+	splice   *splicer
 }
 
 // NewService wires the verifier. platform is the public base URL; trust
 // is the platform CA that uploaded PDFs must chain to.
 func NewService(store registry.Store, cache *Cached, platform string, trust PDFTrust, now func() time.Time) (*Service, error) {
-	s := &Service{store: store, cache: cache, platform: platform, trust: trust, now: now,
+	s := &Service{store: store, cache: cache, platform: platform, trust: trust, now: now, splice: newSplicer(),
 		// Pages are about 20 KB.
 		bufs: sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}}
 	for _, f := range []Format{HTML, JSON} {
@@ -76,10 +77,21 @@ type Response struct {
 	page    page
 	now     time.Time
 	bufs    *sync.Pool // of *[]byte, where the answer is put together
+	splice  *splicer
 }
 
 // WriteTo writes the answer with the current server time.
 func (r Response) WriteTo(w http.ResponseWriter) {
+	h := w.Header()
+	setAnswerHeaders(h, r.format)
+	if r.format == HTML {
+		if sp := r.splice.get(r.page, r.now); sp != nil {
+			h["Content-Length"] = sp.length
+			w.WriteHeader(r.Status)
+			w.Write(sp.body)
+			return
+		}
+	}
 	// One Write of the whole answer: each Write of a few kilobytes is a
 	// write(2) of its own, and system calls are most of what a cached page
 	// costs.
@@ -87,10 +99,6 @@ func (r Response) WriteTo(w http.ResponseWriter) {
 	b := append((*bp)[:0], r.page.body[:r.page.split]...)
 	b = appendServerTime(b, r.format, r.now)
 	b = append(b, r.page.body[r.page.split:]...)
-	h := w.Header()
-	h.Set("Content-Type", r.format.ContentType())
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Robots-Tag", "noindex")
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(r.Status)
 	w.Write(b)
@@ -100,17 +108,19 @@ func (r Response) WriteTo(w http.ResponseWriter) {
 
 // ByToken answers a QR code scan.
 func (s *Service) ByToken(ctx context.Context, number, token string, f Format) (Response, error) {
-	return s.lookup(ctx, "t", number, sha256Of(token), f)
+	secret := sha256Of(token)
+	return s.lookup(ctx, "t", number, secret[:], f)
 }
 
 // ByName answers a typed lookup: number and the holder's name.
 func (s *Service) ByName(ctx context.Context, number, name string, f Format) (Response, error) {
-	return s.lookup(ctx, "n", number, sha256Of(strings.TrimSpace(name)), f)
+	secret := sha256Of(strings.TrimSpace(name))
+	return s.lookup(ctx, "n", number, secret[:], f)
 }
 
-func sha256Of(s string) []byte {
-	h := sha256.Sum256([]byte(s))
-	return h[:]
+// sha256Of is an array, not a slice: it stays on the caller's stack.
+func sha256Of(s string) [sha256.Size]byte {
+	return sha256.Sum256([]byte(s))
 }
 
 // Keys of the cache entries of a number.
@@ -150,15 +160,20 @@ func (s *Service) lookup(ctx context.Context, kind, number string, secretHash []
 	var found page
 	var outcome registry.CertState
 	ok := 0
-	for c := range entryCandidates(entry) {
+	for rest := entry; ; {
+		c, more, next := nextCandidate(rest)
+		if !more {
+			break
+		}
 		if subtle.ConstantTimeCompare(c.secret, secretHash) == 1 {
 			found, outcome, ok = c.page, c.state, 1
 		}
+		rest = next
 	}
 	if ok == 0 {
-		return Response{Status: http.StatusNotFound, Outcome: registry.CertUnknown, format: f, page: s.unknown[f], now: now, bufs: &s.bufs}, nil
+		return Response{Status: http.StatusNotFound, Outcome: registry.CertUnknown, format: f, page: s.unknown[f], now: now, bufs: &s.bufs, splice: s.splice}, nil
 	}
-	return Response{Status: http.StatusOK, Outcome: outcome, format: f, page: found, now: now, bufs: &s.bufs}, nil
+	return Response{Status: http.StatusOK, Outcome: outcome, format: f, page: found, now: now, bufs: &s.bufs, splice: s.splice}, nil
 }
 
 // ErrNoDownload answers a PDF download by QR token that is not offered:
@@ -186,7 +201,7 @@ func (s *Service) PDFByToken(ctx context.Context, number, token string) (registr
 			return err
 		}
 		var found bool
-		if c, found = versionByToken(versions, secret); !found {
+		if c, found = versionByToken(versions, secret[:]); !found {
 			return ErrNoDownload
 		}
 		seal, err := tx.Seal(ctx, c.SealID, registry.NoLock)
@@ -257,7 +272,8 @@ func (s *Service) load(ctx context.Context, kind, number string, f Format) ([]by
 			if c.Version != current {
 				continue
 			}
-			secret = sha256Of(c.Appointment.Name)
+			h := sha256Of(c.Appointment.Name)
+			secret = h[:]
 		}
 		a := answerFor(c, current, units[c.Appointment.UnitID], seals[c.SealID], s.platform, now)
 		p, err := renderPage(a, f, kind == "t", kind == "t" && s.OfferPDF && a.Indication == Passed)
@@ -297,8 +313,12 @@ func appendServerTime(b []byte, f Format, t time.Time) []byte {
 		b = t.UTC().AppendFormat(append(b, '"'), time.RFC3339Nano)
 		return append(b, '"')
 	}
-	return t.In(registry.ChinaTZ).AppendFormat(b, "2006-01-02 15:04:05")
+	return t.In(registry.ChinaTZ).AppendFormat(b, serverTimeLayout)
 }
+
+// serverTimeLayout is how the HTML page shows the server time: to the
+// second (which splicer relies on).
+const serverTimeLayout = "2006-01-02 15:04:05"
 
 // Cache entry encoding: candidates one after another, each
 // [secret 32][state len 1][state][split 4][body len 4][body].
@@ -317,25 +337,35 @@ func appendCandidate(b []byte, secret []byte, state registry.CertState, p page) 
 	return append(b, p.body...)
 }
 
-func entryCandidates(b []byte) func(yield func(candidate) bool) {
-	return func(yield func(candidate) bool) {
-		for len(b) >= 33 {
-			var c candidate
-			c.secret, b = b[:32], b[32:]
-			n := int(b[0])
-			if len(b) < 1+n+8 {
-				return
-			}
-			c.state, b = registry.CertState(b[1:1+n]), b[1+n:]
-			split, size := int(binary.BigEndian.Uint32(b)), int(binary.BigEndian.Uint32(b[4:]))
-			b = b[8:]
-			if size > len(b) || split > size {
-				return
-			}
-			c.page, b = page{body: b[:size:size], split: split}, b[size:]
-			if !yield(c) {
-				return
-			}
+// certState is the state these bytes spell, without copying them for the
+// states there are.
+func certState(b []byte) registry.CertState {
+	for _, s := range [...]registry.CertState{registry.CertValid, registry.CertRevoked, registry.CertExpired, registry.CertSuperseded} {
+		if string(b) == string(s) {
+			return s
 		}
 	}
+	return registry.CertState(b)
+}
+
+// nextCandidate decodes the first candidate of b and what follows it; ok
+// is false at the end (or at a malformed rest). A plain function rather
+// than an iterator: its closure was an allocation on every lookup.
+func nextCandidate(b []byte) (c candidate, ok bool, rest []byte) {
+	if len(b) < 33 {
+		return candidate{}, false, nil
+	}
+	c.secret, b = b[:32], b[32:]
+	n := int(b[0])
+	if len(b) < 1+n+8 {
+		return candidate{}, false, nil
+	}
+	c.state, b = certState(b[1:1+n]), b[1+n:]
+	split, size := int(binary.BigEndian.Uint32(b)), int(binary.BigEndian.Uint32(b[4:]))
+	b = b[8:]
+	if size > len(b) || split > size {
+		return candidate{}, false, nil
+	}
+	c.page = page{body: b[:size:size], split: split}
+	return c, true, b[size:]
 }

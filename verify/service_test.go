@@ -239,6 +239,18 @@ func TestStatusChangesShowAtOnce(t *testing.T) {
 	if _, page := body(t)(f.svc.ByToken(ctx, number, f.token, HTML)); !strings.Contains(page, "有效") {
 		t.Fatal("not valid at first")
 	}
+	f.revokeForgery(t)
+	_, page := body(t)(f.svc.ByToken(ctx, number, f.token, HTML))
+	if !strings.Contains(page, "已撤销") || !strings.Contains(page, "伪造") || !strings.Contains(page, "2026-06-01") {
+		t.Fatal("revocation not shown with its date and category")
+	}
+}
+
+// revokeForgery revokes the fixture's certificate in the store, as a
+// forgery, and tells the service.
+func (f *svcFixture) revokeForgery(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
 	err := f.raw.InTx(ctx, func(tx registry.Tx) error {
 		c, err := tx.Certificate(ctx, number)
 		if err != nil {
@@ -253,10 +265,6 @@ func TestStatusChangesShowAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.svc.Invalidate(ctx, number)
-	_, page := body(t)(f.svc.ByToken(ctx, number, f.token, HTML))
-	if !strings.Contains(page, "已撤销") || !strings.Contains(page, "伪造") || !strings.Contains(page, "2026-06-01") {
-		t.Fatal("revocation not shown with its date and category")
-	}
 }
 
 func TestExpiredAfterTerm(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/certseal/certseal/internal/api"
 	"github.com/certseal/certseal/internal/config"
 	"github.com/certseal/certseal/keys"
 	"github.com/certseal/certseal/registry"
@@ -32,6 +33,8 @@ type app struct {
 	// tsaRoots are the roots an outside TSA's tokens chain to
 	// (CERTSEAL_TSA_ROOT); certseal's own chain to the platform root.
 	tsaRoots []*x509.Certificate
+	// accessLog writes the access log's INFO lines when serve logs text.
+	accessLog *api.TextAccessLog
 }
 
 // openApp opens the store and the key material. Every command that touches

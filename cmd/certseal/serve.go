@@ -114,7 +114,7 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	svc.handler = api.New(api.Deps{
 		Store: writer, Keys: a.keys, CA: a.ca, PKI: svc.pki, TSA: tsa.Handle(), Issuer: issuer, Batches: svc.batches, Verifier: svc.verifier,
 		Receipts: receipts, Recorder: svc.recorder,
-		Metrics: metrics, Log: a.log, BaseURL: cfg.BaseURL, KeyAlg: a.alg, Now: time.Now,
+		Metrics: metrics, Log: a.log, AccessLog: a.accessLog, BaseURL: cfg.BaseURL, KeyAlg: a.alg, Now: time.Now,
 		Ready:      map[string]func(context.Context) error{"store": a.store.Ping, "cache": cachePing(cache)},
 		PublicRate: cfg.PublicRateLimit, PublicBurst: cfg.PublicBurst, TrustProxy: cfg.TrustProxy,
 		LinkKey: a.kek.DownloadLinkKey(), LinkTTL: cfg.DownloadLinkTTL,
@@ -167,6 +167,10 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer a.Close()
+	if !cfg.LogJSON {
+		// The same bytes as log's text handler, without its generic walk.
+		a.accessLog = &api.TextAccessLog{W: out, Level: cfg.LogLevel}
+	}
 	if err := a.checkKeys(ctx); err != nil {
 		return err
 	}

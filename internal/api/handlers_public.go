@@ -21,7 +21,7 @@ import (
 
 func (s *server) verifyByToken(w http.ResponseWriter, r *http.Request) {
 	number, format := chi.URLParam(r, "number"), answerFormat(w, r, verify.HTML)
-	resp, err := s.Verifier.ByToken(r.Context(), number, r.URL.Query().Get("k"), format)
+	resp, err := s.Verifier.ByToken(r.Context(), number, queryValue(r.URL.RawQuery, "k"), format)
 	if err == nil && resp.Outcome == registry.CertUnknown && format == verify.HTML {
 		// A number typed from paper, or a token lost on the way: the typed
 		// lookup can still answer, so ask for the holder's name. A genuine

@@ -1,11 +1,12 @@
 package api
 
 import (
+	"maps"
 	"net/http"
-	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -20,6 +21,36 @@ type Metrics struct {
 	inFlight      prometheus.Gauge
 	issued        prometheus.Counter
 	verifications *prometheus.CounterVec
+	outcomes      map[string]prometheus.Counter // of verifications, by outcome
+	// observers are the requests histogram's series looked up so far,
+	// copied on write: a request reads them without a lock.
+	observers   atomic.Pointer[map[requestLabels]prometheus.Observer]
+	observersMu sync.Mutex // held to add one
+}
+
+// requestLabels are the labels of one series of requests.
+type requestLabels struct{ route, method, status string }
+
+// observer is the requests histogram's series of these labels. The labels
+// are bounded (route patterns, methodLabel, statusClass), and so is what
+// this keeps.
+func (m *Metrics) observer(route, method, status string) prometheus.Observer {
+	k := requestLabels{route, method, status}
+	if obs := m.observers.Load(); obs != nil {
+		if o, ok := (*obs)[k]; ok {
+			return o
+		}
+	}
+	m.observersMu.Lock()
+	defer m.observersMu.Unlock()
+	next := map[requestLabels]prometheus.Observer{}
+	if obs := m.observers.Load(); obs != nil {
+		maps.Copy(next, *obs)
+	}
+	o := m.requests.WithLabelValues(route, method, status)
+	next[k] = o
+	m.observers.Store(&next)
+	return o
 }
 
 // verificationOutcomes are the label values Verification accepts; anything
@@ -56,10 +87,12 @@ func NewMetrics() *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Zero series exist from the start, so rate() and ratios work before
 	// the first event.
+	// The counters are looked up once: the label lookup was a tenth of a
+	// cached verification page.
+	m.outcomes = map[string]prometheus.Counter{"other": m.verifications.WithLabelValues("other")}
 	for _, o := range verificationOutcomes {
-		m.verifications.WithLabelValues(o)
+		m.outcomes[o] = m.verifications.WithLabelValues(o)
 	}
-	m.verifications.WithLabelValues("other")
 	return m
 }
 
@@ -83,15 +116,15 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
+		start := startOf(infoFrom(r.Context()))
 		r = withRouteContext(r)
 		m.inFlight.Inc()
-		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		ww := wrapWriter(w)
 		completed := false
 		defer func() { // deferred: a panicking request counts as a 5xx
 			m.inFlight.Dec()
 			status := statusOfWriter(ww, completed)
-			m.requests.WithLabelValues(routePattern(r), methodLabel(r.Method), statusClass(status)).
+			m.observer(routePattern(r), methodLabel(r.Method), statusClass(status)).
 				Observe(time.Since(start).Seconds())
 		}()
 		next.ServeHTTP(ww, r)
@@ -109,9 +142,11 @@ func methodLabel(m string) string {
 	return "OTHER"
 }
 
+var statusClasses = [...]string{1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
+
 func statusClass(s int) string {
 	if s >= 100 && s < 600 {
-		return strconv.Itoa(s/100) + "xx"
+		return statusClasses[s/100]
 	}
 	return "other"
 }
@@ -131,13 +166,11 @@ func (m *Metrics) Verification(outcome string) {
 	if m == nil {
 		return
 	}
-	for _, o := range verificationOutcomes {
-		if o == outcome {
-			m.verifications.WithLabelValues(o).Inc()
-			return
-		}
+	if c, ok := m.outcomes[outcome]; ok {
+		c.Inc()
+		return
 	}
-	m.verifications.WithLabelValues("other").Inc()
+	m.outcomes["other"].Inc()
 }
 
 // WatchCache exports the verification cache's own counters, read at each

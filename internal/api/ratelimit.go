@@ -42,7 +42,8 @@ func RateLimit(rps float64, burst int, opts ...RateLimitOption) func(http.Handle
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ok, wait := l.allow(l.clientOf(r))
+			var buf [64]byte // the key is put together here, not on the heap
+			ok, wait := l.allow(l.clientKey(buf[:0], r))
 			if !ok {
 				w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(wait.Seconds())), 10))
 				WriteProblem(w, r, registry.Errf(CodeRateLimited, "too many requests from this address; try again in %s", wait.Round(time.Second).String()))
@@ -82,13 +83,13 @@ func newLimiter(rps float64, burst int, now func() time.Time) *limiter {
 }
 
 // allow takes a token from client's bucket, or says how long until one is
-// there.
-func (l *limiter) allow(client string) (bool, time.Duration) {
+// there. Only a new client's name is copied (to be a key of the map).
+func (l *limiter) allow(client []byte) (bool, time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sweep(now)
-	b := l.buckets[client]
+	b := l.buckets[string(client)]
 	if b == nil {
 		if len(l.buckets) >= l.maxClients {
 			for k := range l.buckets { // map order is random: an arbitrary victim
@@ -97,7 +98,7 @@ func (l *limiter) allow(client string) (bool, time.Duration) {
 			}
 		}
 		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[client] = b
+		l.buckets[string(client)] = b
 	} else if elapsed := now.Sub(b.last); elapsed > 0 {
 		b.tokens = math.Min(l.burst, b.tokens+elapsed.Seconds()*l.rate)
 		b.last = now
@@ -124,12 +125,12 @@ func (l *limiter) sweep(now time.Time) {
 	}
 }
 
-// clientOf names the client's bucket.
-func (l *limiter) clientOf(r *http.Request) string {
+// clientKey appends the name of the client's bucket to b.
+func (l *limiter) clientKey(b []byte, r *http.Request) []byte {
 	if l.trustXFF {
 		if last, ok := lastForwardedFor(r); ok {
 			if a, err := netip.ParseAddr(last); err == nil {
-				return addrKey(a)
+				return appendAddrKey(b, a)
 			}
 		}
 	}
@@ -138,9 +139,9 @@ func (l *limiter) clientOf(r *http.Request) string {
 		host = r.RemoteAddr
 	}
 	if a, err := netip.ParseAddr(host); err == nil {
-		return addrKey(a)
+		return appendAddrKey(b, a)
 	}
-	return host
+	return append(b, host...)
 }
 
 // lastForwardedFor is the address the load balancer appended to
@@ -157,12 +158,12 @@ func lastForwardedFor(r *http.Request) (string, bool) {
 	return strings.TrimSpace(last), true
 }
 
-// addrKey is an IPv4 address, or the /64 of an IPv6 one.
-func addrKey(a netip.Addr) string {
+// appendAddrKey appends an IPv4 address, or the /64 of an IPv6 one.
+func appendAddrKey(b []byte, a netip.Addr) []byte {
 	a = a.Unmap().WithZone("")
 	if a.Is4() {
-		return a.String()
+		return a.AppendTo(b)
 	}
 	p, _ := a.Prefix(64)
-	return p.String()
+	return p.AppendTo(b)
 }

@@ -62,9 +62,12 @@ type Deps struct {
 	Recorder VerificationRecorder // nil: verifications are not recorded
 	Metrics  *Metrics
 	Log      *slog.Logger
-	BaseURL  string
-	KeyAlg   keys.Alg
-	Now      func() time.Time
+	// AccessLog, if set, writes the access log's INFO lines (Log's handler
+	// must then be a plain TextHandler on the same writer).
+	AccessLog *TextAccessLog
+	BaseURL   string
+	KeyAlg    keys.Alg
+	Now       func() time.Time
 	// Ready are the readiness checks (store, cache).
 	Ready map[string]func(context.Context) error
 	// PublicRate and PublicBurst limit each client on public routes.
@@ -109,7 +112,7 @@ func New(d Deps) http.Handler {
 	registry.Writing(d.Store).AfterCommit(s.refresh)
 	r := chi.NewRouter()
 	// Every GET route answers HEAD too (link checkers, monitors, curl -I).
-	r.Use(RequestID, Recoverer(d.Log), d.Metrics.Middleware, AccessLog(d.Log), middleware.GetHead)
+	r.Use(RequestID, Recoverer(d.Log), d.Metrics.Middleware, accessLog(d.Log, d.AccessLog), middleware.GetHead)
 	r.NotFound(NotFound)
 	r.MethodNotAllowed(MethodNotAllowed)
 

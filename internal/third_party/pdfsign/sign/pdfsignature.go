@@ -342,8 +342,21 @@ func (context *SignContext) createSignature() ([]byte, error) {
 	}
 
 	// Add the signer and sign the data.
-	if err := signed_data.AddSignerChain(context.SignData.Certificate, context.SignData.Signer, certificate_chain, signer_config); err != nil {
+	//
+	// certseal patch: AddSignerChain checked every chain certificate's
+	// signature on every signature, for the same chain each time; certseal
+	// checks its chain once per seal version and in its self-check. The
+	// signer is added alone and the chain after it, which writes the same
+	// CMS (the same certificates in the same order, the issuer's name
+	// taken from the signer's certificate, which must be the first parent's).
+	if len(certificate_chain) > 0 && !bytes.Equal(context.SignData.Certificate.RawIssuer, certificate_chain[0].RawSubject) {
+		return nil, fmt.Errorf("add signer chain: the first chain certificate is not the signer's issuer")
+	}
+	if err := signed_data.AddSigner(context.SignData.Certificate, context.SignData.Signer, signer_config); err != nil {
 		return nil, fmt.Errorf("add signer chain: %w", err)
+	}
+	for _, c := range certificate_chain {
+		signed_data.AddCertificate(c)
 	}
 
 	// PDF needs a detached signature, meaning the content isn't included.
