@@ -76,6 +76,7 @@ type Response struct {
 	page    page
 	now     time.Time
 	bufs    *sync.Pool // of *[]byte, where the answer is put together
+	extra   []byte     // JSON members added after the cache (WithMember)
 }
 
 // WriteTo writes the answer with the current server time.
@@ -86,7 +87,7 @@ func (r Response) WriteTo(w http.ResponseWriter) {
 	bp := r.bufs.Get().(*[]byte)
 	b := append((*bp)[:0], r.page.body[:r.page.split]...)
 	b = appendServerTime(b, r.format, r.now)
-	b = append(b, r.page.body[r.page.split:]...)
+	b = r.appendBody(b)
 	h := w.Header()
 	h.Set("Content-Type", r.format.ContentType())
 	h.Set("Cache-Control", "no-store")

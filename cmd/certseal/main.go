@@ -44,6 +44,8 @@ func commands() []command {
 		{"demo", []string{"certseal demo [settings]"}, "create a demo unit, filing, seal and certificate", runDemo},
 		{"verify-pdf", []string{"certseal verify-pdf [--json] [settings] FILE"}, "check a certificate PDF offline", runVerifyPDF},
 		{"audit", []string{"certseal audit verify [--head SEQ:HASH] [settings]"}, "walk the audit chain and name the first broken event", runAudit},
+		{"log", []string{"certseal log verify [--checkpoint FILE] [settings]", "certseal log keygen ORIGIN"},
+			"check the transparency log against an earlier checkpoint, or make an operator's log key", runLog},
 		{"archive", []string{"certseal archive export --unit ID --out DIR [settings]", "certseal archive timestamp [settings] DIR", "certseal archive verify DIR"},
 			"keep or check a unit's 10-year record", runArchive},
 		{"batch", []string{"certseal batch submit --server URL --key KEY [--unit ID] [--idempotency-key K] [--numbers OUT.csv] [--every D] FILE"},

@@ -178,6 +178,13 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 		"GET /api/v1/holder-certificates",
 		"POST /v/{number}",
 		"GET /download/{number}",
+		// The transparency log over the audit trail.
+		"GET /log/checkpoint",
+		"GET /log/key",
+		"GET /log/leaves",
+		"GET /log/proof/inclusion",
+		"GET /log/proof/consistency",
+		"GET /log/certificates/{number}",
 	}
 	ops, err := documentedOps(openAPIDoc)
 	if err != nil {

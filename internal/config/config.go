@@ -36,6 +36,9 @@ type Config struct {
 	// whose tokens chain to the root in TSARoot.
 	TSACert, TSAKey, TSAURL, TSARoot string
 	CRLValidity, OCSPValidity        time.Duration // nextUpdate - thisUpdate
+	// LogKey is the operator's transparency log key (a note private key
+	// file); empty: DATA/pki/log.key, sealed under the KEK, made on first start.
+	LogKey string
 
 	PublicRateLimit float64 // requests per second per client on public routes
 	PublicBurst     int
@@ -76,6 +79,7 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.TSACert, "tsa-cert", env("CERTSEAL_TSA_CERT", ""), "time-stamping authority certificate PEM (CERTSEAL_TSA_CERT; default DATA/pki/tsa.crt, created on first start)")
 	fs.StringVar(&c.TSAKey, "tsa-key", env("CERTSEAL_TSA_KEY", ""), "time-stamping authority private key PEM (CERTSEAL_TSA_KEY; default DATA/pki/tsa.key)")
 	fs.StringVar(&c.TSAURL, "tsa-url", env("CERTSEAL_TSA_URL", ""), "outside RFC 3161 time-stamping authority to use instead of certseal's own (CERTSEAL_TSA_URL; needs --tsa-root)")
+	fs.StringVar(&c.LogKey, "log-key", env("CERTSEAL_LOG_KEY", ""), "transparency log key: a note private key file, mode 0600 (CERTSEAL_LOG_KEY; default DATA/pki/log.key, sealed under the KEK, created on first start)")
 	fs.StringVar(&c.TSARoot, "tsa-root", env("CERTSEAL_TSA_ROOT", ""), "root certificate PEM of the outside time-stamping authority (CERTSEAL_TSA_ROOT)")
 	// A variable that does not parse is an error (Validate), not its default.
 	parsed := func(name, def string, parse func(string) error) {
@@ -221,6 +225,10 @@ func (c *Config) Validate() error {
 
 // DevCA reports whether the service runs on a development CA.
 func (c *Config) DevCA() bool { return c.CARootCert == "" }
+
+// DevLogKeyPath is where the log key is kept, sealed under the KEK, when
+// the operator supplies none.
+func (c *Config) DevLogKeyPath() string { return filepath.Join(c.DataDir, "pki", "log.key") }
 
 // SQLitePath is the embedded database file.
 func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "certseal.db") }

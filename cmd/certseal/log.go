@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/certseal/certseal/internal/config"
+	"github.com/certseal/certseal/keys"
+	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/registry/audit"
+)
+
+// logKey opens the transparency log's key: the operator's file, or the
+// one kept under DATA/pki sealed under the KEK (made with create, named
+// after the public address).
+func (a *app) logKey(create bool) (*keys.LogKey, error) {
+	if a.cfg.LogKey != "" {
+		return keys.OpenOperatorLogKey(a.cfg.LogKey)
+	}
+	origin, err := keys.LogOrigin(a.cfg.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	return keys.OpenDevLogKey(a.cfg.DevLogKeyPath(), a.kek, origin, create, a.log)
+}
+
+// runLog checks the log (verify) or makes an operator's log key (keygen).
+func runLog(ctx context.Context, env *cliEnv, args []string) error {
+	if len(args) == 0 {
+		return usageErr("log")
+	}
+	switch args[0] {
+	case "verify":
+		return runLogVerify(ctx, env, args[1:])
+	case "keygen":
+		return runLogKeygen(env, args[1:])
+	}
+	return usageErr("log")
+}
+
+// runLogVerify rebuilds the log from the audit events in the data
+// directory or database, checks it is the stored tree and, with
+// --checkpoint, that it still holds the tree of a checkpoint kept earlier;
+// it names the first bad leaf.
+func runLogVerify(ctx context.Context, env *cliEnv, args []string) error {
+	var oldFile string
+	extra := func(fs *flagSet) {
+		fs.StringVar(&oldFile, "checkpoint", "", "a signed checkpoint kept earlier (GET /log/checkpoint): check the log still holds its tree")
+	}
+	return withApp(ctx, env, "log verify", false, args, extra, func(a *app, _ *flagSet) error {
+		key, err := a.logKey(false)
+		if err != nil {
+			return err
+		}
+		var old audit.Checkpoint
+		if oldFile != "" {
+			msg, err := os.ReadFile(oldFile)
+			if err != nil {
+				return err
+			}
+			if old, err = audit.OpenCheckpoint(msg, key.Verifier()); err != nil {
+				return fmt.Errorf("%s: %w", oldFile, err)
+			}
+		}
+		fetch := func(ctx context.Context, after int64, limit int) (evs []registry.AuditEvent, err error) {
+			err = a.store.View(ctx, func(tx registry.Tx) error {
+				evs, err = tx.AuditEvents(ctx, after, limit)
+				return err
+			})
+			return evs, err
+		}
+		read := func(ctx context.Context, idx []int64) (hs [][]byte, err error) {
+			err = a.store.View(ctx, func(tx registry.Tx) error {
+				hs, err = tx.LogHashes(ctx, idx)
+				return err
+			})
+			return hs, err
+		}
+		rep, err := audit.VerifyLog(ctx, fetch, read, old, func(n int64) {
+			if n > 0 && n%100000 == 0 {
+				fmt.Fprintf(env.stderr, "… %d leaves verified\n", n)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		now, err := audit.Checkpoint{Origin: key.Origin(), Size: rep.Size, Root: rep.Root}.Sign(key.Signer())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "log intact: %d leaves verified, each its audit event's hash\n", rep.Size)
+		if oldFile != "" {
+			fmt.Fprintf(env.stdout, "the log holds the checkpoint of %d leaves in %s\n", old.Size, oldFile)
+		}
+		fmt.Fprintf(env.stdout, "checkpoint now (keep it apart; log verify --checkpoint FILE later shows the log still holds it):\n%s", now)
+		return nil
+	})
+}
+
+// runLogKeygen prints a new log key for origin: the private key alone on
+// stdout (for CERTSEAL_LOG_KEY's file), the verifier key on stderr.
+func runLogKeygen(env *cliEnv, args []string) error {
+	fs := flag.NewFlagSet("certseal log keygen", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageErr("log")
+	}
+	skey, vkey, err := keys.GenerateLogKey(fs.Arg(0))
+	if err != nil {
+		return &config.UsageError{Err: fmt.Errorf("origin %q: %w", fs.Arg(0), err), Command: "certseal log keygen"}
+	}
+	fmt.Fprintln(env.stdout, skey)
+	fmt.Fprintf(env.stderr, "verifier key (publish it; GET /log/key serves it): %s\n", vkey)
+	return nil
+}
