@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 
@@ -102,13 +101,12 @@ func runLogVerify(ctx context.Context, env *cliEnv, args []string) error {
 // runLogKeygen prints a new log key for origin: the private key alone on
 // stdout (for CERTSEAL_LOG_KEY's file), the verifier key on stderr.
 func runLogKeygen(env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("certseal log keygen", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	if err := fs.Parse(args); err != nil {
+	fs, err := config.ParseOwn("certseal log keygen", args, env.stdout, nil, synopsisOf("log keygen")...)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usageErr("log")
+		return usageErr("log keygen")
 	}
 	skey, vkey, err := keys.GenerateLogKey(fs.Arg(0))
 	if err != nil {

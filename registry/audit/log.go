@@ -219,20 +219,38 @@ func VerifyLog(ctx context.Context, fetch Fetch, read LogHashes, old Checkpoint,
 	if n < old.Size {
 		return LogReport{}, &LeafError{Index: n, Reason: fmt.Sprintf("the log ends at %d leaves, before the checkpoint's %d (leaves were removed)", n, old.Size)}
 	}
+	if err := sameStored(stored, mem); err != nil {
+		return LogReport{}, err
+	}
 	root, err := tlog.TreeHash(n, mem)
 	if err != nil {
 		return LogReport{}, err
 	}
-	if n > 0 {
-		storedRoot, err := tlog.TreeHash(n, stored)
-		if err != nil {
-			return LogReport{}, fmt.Errorf("log: stored tree of %d leaves: %w", n, err)
+	return LogReport{Size: n, Root: root}, nil
+}
+
+// sameStored checks every stored hash above the leaves against the tree
+// rebuilt from the events: proofs are served from the stored ones.
+func sameStored(stored tlog.HashReader, mem MemoryHashes) error {
+	const page = 1000
+	for first := int64(0); first < int64(len(mem)); first += page {
+		idx := make([]int64, 0, page)
+		for i := first; i < min(first+page, int64(len(mem))); i++ {
+			idx = append(idx, i)
 		}
-		if storedRoot != root {
-			return LogReport{}, fmt.Errorf("log: the stored tree hashes above the leaves were altered: its root is not the leaves' (proofs served from it would be wrong)")
+		got, err := stored.ReadHashes(idx)
+		if err != nil {
+			return fmt.Errorf("log: read stored hashes from %d: %w", first, err)
+		}
+		for i, h := range got {
+			if h != mem[idx[i]] {
+				level, n := tlog.SplitStoredHashIndex(idx[i])
+				return fmt.Errorf("log: the stored tree hash at level %d, node %d (over leaves %d to %d) was altered: proofs served from it would be wrong",
+					level, n, n<<level, (n+1)<<level-1)
+			}
 		}
 	}
-	return LogReport{Size: n, Root: root}, nil
+	return nil
 }
 
 func checkRoot(mem MemoryHashes, old Checkpoint) error {
