@@ -65,7 +65,8 @@ func TestREADMEWalkthrough(t *testing.T) {
 	// holder, valid, revoked, the unit key revoked and refused, audit clean.
 	steps := []string{`certificate 37`, `pdf: `, "passed", `"indication":"passed"`, `"download_url":"` + s.URL + `/download/`,
 		"the holder's download is the signed PDF", "<h1>有效</h1>", `"status":"valid"`,
-		`"status":"revoked"`, "<h1>已撤销</h1>", "人事处", "the unit key after its revocation: 401", "audit chain intact"}
+		`"status":"revoked"`, "<h1>已撤销</h1>", "人事处", "the unit key after its revocation: 401", "audit chain intact",
+		"/log\n", `"inclusion_proof":[`, "the log holds the checkpoint of"}
 	rest := out
 	for _, want := range steps {
 		i := strings.Index(rest, want)

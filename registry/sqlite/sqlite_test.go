@@ -148,20 +148,18 @@ func BenchmarkCertificateListing(b *testing.B) {
 	storetest.BenchmarkListing(b, s)
 }
 
-// Issuing's part in the store, with the transparency log and without it,
-// in one run (go test -run '^$' -bench IssueRecord -count 5 ./registry/...).
+// Issuing's part in the store with the transparency log and without it,
+// interleaved in one run (go test -run '^$' -bench IssueRecord -count 5 ./registry/...).
 func BenchmarkIssueRecord(b *testing.B) {
-	for _, withLog := range []bool{true, false} {
-		b.Run(map[bool]string{true: "log", false: "no-log"}[withLog], func(b *testing.B) {
-			s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"), storetest.PII())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			if !withLog {
-				sqlite.WithoutLog(s)
-			}
-			storetest.BenchmarkIssueRecord(b, s)
-		})
+	var stores [2]*sqlite.Store
+	for i, name := range []string{"log", "no-log"} {
+		s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), name+".db"), storetest.PII())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		stores[i] = s
 	}
+	sqlite.WithoutLog(stores[1])
+	storetest.BenchmarkIssueRecord(b, stores[0], stores[1])
 }
