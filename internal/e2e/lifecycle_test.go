@@ -180,6 +180,8 @@ func lifecycle(t *testing.T, env ...string) {
 	if !strings.Contains(page, "<h1>有效</h1>") || !strings.Contains(page, "李华") {
 		t.Fatalf("verification page of a valid certificate:\n%s", page)
 	}
+	// A checkpoint an auditor keeps; the revocations below extend the log.
+	kept := writeFile(t, t.TempDir(), "checkpoint.txt", c.get("/log/checkpoint"))
 	if st := c.verifyJSON(address); st.Status != "valid" || st.StatusText != "有效" || st.Name != "李华" {
 		t.Fatalf("verification JSON of a valid certificate: %+v", st)
 	}
@@ -262,6 +264,9 @@ func lifecycle(t *testing.T, env ...string) {
 
 	if out := CLI(t, s.Env, "audit", "verify"); !strings.Contains(out, "audit chain intact") {
 		t.Fatalf("certseal audit verify: %s", out)
+	}
+	if out := CLI(t, s.Env, "log", "verify", "--checkpoint", kept); !strings.Contains(out, "the log holds the checkpoint of") {
+		t.Fatalf("certseal log verify: %s", out)
 	}
 }
 
