@@ -118,28 +118,29 @@ type Proof struct {
 
 // Inclusion proves leaf index in the tree of size leaves (0: the current).
 func (l *Log) Inclusion(ctx context.Context, index, size int64) (Proof, error) {
-	var p Proof
-	err := l.store.View(ctx, func(tx registry.Tx) error {
-		cur, err := tx.LogSize(ctx)
-		if err != nil {
-			return err
+	return l.prove(ctx, size, func(r tlog.HashReader, size int64) (Proof, error) {
+		if index < 0 || index >= size {
+			return Proof{}, ErrLogRange
 		}
-		if size == 0 {
-			size = cur
-		}
-		if index < 0 || index >= size || size > cur {
-			return ErrLogRange
-		}
-		hs, err := tlog.ProveRecord(size, index, audit.HashReader(ctx, tx.LogHashes))
-		p = Proof{Index: &index, TreeSize: size, Hashes: hs}
-		return err
+		hs, err := tlog.ProveRecord(size, index, r)
+		return Proof{Index: &index, TreeSize: size, Hashes: hs}, err
 	})
-	return p, err
 }
 
 // Consistency proves the tree of old leaves a prefix of the one of size
 // leaves (0: the current).
 func (l *Log) Consistency(ctx context.Context, old, size int64) (Proof, error) {
+	return l.prove(ctx, size, func(r tlog.HashReader, size int64) (Proof, error) {
+		if old < 0 || old > size {
+			return Proof{}, ErrLogRange
+		}
+		hs, err := tlog.ProveTree(size, old, r)
+		return Proof{OldSize: &old, TreeSize: size, Hashes: hs}, err
+	})
+}
+
+// prove runs fn on the stored tree and a size within it (0: the current).
+func (l *Log) prove(ctx context.Context, size int64, fn func(r tlog.HashReader, size int64) (Proof, error)) (Proof, error) {
 	var p Proof
 	err := l.store.View(ctx, func(tx registry.Tx) error {
 		cur, err := tx.LogSize(ctx)
@@ -149,11 +150,10 @@ func (l *Log) Consistency(ctx context.Context, old, size int64) (Proof, error) {
 		if size == 0 {
 			size = cur
 		}
-		if old < 0 || old > size || size > cur {
+		if size < 0 || size > cur {
 			return ErrLogRange
 		}
-		hs, err := tlog.ProveTree(size, old, audit.HashReader(ctx, tx.LogHashes))
-		p = Proof{OldSize: &old, TreeSize: size, Hashes: hs}
+		p, err = fn(audit.HashReader(ctx, tx.LogHashes), size)
 		return err
 	})
 	return p, err

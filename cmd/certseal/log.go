@@ -25,6 +25,15 @@ func (a *app) logKey(create bool) (*keys.LogKey, error) {
 	return keys.OpenDevLogKey(a.cfg.DevLogKeyPath(), a.kek, origin, create, a.log)
 }
 
+// auditEvents pages the trail (audit.Fetch) for the commands that check it.
+func (a *app) auditEvents(ctx context.Context, after int64, limit int) (evs []registry.AuditEvent, err error) {
+	err = a.store.View(ctx, func(tx registry.Tx) error {
+		evs, err = tx.AuditEvents(ctx, after, limit)
+		return err
+	})
+	return evs, err
+}
+
 // runLog checks the log (verify) or makes an operator's log key (keygen).
 func runLog(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) == 0 {
@@ -63,13 +72,6 @@ func runLogVerify(ctx context.Context, env *cliEnv, args []string) error {
 				return fmt.Errorf("%s: %w", oldFile, err)
 			}
 		}
-		fetch := func(ctx context.Context, after int64, limit int) (evs []registry.AuditEvent, err error) {
-			err = a.store.View(ctx, func(tx registry.Tx) error {
-				evs, err = tx.AuditEvents(ctx, after, limit)
-				return err
-			})
-			return evs, err
-		}
 		read := func(ctx context.Context, idx []int64) (hs [][]byte, err error) {
 			err = a.store.View(ctx, func(tx registry.Tx) error {
 				hs, err = tx.LogHashes(ctx, idx)
@@ -77,7 +79,7 @@ func runLogVerify(ctx context.Context, env *cliEnv, args []string) error {
 			})
 			return hs, err
 		}
-		rep, err := audit.VerifyLog(ctx, fetch, read, old, func(n int64) {
+		rep, err := audit.VerifyLog(ctx, a.auditEvents, read, old, func(n int64) {
 			if n > 0 && n%100000 == 0 {
 				fmt.Fprintf(env.stderr, "… %d leaves verified\n", n)
 			}

@@ -88,29 +88,21 @@ func (s *server) logLeaves(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) logInclusion(w http.ResponseWriter, r *http.Request) {
-	index, err := sizeParam(r, "index")
-	if err == nil && r.URL.Query().Get("index") == "" {
-		err = registry.FieldErr("index", "give the leaf index")
-	}
-	if err != nil {
-		WriteProblem(w, r, err)
+	if r.URL.Query().Get("index") == "" {
+		WriteProblem(w, r, registry.FieldErr("index", "give the leaf index"))
 		return
 	}
-	size, err := sizeParam(r, "size")
-	if err != nil {
-		WriteProblem(w, r, err)
-		return
-	}
-	p, err := s.TLog.Inclusion(r.Context(), index, size)
-	if err != nil {
-		WriteProblem(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, p)
+	s.logProof(w, r, "index", s.TLog.Inclusion)
 }
 
 func (s *server) logConsistency(w http.ResponseWriter, r *http.Request) {
-	old, err := sizeParam(r, "old")
+	s.logProof(w, r, "old", s.TLog.Consistency)
+}
+
+// logProof answers a proof about the parameter named first in the tree of
+// ?size= leaves.
+func (s *server) logProof(w http.ResponseWriter, r *http.Request, first string, prove func(ctx context.Context, x, size int64) (verify.Proof, error)) {
+	x, err := sizeParam(r, first)
 	if err != nil {
 		WriteProblem(w, r, err)
 		return
@@ -120,7 +112,7 @@ func (s *server) logConsistency(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, err)
 		return
 	}
-	p, err := s.TLog.Consistency(r.Context(), old, size)
+	p, err := prove(r.Context(), x, size)
 	if err != nil {
 		WriteProblem(w, r, err)
 		return
