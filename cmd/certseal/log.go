@@ -2,8 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/certseal/certseal/internal/config"
 	"github.com/certseal/certseal/keys"
@@ -44,6 +51,8 @@ func runLog(ctx context.Context, env *cliEnv, args []string) error {
 		return runLogVerify(ctx, env, args[1:])
 	case "keygen":
 		return runLogKeygen(env, args[1:])
+	case "monitor":
+		return runLogMonitor(ctx, env, args[1:])
 	}
 	return usageErr("log")
 }
@@ -117,4 +126,103 @@ func runLogKeygen(env *cliEnv, args []string) error {
 	fmt.Fprintln(env.stdout, skey)
 	fmt.Fprintf(env.stderr, "verifier key (publish it; GET /log/key serves it): %s\n", vkey)
 	return nil
+}
+
+// runLogMonitor checks a log over HTTP, as an auditor without the
+// database does: the checkpoint served now is signed by the key given
+// (never the one the server hands out), the leaves served make its tree,
+// and the checkpoint kept earlier is a prefix of it.
+func runLogMonitor(ctx context.Context, env *cliEnv, args []string) error {
+	var server, vkey, oldFile string
+	extra := func(fs *flagSet) {
+		fs.StringVar(&server, "server", "", "the certseal to check, e.g. https://zc.example.gov.cn")
+		fs.StringVar(&vkey, "verifier-key", "", "the log's verifier key, as GET /log/key served it when first trusted")
+		fs.StringVar(&oldFile, "checkpoint", "", "a signed checkpoint kept earlier: check the log still holds its tree")
+	}
+	fs, err := config.ParseOwn("certseal log monitor", args, env.stdout, extra, synopsisOf("log monitor")...)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() != 0 || server == "" || vkey == "" {
+		return usageErr("log monitor")
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return &config.UsageError{Err: fmt.Errorf("--verifier-key: %w", err), Command: "certseal log monitor"}
+	}
+	var old audit.Checkpoint
+	if oldFile != "" {
+		msg, err := os.ReadFile(oldFile)
+		if err != nil {
+			return err
+		}
+		if old, err = audit.OpenCheckpoint(msg, v); err != nil {
+			return fmt.Errorf("%s: %w", oldFile, err)
+		}
+	}
+	base := strings.TrimRight(server, "/")
+	signed, err := httpGet(ctx, base+"/log/checkpoint")
+	if err != nil {
+		return err
+	}
+	cur, err := audit.OpenCheckpoint(signed, v)
+	if err != nil {
+		return fmt.Errorf("the checkpoint %s serves: %w", base, err)
+	}
+	fetch := func(ctx context.Context, start int64) ([][]byte, error) {
+		body, err := httpGet(ctx, fmt.Sprintf("%s/log/leaves?start=%d", base, start))
+		if err != nil {
+			return nil, err
+		}
+		var page struct {
+			Leaves []struct {
+				Index int64  `json:"index"`
+				Data  []byte `json:"data"`
+			} `json:"leaves"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			return nil, fmt.Errorf("leaves from %d: %w", start, err)
+		}
+		out := make([][]byte, len(page.Leaves))
+		for i, l := range page.Leaves {
+			if l.Index != start+int64(i) {
+				return nil, fmt.Errorf("leaves from %d: leaf %d is served as %d", start, start+int64(i), l.Index)
+			}
+			out[i] = l.Data
+		}
+		return out, nil
+	}
+	if err := audit.CheckLeaves(ctx, fetch, cur, old); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "log at %s intact: its %d leaves make the checkpoint it serves\n", base, cur.Size)
+	if oldFile != "" {
+		fmt.Fprintf(env.stdout, "the log holds the checkpoint of %d leaves in %s\n", old.Size, oldFile)
+	}
+	fmt.Fprintf(env.stdout, "checkpoint now (keep it apart):\n%s", signed)
+	return nil
+}
+
+// httpGet fetches a log document; what the server sends is outside input,
+// so its size is bounded (a page of 1000 leaves is about 70 KB).
+func httpGet(ctx context.Context, url string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return body, nil
 }

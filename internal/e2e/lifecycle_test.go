@@ -268,6 +268,11 @@ func lifecycle(t *testing.T, env ...string) {
 	if out := CLI(t, s.Env, "log", "verify", "--checkpoint", kept); !strings.Contains(out, "the log holds the checkpoint of") {
 		t.Fatalf("certseal log verify: %s", out)
 	}
+	// An auditor without the database checks the same over HTTP.
+	vkey := strings.TrimSpace(string(c.get("/log/key")))
+	if out := CLI(t, s.Env, "log", "monitor", "--server", s.URL, "--verifier-key", vkey, "--checkpoint", kept); !strings.Contains(out, "the log holds the checkpoint of") {
+		t.Fatalf("certseal log monitor: %s", out)
+	}
 }
 
 // client speaks to one server's API and public pages.

@@ -265,3 +265,45 @@ func checkRoot(mem MemoryHashes, old Checkpoint) error {
 	}
 	return nil
 }
+
+// FetchLeaves returns the leaf data of leaves start, start+1, … of a log
+// served elsewhere (a page of them; none past its end).
+type FetchLeaves func(ctx context.Context, start int64) ([][]byte, error)
+
+// CheckLeaves rebuilds a log from its served leaves and checks they make
+// the tree of cur (the checkpoint served now) and, if old is set, of old
+// (one kept earlier): what an auditor without the database can check.
+func CheckLeaves(ctx context.Context, fetch FetchLeaves, cur, old Checkpoint) error {
+	if old.Size > cur.Size {
+		return &LeafError{Index: cur.Size, Reason: fmt.Sprintf("the checkpoint served now has %d leaves, fewer than the %d of the one kept (leaves were removed)", cur.Size, old.Size)}
+	}
+	var mem MemoryHashes
+	for n := int64(0); n < cur.Size; {
+		page, err := fetch(ctx, n)
+		if err != nil {
+			return fmt.Errorf("log: fetch leaves from %d: %w", n, err)
+		}
+		if len(page) == 0 {
+			return &LeafError{Index: n, Reason: fmt.Sprintf("the log serves %d leaves, its checkpoint says %d", n, cur.Size)}
+		}
+		for _, data := range page[:min(int64(len(page)), cur.Size-n)] {
+			if err := mem.Append(n, data); err != nil {
+				return err
+			}
+			n++
+			if n == old.Size {
+				if err := checkRoot(mem, old); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	root, err := tlog.TreeHash(cur.Size, mem)
+	if err != nil {
+		return err
+	}
+	if root != cur.Root {
+		return fmt.Errorf("log: the %d leaves served do not hash to the root of the checkpoint served with them", cur.Size)
+	}
+	return nil
+}

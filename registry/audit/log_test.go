@@ -215,3 +215,44 @@ func FuzzParseCheckpoint(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckLeaves(t *testing.T) {
+	const n = 2300
+	serve := func(l *memLog) FetchLeaves {
+		return func(_ context.Context, start int64) ([][]byte, error) {
+			var out [][]byte
+			for _, ev := range l.events {
+				if ev.Seq > start && len(out) < 1000 {
+					out = append(out, ev.Hash)
+				}
+			}
+			return out, nil
+		}
+	}
+	tests := []struct {
+		name   string
+		tamper func(l *memLog)
+		old    int64
+		want   string // "" intact
+	}{
+		{"intact", func(*memLog) {}, 1500, ""},
+		{"a leaf changed before the kept checkpoint", func(l *memLog) { l.events[700].Hash = l.events[701].Hash }, 1500, "log leaf 0 (audit event 1) is bad: the first leaves no longer hash"},
+		{"a leaf changed after it", func(l *memLog) { l.events[1700].Hash = l.events[1701].Hash }, 1500, "do not hash to the root of the checkpoint"},
+		{"leaves missing", func(l *memLog) { l.events = l.events[:1900] }, 1500, "log leaf 1900 (audit event 1901) is bad: the log serves 1900 leaves"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newMemLog(t, n)
+			cur, old := l.checkpoint(t, n), l.checkpoint(t, tc.old)
+			tc.tamper(l)
+			err := CheckLeaves(context.Background(), serve(l), cur, old)
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+	l := newMemLog(t, 10)
+	if err := CheckLeaves(context.Background(), serve(l), l.checkpoint(t, 4), l.checkpoint(t, 9)); err == nil || !strings.Contains(err.Error(), "fewer than the 9") {
+		t.Errorf("a log that shrank: %v", err)
+	}
+}
