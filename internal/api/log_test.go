@@ -115,6 +115,10 @@ func TestTransparencyLogOverHTTP(t *testing.T) {
 	if len(leaves.Leaves) != 1 || !bytes.Equal(leaves.Leaves[0].Data, ans.Log.Event.Hash) {
 		t.Fatalf("leaf %d: %+v", ans.Log.LeafIndex, leaves)
 	}
+	w.must(call{method: "GET", path: "/log/leaves?start=3&end=3"}, http.StatusOK, &leaves)
+	if len(leaves.Leaves) != 0 {
+		t.Fatalf("an empty range gave %d leaves", len(leaves.Leaves))
+	}
 
 	// Lookups that find nothing answer alike; sizes outside the tree are refused.
 	unknown, err := registry.FormatCertNumber(2026, 99999999)
