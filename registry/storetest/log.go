@@ -112,6 +112,19 @@ func testLogConcurrentWriters(t *testing.T, s RawStore) {
 				return fmt.Errorf("inclusion of leaf %d: %w", n, err)
 			}
 		}
+		// A subject's events, in order: each writer committed two about filing 0.
+		about, err := tx.AuditEventsAbout(ctx, "filing", "0")
+		if err != nil {
+			return err
+		}
+		if len(about) != 2*writers {
+			return fmt.Errorf("%d events about filing 0, want %d", len(about), 2*writers)
+		}
+		for i, ev := range about {
+			if ev.SubjectID != "0" || i > 0 && ev.Seq <= about[i-1].Seq {
+				return fmt.Errorf("events about filing 0 out of order or of another subject: %+v", about)
+			}
+		}
 		old := size / 3
 		oldRoot, err := tlog.TreeHash(old, r)
 		if err != nil {
