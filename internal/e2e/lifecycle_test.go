@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ocsp"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/certseal/certseal/internal/testenv"
 )
@@ -182,8 +183,31 @@ func lifecycle(t *testing.T, env ...string) {
 	}
 	// A checkpoint an auditor keeps; the revocations below extend the log.
 	kept := writeFile(t, t.TempDir(), "checkpoint.txt", c.get("/log/checkpoint"))
-	if st := c.verifyJSON(address); st.Status != "valid" || st.StatusText != "有效" || st.Name != "李华" {
-		t.Fatalf("verification JSON of a valid certificate: %+v", st)
+	answer := c.page(address, "application/json")
+	var st verifyAnswer
+	if err := json.Unmarshal([]byte(answer), &st); err != nil || st.Status != "valid" || st.StatusText != "有效" || st.Name != "李华" {
+		t.Fatalf("verification JSON of a valid certificate: %+v (%v)", st, err)
+	}
+	// Its log entry's proof leads to the root of the checkpoint it names.
+	var entry struct {
+		Log struct {
+			LeafIndex int64       `json:"leaf_index"`
+			TreeSize  int64       `json:"tree_size"`
+			Root      tlog.Hash   `json:"root_hash"`
+			Proof     []tlog.Hash `json:"inclusion_proof"`
+			Signed    string      `json:"checkpoint"`
+			Event     struct {
+				Hash []byte `json:"hash"`
+			} `json:"event"`
+		} `json:"log"`
+	}
+	if err := json.Unmarshal([]byte(answer), &entry); err != nil {
+		t.Fatal(err)
+	}
+	e := entry.Log
+	if err := tlog.CheckRecord(e.Proof, e.TreeSize, e.Root, e.LeafIndex, tlog.RecordHash(e.Event.Hash)); err != nil ||
+		!strings.Contains(e.Signed, fmt.Sprintf("\n%d\n%s\n", e.TreeSize, e.Root)) {
+		t.Fatalf("the certificate's log entry %+v does not check against its checkpoint: %v", e, err)
 	}
 	// The second look comes from the cache, and /metrics says so.
 	c.page(address, "text/html")
