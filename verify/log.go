@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -235,8 +236,13 @@ func signingEvent(ctx context.Context, tx registry.Tx, number string, version in
 			}
 		}
 	}
-	return registry.AuditEvent{}, fmt.Errorf("log: certificate %s version %d has no signing event (%d found)", number, version, n)
+	return registry.AuditEvent{}, fmt.Errorf("%w: certificate %s version %d (%d signing events found)", ErrNoSigningEvent, number, version, n)
 }
+
+// ErrNoSigningEvent is a certificate version the trail holds no signing
+// of: a record made outside certseal's issuing, which the answer about
+// the certificate must not hide behind an error.
+var ErrNoSigningEvent = errors.New("log: no signing event")
 
 // proof is the inclusion proof of leaf in h's tree, kept while h is the
 // latest head.

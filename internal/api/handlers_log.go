@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -134,6 +135,11 @@ func (s *server) logCertificate(w http.ResponseWriter, r *http.Request) {
 // withLogEntry adds the version's log entry to a JSON answer that found it.
 func (s *server) withLogEntry(r *http.Request, resp verify.Response, number string) (verify.Response, error) {
 	e, err := s.TLog.CertificateEntry(r.Context(), number, r.URL.Query().Get("k"))
+	if errors.Is(err, verify.ErrNoSigningEvent) {
+		// The status is still the answer: give it, and say what is amiss.
+		s.Log.ErrorContext(r.Context(), "verification answer without its log entry", "number", number, "err", err)
+		return resp, nil
+	}
 	if err != nil {
 		return resp, err
 	}

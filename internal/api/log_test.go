@@ -14,6 +14,7 @@ import (
 
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/registry/audit"
+	"github.com/certseal/certseal/signer"
 	"github.com/certseal/certseal/verify"
 )
 
@@ -151,4 +152,30 @@ func TestTransparencyLogOverHTTP(t *testing.T) {
 func e2eCheckpointLine(cp audit.Checkpoint) string {
 	b, _ := json.Marshal(cp.Root)
 	return strings.Trim(string(b), `"`)
+}
+
+// A certificate record the trail holds no signing of (written outside
+// certseal's issuing) still gets its verification answer, without a log
+// entry; the log's own route says it has none to give.
+func TestVerifyJSONWithoutSigningEvent(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	number, err := registry.FormatCertNumber(2026, 99999998)
+	must(t, err)
+	token := "token-of-a-record-made-by-hand"
+	must(t, w.store.InTx(ctx, func(tx registry.Tx) error {
+		c, err := tx.Certificate(ctx, w.a.cert)
+		if err != nil {
+			return err
+		}
+		at, sum := c.IssuedAt, sha256.Sum256([]byte("%PDF-by-hand"))
+		c.PDFSHA256 = sum[:]
+		c.Number, c.TokenHash, c.State, c.RevokedAt, c.RevokeReason, c.Category = number, signer.TokenHash(token), registry.CertRevoked, &at, "test", registry.RevokeError
+		return tx.CreateCertificate(ctx, &c, []byte("%PDF-by-hand"))
+	}))
+	rec := w.must(call{method: "GET", path: "/v/" + number + "?k=" + token, header: map[string]string{"Accept": "application/json"}}, http.StatusOK, nil)
+	if !strings.Contains(rec.Body.String(), `"status":"revoked"`) || strings.Contains(rec.Body.String(), `"log"`) {
+		t.Fatalf("answer: %s", rec.Body)
+	}
+	wantProblem(t, w.do(call{method: "GET", path: "/log/certificates/" + number + "?k=" + token}), http.StatusInternalServerError, CodeInternal, "")
 }
