@@ -77,6 +77,8 @@ type CertFilter struct {
 // record's Rev and return ErrConflict when another transaction changed it
 // first, so of two concurrent identical transitions exactly one wins.
 type Tx interface {
+	ReceiptTx
+
 	CreateUnit(ctx context.Context, u *Unit) error // duplicate USCC: ErrDuplicate
 	Unit(ctx context.Context, id int64) (Unit, error)
 	UnitByUSCC(ctx context.Context, uscc string) (Unit, error)
@@ -101,6 +103,9 @@ type Tx interface {
 	// ListSeals lists a unit's seal versions, oldest first; unitID 0 lists all.
 	ListSeals(ctx context.Context, unitID int64) ([]Seal, error)
 	RevokedSeals(ctx context.Context) ([]Seal, error)
+	// SealRevocationMark changes whenever a seal is revoked: CRL and OCSP
+	// answers built before it changed are stale.
+	SealRevocationMark(ctx context.Context) (string, error)
 
 	// NextSeq returns the next value of a named sequence, starting at 1.
 	// It rolls back with the transaction, so committed values have no gaps.

@@ -42,7 +42,7 @@ type Revocation interface {
 
 // Issuer turns appointments into signed, recorded certificates.
 type Issuer struct {
-	store    registry.Store
+	w        *registry.Writer
 	keys     KeyManager
 	chains   Chains
 	tsa      Timestamper
@@ -91,7 +91,7 @@ func NewIssuer(d IssuerDeps) *Issuer {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Issuer{store: d.Store, pii: d.PII, keys: d.Keys, chains: d.Chains, renderer: d.Renderer,
+	return &Issuer{w: registry.Writing(d.Store), pii: d.PII, keys: d.Keys, chains: d.Chains, renderer: d.Renderer,
 		tsa: d.TSA, tsaTrust: d.TSATrust, tsaCerts: d.TSACerts, revoc: d.Revocation, baseURL: d.BaseURL, calendar: d.Calendar, now: d.Now, log: d.Log}
 }
 
@@ -163,12 +163,16 @@ func (is *Issuer) markLateness(a *registry.Appointment, submittedOn registry.Dat
 // (grant, draft, record) but reserve their numbers up front and draft
 // outside the transaction: see Batches.
 func (is *Issuer) Issue(ctx context.Context, req Request) (Issued, error) {
+	return is.issue(ctx, is.w, req)
+}
+
+func (is *Issuer) issue(ctx context.Context, w *registry.Writer, req Request) (Issued, error) {
 	a, err := is.Prepare(req.Appointment)
 	if err != nil {
 		return Issued{}, err
 	}
 	var out Issued
-	err = is.store.InTx(ctx, func(tx registry.Tx) error {
+	err = w.Write(ctx, func(tx registry.Tx, changed *registry.Changes) error {
 		if err := is.checkNotIssued(ctx, tx, a); err != nil {
 			return err
 		}
@@ -181,7 +185,7 @@ func (is *Issuer) Issue(ctx context.Context, req Request) (Issued, error) {
 		if err != nil {
 			return err
 		}
-		out, err = is.signAndRecord(ctx, tx, a, number, 1, req)
+		out, err = is.signAndRecord(ctx, tx, changed, a, number, 1, req)
 		return err
 	})
 	return out, err
@@ -190,12 +194,19 @@ func (is *Issuer) Issue(ctx context.Context, req Request) (Issued, error) {
 // Reissue corrects a certificate: the number stays, the version goes up,
 // a new token is made, and the old version is marked superseded.
 func (is *Issuer) Reissue(ctx context.Context, number string, corrected registry.Appointment, req Request) (Issued, error) {
+	return is.reissue(ctx, is.w, number, corrected, req, nil)
+}
+
+// reissue is Reissue through w; also, when set, runs in its transaction
+// once the old version is superseded.
+func (is *Issuer) reissue(ctx context.Context, w *registry.Writer, number string, corrected registry.Appointment, req Request,
+	also func(ctx context.Context, tx registry.Tx, old registry.Certificate) error) (Issued, error) {
 	a, err := is.Prepare(corrected)
 	if err != nil {
 		return Issued{}, err
 	}
 	var out Issued
-	err = is.store.InTx(ctx, func(tx registry.Tx) error {
+	err = w.Write(ctx, func(tx registry.Tx, changed *registry.Changes) error {
 		old, err := tx.Certificate(ctx, number)
 		if err != nil {
 			return err
@@ -227,11 +238,16 @@ func (is *Issuer) Reissue(ctx context.Context, number string, corrected registry
 		if err := appendEvent(ctx, tx, req, "certificate.supersede", old.Number, map[string]any{"number": old.Number, "version": old.Version}); err != nil {
 			return err
 		}
+		if also != nil {
+			if err := also(ctx, tx, old); err != nil {
+				return err
+			}
+		}
 		// The corrected data may be another certificate's appointment.
 		if err := is.checkNotIssued(ctx, tx, a); err != nil {
 			return err
 		}
-		out, err = is.signAndRecord(ctx, tx, a, number, old.Version+1, req)
+		out, err = is.signAndRecord(ctx, tx, changed, a, number, old.Version+1, req)
 		return err
 	})
 	return out, err
@@ -283,7 +299,7 @@ func differingParticulars(old, req registry.Appointment) []string {
 // seal is read with a share lock and signed with before commit: a
 // revocation must wait for this transaction, so no signature is ever made
 // after a revocation committed.
-func (is *Issuer) signAndRecord(ctx context.Context, tx registry.Tx, a registry.Appointment, number string, version int, req Request) (Issued, error) {
+func (is *Issuer) signAndRecord(ctx context.Context, tx registry.Tx, changed *registry.Changes, a registry.Appointment, number string, version int, req Request) (Issued, error) {
 	day := registry.Today(is.now())
 	g, err := is.readGrant(ctx, tx, a.UnitID, a.Series, day)
 	if err != nil {
@@ -299,7 +315,7 @@ func (is *Issuer) signAndRecord(ctx context.Context, tx registry.Tx, a registry.
 	if err != nil {
 		return Issued{}, err
 	}
-	return is.record(ctx, tx, d, req, 0)
+	return is.record(ctx, tx, changed, d, req, 0)
 }
 
 // stamp is what signing with a unit's seal needs from the store.
@@ -409,7 +425,7 @@ func (is *Issuer) draft(ctx context.Context, a registry.Appointment, number stri
 // grant whose seal signed it (readGrant): its share lock is what makes
 // "signed before any revocation of the seal committed" true of every
 // recorded signature.
-func (is *Issuer) record(ctx context.Context, tx registry.Tx, d draft, req Request, batchID int64) (Issued, error) {
+func (is *Issuer) record(ctx context.Context, tx registry.Tx, changed *registry.Changes, d draft, req Request, batchID int64) (Issued, error) {
 	c := registry.Certificate{Number: d.number, Version: d.version, Appointment: d.a, TokenHash: d.tokenHash, State: registry.CertValid,
 		SealID: d.seal.ID, SealVersion: d.seal.Version, IssuedAt: d.at, PDFSHA256: d.signed.SHA256[:], BatchID: batchID}
 	if err := tx.CreateCertificate(ctx, &c, d.signed.PDF); err != nil {
@@ -422,6 +438,9 @@ func (is *Issuer) record(ctx context.Context, tx registry.Tx, d draft, req Reque
 	}); err != nil {
 		return Issued{}, err
 	}
+	// A new number may have been cached as unknown by someone who typed it early.
+	changed.Certificate(d.number)
+	changed.Issued++
 	return Issued{Certificate: c, Token: d.token, VerifyURL: d.verifyURL, PDF: d.signed.PDF}, nil
 }
 
@@ -462,18 +481,24 @@ func NewDSS(rev Revocation, s registry.Seal, chain, tsaCerts []*x509.Certificate
 	for _, c := range chain {
 		d.Certs = append(d.Certs, c.Raw)
 	}
-	for _, c := range tsaCerts {
+	return d, d.addVouched(rev, tsaCerts)
+}
+
+// addVouched adds certificates and, for those rev vouches for (certseal's
+// own TSA and document signer), a fresh OCSP answer on each.
+func (d *DSS) addVouched(rev Revocation, certs []*x509.Certificate) error {
+	for _, c := range certs {
 		d.Certs = append(d.Certs, c.Raw)
-		tsaAnswer, err := rev.VouchedOCSP(c)
+		answer, err := rev.VouchedOCSP(c)
 		switch {
-		case errors.Is(err, keys.ErrNotVouched): // an outside TSA's: its own responder answers for it
+		case errors.Is(err, keys.ErrNotVouched): // an outside TSA's, or a CA: their own responder or CRL answers
 		case err != nil:
-			return nil, fmt.Errorf("signer: OCSP answer for the TSA: %w", err)
+			return fmt.Errorf("signer: OCSP answer for %s: %w", c.Subject.CommonName, err)
 		default:
-			d.OCSPs = append(d.OCSPs, tsaAnswer)
+			d.OCSPs = append(d.OCSPs, answer)
 		}
 	}
-	return d, nil
+	return nil
 }
 
 func (is *Issuer) appearance(seal registry.Seal) (*Appearance, error) {

@@ -139,9 +139,11 @@ type pageView struct {
 	IssuedAtText   string
 	ServerTimeText string
 	OfferPDF       bool
+	TokenPage      bool // the QR code's page: a receipt form posts back to it
 }
 
-// Format of a rendered answer.
+// Format of a rendered answer. Which one a request gets is internal/api's
+// decision (answerFormat), made once for the answer and its problems.
 type Format int
 
 const (
@@ -157,16 +159,6 @@ func (f Format) ContentType() string {
 	return "text/html; charset=utf-8"
 }
 
-// FormatFor picks JSON when the client asks for it, HTML otherwise.
-func FormatFor(r *http.Request) Format {
-	for _, v := range r.Header.Values("Accept") {
-		if bytes.Contains([]byte(v), []byte("application/json")) {
-			return JSON
-		}
-	}
-	return HTML
-}
-
 // render writes an answer in a format. withPhoto puts the photo on the HTML
 // page (QR lookups only), offerPDF the button that downloads the PDF.
 func render(a Answer, f Format, withPhoto, offerPDF bool) ([]byte, error) {
@@ -174,7 +166,7 @@ func render(a Answer, f Format, withPhoto, offerPDF bool) ([]byte, error) {
 		b, err := json.Marshal(a)
 		return append(b, '\n'), err // as the API's own answers end, so curl output ends its line
 	}
-	v := pageView{Answer: a, SealStateText: sealStateText[a.SealState], OfferPDF: offerPDF,
+	v := pageView{Answer: a, SealStateText: sealStateText[a.SealState], OfferPDF: offerPDF, TokenPage: withPhoto,
 		ServerTimeText: a.ServerTime.In(registry.ChinaTZ).Format("2006-01-02 15:04:05")}
 	if a.IssuedAt != nil {
 		v.IssuedAtText = a.IssuedAt.In(registry.ChinaTZ).Format("2006-01-02 15:04")

@@ -186,13 +186,8 @@ func (s *Service) PDFByToken(ctx context.Context, number, token string) (registr
 		if err != nil {
 			return err
 		}
-		found := false
-		for _, v := range versions {
-			if subtle.ConstantTimeCompare(v.TokenHash, secret) == 1 {
-				c, found = v, true
-			}
-		}
-		if !found {
+		var found bool
+		if c, found = versionByToken(versions, secret); !found {
 			return ErrNoDownload
 		}
 		seal, err := tx.Seal(ctx, c.SealID, registry.NoLock)
@@ -207,6 +202,18 @@ func (s *Service) PDFByToken(ctx context.Context, number, token string) (registr
 		return err
 	})
 	return c, pdf, err
+}
+
+// versionByToken finds the version whose token hashes to secret, looking
+// at every version whatever matches, so a wrong token costs what a right
+// one does.
+func versionByToken(versions []registry.Certificate, secret []byte) (c registry.Certificate, found bool) {
+	for _, v := range versions {
+		if subtle.ConstantTimeCompare(v.TokenHash, secret) == 1 {
+			c, found = v, true
+		}
+	}
+	return c, found
 }
 
 // load reads a number's versions and renders every answer a lookup of this

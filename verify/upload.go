@@ -36,6 +36,9 @@ type UploadAnswer struct {
 	TimestampStatus string    `json:"timestamp_status,omitempty"`
 	// Certificate is the registered version the file is, when it is one.
 	Certificate *Answer `json:"certificate,omitempty"`
+	// Receipt is what a verification receipt file says and whether it is
+	// genuine, when the file is one.
+	Receipt *ReceiptAnswer `json:"receipt,omitempty"`
 }
 
 // CheckUpload gives certseal's verdict on an uploaded PDF: the file's own
@@ -52,6 +55,9 @@ func (s *Service) CheckUpload(ctx context.Context, pdf []byte) (UploadAnswer, er
 	}
 	if res.Indication != Passed {
 		return ans, nil
+	}
+	if s.trust.ReceiptSigner != nil && res.Seal.Equal(s.trust.ReceiptSigner) {
+		return s.receiptUpload(ctx, ans, res.SHA256[:])
 	}
 	var c registry.Certificate
 	var seal registry.Seal

@@ -30,10 +30,14 @@ type service struct {
 	cache    verify.Cache
 	verifier *verify.Service
 	pki      *keys.Responder
+	recorder *verify.Recorder
 }
 
+// Close runs after the HTTP server stopped: the recorder writes what it
+// still holds.
 func (s *service) Close() {
 	s.batches.Close()
+	s.recorder.Close()
 	s.cache.Close()
 }
 
@@ -52,7 +56,10 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	}
 	svc := &service{cache: cache}
 	cached := verify.NewCached(cache, verify.CachedOptions{Logger: a.log})
-	var err error
+	docSigner, err := keys.OpenDocSigner(cfg.DocSignCert, cfg.DocSignKey, a.ca, cfg.BaseURL, true, a.log, time.Now)
+	if err != nil {
+		return nil, err
+	}
 	if svc.verifier, err = verify.NewService(a.store, cached, cfg.BaseURL, a.pdfTrust(), time.Now); err != nil {
 		return nil, err
 	}
@@ -65,7 +72,7 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc.pki.Vouch(tsa.Certificate())
+	svc.pki.Vouch(tsa.Certificate(), docSigner.Certificate())
 	logKey, err := a.logKey(true)
 	if err != nil {
 		return nil, err
@@ -91,17 +98,26 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 		return nil, err
 	}
 	warnCalendarGaps(a.log, calendar, registry.Today(time.Now()))
+	receiptRenderer, err := signer.NewReceiptRenderer(font)
+	if err != nil {
+		return nil, err
+	}
 	metrics := api.NewMetrics()
+	svc.recorder = verify.NewRecorder(a.store, a.kek.VerifierHashKey(), verify.RecorderOptions{Logger: a.log})
+	metrics.WatchRecorder(svc.recorder.Stats)
 	metrics.WatchCache(func() (uint64, uint64) { s := cached.Stats(); return s.Hits, s.Loads })
-	issuer := signer.NewIssuer(signer.IssuerDeps{Store: a.store, PII: a.pii, Keys: a.keys, Chains: a.ca, Renderer: renderer,
+	// Every command writes through one Writer, whose after-commit hook
+	// (set by api.New) refreshes what each change made stale.
+	writer := registry.NewWriter(a.store)
+	issuer := signer.NewIssuer(signer.IssuerDeps{Store: writer, PII: a.pii, Keys: a.keys, Chains: a.ca, Renderer: renderer,
 		TSA: stamper, TSATrust: a.timestampTrust(), TSACerts: tsaCerts, Revocation: svc.pki, BaseURL: cfg.BaseURL, Calendar: calendar, Now: time.Now, Log: a.log})
-	svc.batches = signer.NewBatches(issuer, a.store, a.log, func(ctx context.Context, numbers []string) {
-		svc.verifier.Invalidate(ctx, numbers...)
-		metrics.CertificatesIssued(len(numbers))
-	})
+	svc.batches = signer.NewBatches(issuer, writer, a.log)
 	svc.batches.SetSubmitterCheck(api.BatchSubmitterAllowed)
+	receipts := signer.NewReceipts(signer.ReceiptsDeps{Store: writer, Renderer: receiptRenderer, Key: docSigner, TSA: stamper,
+		TSATrust: a.timestampTrust(), TSACerts: tsaCerts, Revocation: svc.pki, BaseURL: cfg.BaseURL, Now: time.Now})
 	svc.handler = api.New(api.Deps{
-		Store: a.store, Keys: a.keys, CA: a.ca, PKI: svc.pki, TSA: tsa.Handle(), Issuer: issuer, Batches: svc.batches, Verifier: svc.verifier,
+		Store: writer, Keys: a.keys, CA: a.ca, PKI: svc.pki, TSA: tsa.Handle(), Issuer: issuer, Batches: svc.batches, Verifier: svc.verifier,
+		Receipts: receipts, Recorder: svc.recorder,
 		Metrics: metrics, Log: a.log, BaseURL: cfg.BaseURL, KeyAlg: a.alg, Now: time.Now,
 		Ready:      map[string]func(context.Context) error{"store": a.store.Ping, "cache": cachePing(cache)},
 		PublicRate: cfg.PublicRateLimit, PublicBurst: cfg.PublicBurst, TrustProxy: cfg.TrustProxy,
@@ -135,37 +151,6 @@ func cachePing(c verify.Cache) func(context.Context) error {
 			return errors.New("redis cache is not reachable; answering from the database")
 		}
 		return nil
-	}
-}
-
-// watchRevocations keeps this replica's CRL and OCSP answers fresh when a
-// seal is revoked through another replica: it looks for a change in the
-// revoked seals every interval.
-func watchRevocations(ctx context.Context, a *app, pki *keys.Responder, every time.Duration) {
-	last := ""
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		var seals []registry.Seal
-		err := a.store.View(ctx, func(tx registry.Tx) (err error) {
-			seals, err = tx.RevokedSeals(ctx)
-			return err
-		})
-		if err == nil {
-			sig := fmt.Sprint(len(seals))
-			if n := len(seals); n > 0 && seals[n-1].RevokedAt != nil {
-				sig += seals[n-1].RevokedAt.String()
-			}
-			if last != "" && sig != last {
-				pki.Invalidate()
-			}
-			last = sig
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
 }
 
@@ -207,7 +192,6 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	if err := svc.batches.Resume(ctx); err != nil {
 		return fmt.Errorf("resume batches: %w", err)
 	}
-	go watchRevocations(ctx, a, svc.pki, 5*time.Second)
 
 	srv := &http.Server{Handler: svc.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
 		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}

@@ -15,145 +15,81 @@ import (
 
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/signer"
+	"github.com/certseal/certseal/signer/batchfile"
 )
 
-// certificateRequest is one appointment as the platform or a unit sends it.
-type certificateRequest struct {
-	UnitID            int64           `json:"unit_id"`
-	Name              string          `json:"name"`
-	Gender            registry.Gender `json:"gender"`
-	IDNumber          string          `json:"id_number"`
-	Series            string          `json:"series"`
-	Specialty         string          `json:"specialty"`
-	Level             registry.Level  `json:"level"`
-	Post              string          `json:"post"`
-	TermFrom          registry.Date   `json:"term_from"`
-	TermTo            registry.Date   `json:"term_to"`
-	Committee         string          `json:"committee"`
-	PublicationNumber string          `json:"publication_number"`
-	AppointedOn       registry.Date   `json:"appointed_on"`
-	Photo             []byte          `json:"photo"` // base64 JPEG or PNG
-	// Optional: the appraisal's end and the day its result was filed
-	// (聘用结果备案), for the 5-working-day deadline.
-	AppraisalEndedOn registry.Date `json:"appraisal_ended_on"`
-	ResultFiledOn    registry.Date `json:"result_filed_on"`
-}
-
-func (c certificateRequest) appointment() registry.Appointment {
-	return registry.Appointment{UnitID: c.UnitID, Name: c.Name, Gender: c.Gender, IDNumber: c.IDNumber, Series: c.Series,
-		Specialty: c.Specialty, Level: c.Level, Post: c.Post, TermFrom: c.TermFrom, TermTo: c.TermTo, Committee: c.Committee,
-		PublicationNumber: c.PublicationNumber, AppointedOn: c.AppointedOn, Photo: c.Photo,
-		AppraisalEndedOn: c.AppraisalEndedOn, ResultFiledOn: c.ResultFiledOn}
-}
-
-// certificateJSON is the record as its owners see it. The ID number is
-// masked here too: the API answer is logged and cached by clients.
+// certificateJSON is the record as its owners see it: the certificate's
+// members, and the appointment's, derived from registry.AppointmentFields
+// (appointmentAnswer). The ID number is masked there too: the API answer is
+// logged and cached by clients.
 type certificateJSON struct {
-	Number            string             `json:"number"`
-	Version           int                `json:"version"`
-	Status            registry.CertState `json:"status"`
-	UnitID            int64              `json:"unit_id"`
-	Name              string             `json:"name"`
-	Gender            registry.Gender    `json:"gender"`
-	IDNumberMasked    string             `json:"id_number_masked"`
-	Series            string             `json:"series"`
-	Specialty         string             `json:"specialty"`
-	Level             registry.Level     `json:"level"`
-	Post              string             `json:"post"`
-	TermFrom          registry.Date      `json:"term_from"`
-	TermTo            registry.Date      `json:"term_to"`
-	Committee         string             `json:"committee"`
-	PublicationNumber string             `json:"publication_number"`
-	AppointedOn       registry.Date      `json:"appointed_on"`
-	SealVersion       int                `json:"seal_version"`
-	IssuedAt          time.Time          `json:"issued_at"`
-	PDFSHA256         string             `json:"pdf_sha256"`
-	RevokedAt         *time.Time         `json:"revoked_at,omitempty"`
-	RevokeReason      string             `json:"revoke_reason,omitempty"`
-	RevokeCategory    string             `json:"revoke_category,omitempty"`
+	Number         string             `json:"number"`
+	Version        int                `json:"version"`
+	Status         registry.CertState `json:"status"`
+	UnitID         int64              `json:"unit_id"`
+	SealVersion    int                `json:"seal_version"`
+	IssuedAt       time.Time          `json:"issued_at"`
+	PDFSHA256      string             `json:"pdf_sha256"`
+	RevokedAt      *time.Time         `json:"revoked_at,omitempty"`
+	RevokeReason   string             `json:"revoke_reason,omitempty"`
+	RevokeCategory string             `json:"revoke_category,omitempty"`
 	// The notice's deadlines, counted when the information came in.
 	Backfill           bool          `json:"backfill"`
 	SubmittedOn        registry.Date `json:"submitted_on,omitzero"`
 	InfoLateWorkdays   int           `json:"info_late_workdays"`
-	AppraisalEndedOn   registry.Date `json:"appraisal_ended_on,omitzero"`
-	ResultFiledOn      registry.Date `json:"result_filed_on,omitzero"`
 	ResultLateWorkdays int           `json:"result_late_workdays"`
 	LatenessUnchecked  string        `json:"lateness_unchecked,omitempty"`
 	// VerifyURL is only in the answer that created the version: the token
 	// is not stored, only its hash.
 	VerifyURL string `json:"verify_url,omitempty"`
+	// The link that downloads the PDF, for the platform to hand to the
+	// logged-in holder (GET /api/v1/holder-certificates only).
+	DownloadURL       string     `json:"download_url,omitempty"`
+	DownloadExpiresAt *time.Time `json:"download_expires_at,omitempty"`
+
+	appointment registry.Appointment
 }
 
 func certificateView(c registry.Certificate, now time.Time) certificateJSON {
 	a := c.Appointment
 	return certificateJSON{Number: c.Number, Version: c.Version, Status: registry.CertStatusOn(c, registry.Today(now)), UnitID: a.UnitID,
-		Name: a.Name, Gender: a.Gender, IDNumberMasked: registry.MaskIDNumber(a.IDNumber), Series: a.Series, Specialty: a.Specialty,
-		Level: a.Level, Post: a.Post, TermFrom: a.TermFrom, TermTo: a.TermTo, Committee: a.Committee,
-		PublicationNumber: a.PublicationNumber, AppointedOn: a.AppointedOn, SealVersion: c.SealVersion, IssuedAt: c.IssuedAt,
-		PDFSHA256: hex.EncodeToString(c.PDFSHA256), RevokedAt: c.RevokedAt, RevokeReason: c.RevokeReason, RevokeCategory: string(c.Category),
-		Backfill: a.Backfill, SubmittedOn: a.SubmittedOn, InfoLateWorkdays: a.InfoLateWorkdays, AppraisalEndedOn: a.AppraisalEndedOn,
-		ResultFiledOn: a.ResultFiledOn, ResultLateWorkdays: a.ResultLateWorkdays, LatenessUnchecked: a.LatenessUnchecked}
+		SealVersion: c.SealVersion, IssuedAt: c.IssuedAt, PDFSHA256: hex.EncodeToString(c.PDFSHA256), RevokedAt: c.RevokedAt,
+		RevokeReason: c.RevokeReason, RevokeCategory: string(c.Category), Backfill: a.Backfill, SubmittedOn: a.SubmittedOn,
+		InfoLateWorkdays: a.InfoLateWorkdays, ResultLateWorkdays: a.ResultLateWorkdays, LatenessUnchecked: a.LatenessUnchecked,
+		appointment: a}
 }
 
 func (s *server) issueCertificate(w http.ResponseWriter, r *http.Request) {
-	var req certificateRequest
-	if err := DecodeJSON(r, &req); err != nil {
-		WriteProblem(w, r, err)
-		return
-	}
-	if !principal(r).CanUnit(req.UnitID) {
-		WriteProblem(w, r, notFoundFor("unit", req.UnitID))
-		return
-	}
-	issued, err := s.Issuer.Issue(r.Context(), signer.Request{Appointment: req.appointment(), Actor: principal(r).Actor(), RequestID: RequestIDFrom(r.Context())})
+	req, err := decodeAppointment(r)
 	if err != nil {
 		WriteProblem(w, r, err)
 		return
 	}
-	s.certificateChanged(r.Context(), issued.Certificate.Number)
-	s.Metrics.CertificatesIssued(1)
+	if !principal(r).CanUnit(req.UnitID) {
+		WriteProblem(w, r, registry.NotFound("unit", req.UnitID))
+		return
+	}
+	issued, err := s.certs.Issue(r.Context(), caller(r), req)
+	if err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
 	out := certificateView(issued.Certificate, s.Now())
 	out.VerifyURL = issued.VerifyURL
 	w.Header().Set("Location", "/api/v1/certificates/"+issued.Certificate.Number)
 	WriteJSON(w, http.StatusCreated, out)
 }
 
-// certificateChanged drops cached answers of a number; a new number may
-// have been cached as unknown by someone who typed it early.
-func (s *server) certificateChanged(ctx context.Context, number string) {
-	ctx, cancel := detached(ctx)
-	defer cancel()
-	s.Verifier.Invalidate(ctx, number)
-}
-
 // detached is the context for work a request must finish whether or not
-// its client stays: dropping the cached answers a committed change made
-// wrong (a client hanging up must not leave 有效 cached for a revoked
-// certificate), or a note written after the answer went.
+// its client stays: a note written after the answer went.
 func detached(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-}
-
-// loadCertificate reads the newest version of a number the caller owns.
-func loadCertificate(ctx context.Context, tx registry.Tx, p Principal, number string) (registry.Certificate, error) {
-	n, err := registry.ParseCertNumber(number)
-	if err != nil {
-		return registry.Certificate{}, err
-	}
-	c, err := tx.Certificate(ctx, n)
-	if err != nil {
-		return c, err
-	}
-	if !p.CanUnit(c.Appointment.UnitID) {
-		return c, notFoundFor("certificate", n)
-	}
-	return c, nil
 }
 
 func (s *server) getCertificate(w http.ResponseWriter, r *http.Request) {
 	var c registry.Certificate
 	err := s.Store.View(r.Context(), func(tx registry.Tx) (err error) {
-		c, err = loadCertificate(r.Context(), tx, principal(r), chi.URLParam(r, "number"))
+		c, err = signer.VisibleCertificate(r.Context(), tx, caller(r), chi.URLParam(r, "number"))
 		return err
 	})
 	if err != nil {
@@ -168,7 +104,7 @@ func (s *server) getCertificatePDF(w http.ResponseWriter, r *http.Request) {
 	var pdf []byte
 	var c registry.Certificate
 	err := s.Store.View(r.Context(), func(tx registry.Tx) (err error) {
-		if c, err = loadCertificate(r.Context(), tx, principal(r), chi.URLParam(r, "number")); err != nil {
+		if c, err = signer.VisibleCertificate(r.Context(), tx, caller(r), chi.URLParam(r, "number")); err != nil {
 			return err
 		}
 		version := c.Version
@@ -217,64 +153,25 @@ func (s *server) revokeCertificate(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, err)
 		return
 	}
-	var c registry.Certificate
-	err = s.Store.InTx(r.Context(), func(tx registry.Tx) (err error) {
-		if c, err = loadCertificate(r.Context(), tx, principal(r), chi.URLParam(r, "number")); err != nil {
-			return err
-		}
-		if err := registry.RevokeCertificate(&c, req.Category, reason, principal(r).Actor(), s.Now()); err != nil {
-			return err
-		}
-		if err := tx.UpdateCertificate(r.Context(), &c); err != nil {
-			return err
-		}
-		if c.Category.MakesIntegrityRecord() {
-			rec := registry.IntegrityRecord{UnitID: c.Appointment.UnitID, Number: c.Number, HolderName: c.Appointment.Name,
-				Category: c.Category, Source: registry.FromRevocation, Evidence: evidence, Actor: principal(r).Actor(),
-				RequestID: RequestIDFrom(r.Context()), At: s.Now()}
-			if err := tx.CreateIntegrityRecord(r.Context(), &rec); err != nil {
-				return err
-			}
-			if err := s.event(r.Context(), tx, r, "integrity.record", "certificate", c.Number, rec); err != nil {
-				return err
-			}
-		}
-		return s.event(r.Context(), tx, r, "certificate.revoke", "certificate", c.Number, map[string]any{"version": c.Version, "category": c.Category, "reason": reason})
-	})
+	c, err := s.certs.Revoke(r.Context(), caller(r), chi.URLParam(r, "number"), req.Category, reason, evidence)
 	if err != nil {
 		WriteProblem(w, r, err)
 		return
 	}
-	// Before answering: the next scan must say 已撤销.
-	s.certificateChanged(r.Context(), c.Number)
 	WriteJSON(w, http.StatusOK, certificateView(c, s.Now()))
 }
 
 func (s *server) reissueCertificate(w http.ResponseWriter, r *http.Request) {
-	var req certificateRequest
-	if err := DecodeJSON(r, &req); err != nil {
-		WriteProblem(w, r, err)
-		return
-	}
-	var old registry.Certificate
-	err := s.Store.View(r.Context(), func(tx registry.Tx) (err error) {
-		old, err = loadCertificate(r.Context(), tx, principal(r), chi.URLParam(r, "number"))
-		return err
-	})
+	req, err := decodeAppointment(r)
 	if err != nil {
 		WriteProblem(w, r, err)
 		return
 	}
-	if req.UnitID == 0 {
-		req.UnitID = old.Appointment.UnitID
-	}
-	issued, err := s.Issuer.Reissue(r.Context(), old.Number, req.appointment(), signer.Request{Actor: principal(r).Actor(), RequestID: RequestIDFrom(r.Context())})
+	issued, err := s.certs.Reissue(r.Context(), caller(r), chi.URLParam(r, "number"), req)
 	if err != nil {
 		WriteProblem(w, r, err)
 		return
 	}
-	s.certificateChanged(r.Context(), old.Number)
-	s.Metrics.CertificatesIssued(1)
 	out := certificateView(issued.Certificate, s.Now())
 	out.VerifyURL = issued.VerifyURL
 	WriteJSON(w, http.StatusCreated, out)
@@ -293,13 +190,13 @@ func (s *server) createBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !p.CanUnit(unitID) {
-		WriteProblem(w, r, notFoundFor("unit", unitID))
+		WriteProblem(w, r, registry.NotFound("unit", unitID))
 		return
 	}
 	switch mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt {
-	case signer.ContentTypeJSON, signer.ContentTypeCSV, signer.ContentTypeXLSX:
+	case batchfile.ContentTypeJSON, batchfile.ContentTypeCSV, batchfile.ContentTypeXLSX:
 	default:
-		WriteProblem(w, r, registry.Errf(CodeUnsupportedMediaType, "a batch must be application/json (JSON array), text/csv or %s (XLSX)", signer.ContentTypeXLSX))
+		WriteProblem(w, r, registry.Errf(CodeUnsupportedMediaType, "a batch must be application/json (JSON array), text/csv or %s (XLSX)", batchfile.ContentTypeXLSX))
 		return
 	}
 	body, err := io.ReadAll(r.Body)
@@ -334,7 +231,7 @@ func (s *server) loadBatch(ctx context.Context, tx registry.Tx, p Principal, r *
 	}
 	b, err := tx.Batch(ctx, id)
 	if err == nil && !p.CanUnit(b.UnitID) {
-		err = notFoundFor("batch", id)
+		err = registry.NotFound("batch", id)
 	}
 	return b, err
 }

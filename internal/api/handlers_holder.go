@@ -101,36 +101,32 @@ func (s *server) downloadByLink(w http.ResponseWriter, r *http.Request) {
 		s.publicProblem(w, r, err, lookupView{})
 		return
 	}
-	writePDF(w, c, pdf)
+	writePDF(w, c.Number, pdf)
 }
 
 // downloadByToken serves the PDF from the verification page's button,
 // which posts back to the page's own address (/v/{number}?k=TOKEN).
 func (s *server) downloadByToken(w http.ResponseWriter, r *http.Request) {
 	number := chi.URLParam(r, "number")
+	if r.PostFormValue("receipt") != "" { // the page's receipt button
+		s.receiptFor(w, r, number, r.URL.Query().Get("k"), "")
+		return
+	}
 	c, pdf, err := s.Verifier.PDFByToken(r.Context(), number, r.URL.Query().Get("k"))
 	if err != nil {
 		s.publicProblem(w, r, err, lookupView{Number: number})
 		return
 	}
-	writePDF(w, c, pdf)
+	writePDF(w, c.Number, pdf)
 }
 
-func writePDF(w http.ResponseWriter, c registry.Certificate, pdf []byte) {
+func writePDF(w http.ResponseWriter, name string, pdf []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/pdf")
-	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.pdf"`, c.Number))
+	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.pdf"`, name))
 	h.Set("Content-Length", strconv.Itoa(len(pdf)))
 	h.Set("Cache-Control", "no-store")
 	w.Write(pdf)
-}
-
-// holderCertificateJSON is a holder's certificate with the link that
-// downloads it, for the platform to hand to the logged-in holder.
-type holderCertificateJSON struct {
-	certificateJSON
-	DownloadURL       string     `json:"download_url,omitempty"`
-	DownloadExpiresAt *time.Time `json:"download_expires_at,omitempty"`
 }
 
 // holderCertificates lists the certificates of the holder named by
@@ -161,9 +157,9 @@ func (s *server) holderCertificates(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.Now()
-	out := make([]holderCertificateJSON, len(list))
+	out := make([]certificateJSON, len(list))
 	for i, c := range list {
-		out[i].certificateJSON = certificateView(c, now)
+		out[i] = certificateView(c, now)
 		if st := out[i].Status; st == registry.CertValid || st == registry.CertExpired {
 			link, expires := s.links.link(c, now)
 			out[i].DownloadURL, out[i].DownloadExpiresAt = link, &expires

@@ -17,6 +17,7 @@ import (
 
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/signer"
+	"github.com/certseal/certseal/signer/batchfile"
 )
 
 // badInput is one mistake a new user makes, and the problem it must get.
@@ -336,8 +337,8 @@ func TestBadInputCertificates(t *testing.T) {
 			header: map[string]string{"Content-Type": "text/plain"}}, 415, CodeUnsupportedMediaType, ""},
 		{"batch rows state bogus", call{method: "GET", path: fmt.Sprintf("/api/v1/certificate-batches/%d/rows?state=done", w.a.batch), key: w.a.key}, 422, registry.CodeInvalid, "state"},
 		{"PDF of a mistyped number", call{method: "GET", path: "/api/v1/certificates/" + w.a.cert[:len(w.a.cert)-1] + "Y/pdf", key: w.a.key}, 422, registry.CodeInvalid, "number"},
-		{"QR address with a mistyped number", call{method: "GET", path: "/v/" + w.a.cert[:len(w.a.cert)-1] + "Y?k=" + w.a.token}, 422, registry.CodeInvalid, "number"},
-		{"typed lookup without a name", call{method: "GET", path: "/v?no=" + w.a.cert}, 422, registry.CodeInvalid, "no"},
+		{"QR address with a mistyped number", call{method: "GET", path: "/v/" + w.a.cert[:len(w.a.cert)-1] + "Y?k=" + w.a.token, header: acceptJSON}, 422, registry.CodeInvalid, "number"},
+		{"typed lookup without a name", call{method: "GET", path: "/v?no=" + w.a.cert, header: acceptJSON}, 422, registry.CodeInvalid, "no"},
 		{"uploaded PDF as JSON", call{method: "POST", path: "/v/pdf", body: map[string]any{"pdf": "x"}}, 415, CodeUnsupportedMediaType, ""},
 		{"uploaded PDF over the limit, multipart", call{method: "POST", path: "/v/pdf", chunked: true,
 			body:   "--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\nContent-Type: application/pdf\r\n\r\n" + strings.Repeat("a", limitUpload+1) + "\r\n--XX--\r\n",
@@ -349,7 +350,7 @@ func TestBadInputCertificates(t *testing.T) {
 	rec := w.do(call{method: "POST", path: "/api/v1/certificate-batches", key: w.a.key,
 		body: []map[string]any{w.appointment(w.a.ID), withField(w.appointment(w.a.ID), "id_number", wrongCheck)}})
 	var p struct {
-		Errors []signer.RowError `json:"errors"`
+		Errors []batchfile.RowError `json:"errors"`
 	}
 	json.Unmarshal(rec.Body.Bytes(), &p)
 	if len(p.Errors) != 1 || p.Errors[0].Row != 2 || p.Errors[0].Column != "id_number" {
@@ -360,8 +361,8 @@ func TestBadInputCertificates(t *testing.T) {
 	bad := withField(withField(w.appointment(w.a.ID), "id_number", wrongCheck), "series", seriesHealth)
 	rec = w.do(call{method: "POST", path: "/api/v1/certificate-batches", key: w.a.key, body: []map[string]any{w.appointment(w.a.ID), bad}})
 	var both struct {
-		Detail string            `json:"detail"`
-		Errors []signer.RowError `json:"errors"`
+		Detail string               `json:"detail"`
+		Errors []batchfile.RowError `json:"errors"`
 	}
 	json.Unmarshal(rec.Body.Bytes(), &both)
 	if len(both.Errors) != 2 || both.Errors[0].Column != "id_number" || both.Errors[1].Column != "series" || !strings.Contains(both.Detail, "invalid rows: 1 (problems: 2)") {

@@ -178,6 +178,13 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 		"GET /api/v1/holder-certificates",
 		"POST /v/{number}",
 		"GET /download/{number}",
+		// Receipts, the holder's view of verifications, token rotation.
+		"POST /v/{number}/receipt",
+		"POST /v/receipt",
+		"GET /r/{serial}",
+		"GET /r/{serial}/pdf",
+		"GET /api/v1/certificates/{number}/verifications",
+		"POST /api/v1/certificates/{number}/rotate-token",
 		// The transparency log over the audit trail.
 		"GET /log/checkpoint",
 		"GET /log/key",
@@ -252,6 +259,8 @@ func TestOpenAPIDocumentIsConsistent(t *testing.T) {
 		"GET /readyz 503":     true, // per-check status for load balancers
 		"GET /v/{number} 404": true, // the verification page saying 不存在
 		"GET /v 404":          true, // the same for typed lookups
+		"GET /r/{serial} 404": true, // the receipt check saying it is no receipt
+		"POST /v/receipt 404": true,
 	}
 	ids := map[string]string{}
 	pathParam := regexp.MustCompile(`\{([^}]+)\}`)

@@ -4,7 +4,6 @@ package api
 
 import (
 	"context"
-	"crypto"
 	"log/slog"
 	"net/http"
 	"time"
@@ -14,19 +13,11 @@ import (
 
 	"github.com/certseal/certseal/keys"
 	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/registry/units"
 	"github.com/certseal/certseal/signer"
+	"github.com/certseal/certseal/signer/batchfile"
 	"github.com/certseal/certseal/verify"
 )
-
-// SealKeys makes seal keys (keys.SoftwareKeys does).
-type SealKeys interface {
-	GenerateSealKey(ctx context.Context, alg keys.Alg, unitID int64, version int) (crypto.PublicKey, []byte, error)
-}
-
-// SealCA certifies seal keys (keys.CA does).
-type SealCA interface {
-	IssueSealCert(unit registry.Unit, version int, pub crypto.PublicKey, now time.Time, baseURL string) (der []byte, serial string, err error)
-}
 
 // PKI serves trust anchors and revocation status (keys.Responder does).
 type PKI interface {
@@ -47,18 +38,28 @@ type Verifier interface {
 	Invalidate(ctx context.Context, numbers ...string)
 	// PDFByToken is the PDF the verification page offers, if it does.
 	PDFByToken(ctx context.Context, number, token string) (registry.Certificate, []byte, error)
+	// Receipts: what a verification found, and checks of a receipt.
+	ReceiptFacts(ctx context.Context, number, token, name string) (registry.Receipt, string, error)
+	CheckReceipt(ctx context.Context, serial string) (verify.ReceiptAnswer, error)
+	CheckReceiptJWS(ctx context.Context, jws string) (verify.ReceiptAnswer, error)
 }
 
 // Deps is what the API stands on; cmd/certseal builds it.
 type Deps struct {
+	// Store is read by the handlers and written by the commands through
+	// registry.Writing(Store): give the Issuer and the Batches the same
+	// Writer, so that the one after-commit hook (refresh) sees their
+	// changes too.
 	Store    registry.Store
-	Keys     SealKeys
-	CA       SealCA
+	Keys     keys.KeyManager
+	CA       *keys.CA
 	PKI      PKI
 	TSA      http.Handler // RFC 3161 over HTTP (keys.TSA.Handle)
 	Issuer   *signer.Issuer
 	Batches  *signer.Batches
 	Verifier Verifier
+	Receipts *signer.Receipts     // nil: no receipts
+	Recorder VerificationRecorder // nil: verifications are not recorded
 	Metrics  *Metrics
 	Log      *slog.Logger
 	BaseURL  string
@@ -87,7 +88,7 @@ type Deps struct {
 const (
 	limitSmall  = 64 << 10
 	limitPhoto  = 4 << 20
-	limitBatch  = signer.DefaultBatchMaxBytes
+	limitBatch  = batchfile.DefaultMaxBytes
 	limitUpload = 10 << 20
 )
 
@@ -95,12 +96,20 @@ type server struct {
 	Deps
 	noting chan struct{} // a slot for each suspected-forgery note being written
 	links  downloadLinks
+	// The commands the handlers call, one per aggregate.
+	certs *signer.Certificates
+	seals *keys.Seals
+	units *units.Service
 }
 
 // New returns the HTTP handler of the whole service.
 func New(d Deps) http.Handler {
 	s := &server{Deps: d, noting: make(chan struct{}, suspectedForgeryWriters),
-		links: downloadLinks{key: d.LinkKey, ttl: d.LinkTTL, base: d.BaseURL}}
+		links: downloadLinks{key: d.LinkKey, ttl: d.LinkTTL, base: d.BaseURL},
+		certs: signer.NewCertificates(d.Store, d.Issuer),
+		seals: keys.NewSeals(d.Store, d.Keys, d.CA, d.KeyAlg, d.BaseURL, d.Now),
+		units: units.New(d.Store, d.Now)}
+	registry.Writing(d.Store).AfterCommit(s.refresh)
 	r := chi.NewRouter()
 	// Every GET route answers HEAD too (link checkers, monitors, curl -I).
 	r.Use(RequestID, Recoverer(d.Log), d.Metrics.Middleware, AccessLog(d.Log), middleware.GetHead)
@@ -115,13 +124,17 @@ func New(d Deps) http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(RateLimit(d.PublicRate, d.PublicBurst, TrustForwardedFor(d.TrustProxy)))
 		r.With(MaxBody(0)).Get("/v/{number}", s.verifyByToken)
-		r.With(MaxBody(0)).Post("/v/{number}", s.downloadByToken)
+		r.With(MaxBody(limitSmall)).Post("/v/{number}", s.downloadByToken) // the page's buttons: PDF, receipt
 		r.With(MaxBody(0)).Get("/download/{number}", s.downloadByLink)
 		r.With(MaxBody(0)).Get("/v", s.verifyByName)
 		// The site's front door is the page to type a number into.
 		r.Get("/", http.RedirectHandler("/v", http.StatusFound).ServeHTTP)
 		r.With(MaxBody(limitUpload)).Post("/v/pdf", s.verifyUpload)
-		r.Get("/catalog", s.catalogHTML)
+		r.With(MaxBody(limitSmall)).Post("/v/receipt", s.checkReceiptJWS)
+		r.With(MaxBody(limitSmall)).Post("/v/{number}/receipt", s.issueReceipt)
+		r.With(MaxBody(0)).Get("/r/{serial}", s.checkReceipt)
+		r.With(MaxBody(0)).Get("/r/{serial}/pdf", s.receiptPDF)
+		r.Get("/catalog", s.catalogPage)
 		r.Get("/api/v1/catalog", s.catalogJSON)
 		r.Get("/pki/root.crt", d.PKI.HandleRoot())
 		r.Get("/pki/issuing.crt", d.PKI.HandleIssuing())
@@ -178,6 +191,8 @@ func New(d Deps) http.Handler {
 		r.With(units).Get("/certificates/{number}/pdf", s.getCertificatePDF)
 		r.With(units, small).Post("/certificates/{number}/revoke", s.revokeCertificate)
 		r.With(units, MaxBody(limitPhoto)).Post("/certificates/{number}/reissue", s.reissueCertificate)
+		r.With(platform).Get("/certificates/{number}/verifications", s.listVerifications)
+		r.With(platform, small).Post("/certificates/{number}/rotate-token", s.rotateToken)
 	})
 	return r
 }

@@ -1,4 +1,10 @@
-package signer
+// Package batchfile reads a batch file: the 人员评聘信息采集表 (附件4 of the
+// notice) a unit uploads to request many certificates at once, as a JSON
+// array, a CSV file or an XLSX workbook with one appointment per row. The
+// whole file is parsed and validated before anything is issued, and every
+// problem is reported with the row and column the user sees, so one upload
+// shows all there is to fix. It is outside input: every reader is fuzzed.
+package batchfile
 
 import (
 	"archive/zip"
@@ -14,6 +20,7 @@ import (
 	"maps"
 	"mime"
 	"path"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,38 +34,32 @@ import (
 	"github.com/certseal/certseal/registry"
 )
 
-// A batch file is the 人员评聘信息采集表 (附件4 of the notice) a unit uploads
-// to request many certificates at once: a JSON array, a CSV file or an XLSX
-// workbook with one appointment per row. The whole file is parsed and
-// validated before anything is issued, and every problem is reported with
-// the row and column the user sees, so one upload shows all there is to fix.
-
-// Content types ParseBatch accepts.
+// Content types Parse accepts.
 const (
 	ContentTypeJSON = "application/json"
 	ContentTypeCSV  = "text/csv"
 	ContentTypeXLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 )
 
-// Defaults for BatchLimits fields left zero.
+// Defaults for Limits fields left zero.
 const (
-	DefaultBatchMaxRows  = 10000
-	DefaultBatchMaxBytes = 64 << 20
+	DefaultMaxRows  = 10000
+	DefaultMaxBytes = 64 << 20
 )
 
-// BatchSheetName is the XLSX sheet read when a workbook has one of this
+// SheetName is the XLSX sheet read when a workbook has one of this
 // name; otherwise the first sheet is read.
-const BatchSheetName = "人员评聘信息采集表"
+const SheetName = "人员评聘信息采集表"
 
 // maxHeaderRow: the header may sit below a few title lines (templates often
 // start with a merged title row such as 人员评聘信息采集表), but not lower.
 const maxHeaderRow = 10
 
-// BatchLimits bounds what ParseBatch accepts and gives it the day to check
+// Limits bounds what Parse accepts and gives it the day to check
 // against.
-type BatchLimits struct {
-	MaxRows  int   // data rows; 0 means DefaultBatchMaxRows
-	MaxBytes int64 // size of the uploaded body; 0 means DefaultBatchMaxBytes
+type Limits struct {
+	MaxRows  int   // data rows; 0 means DefaultMaxRows
+	MaxBytes int64 // size of the uploaded body; 0 means DefaultMaxBytes
 	// Today is the day against which ID numbers and appointment days are
 	// checked (required; pass the issuer's today so both agree).
 	Today registry.Date
@@ -77,9 +78,9 @@ type RowError struct {
 	Reason string `json:"reason"`
 }
 
-// BatchFile is the rows of a batch file that passed validation, in file
+// File is the rows of a batch file that passed validation, in file
 // order. RowNumbers[i] is the row (counted as in RowError) of Rows[i].
-type BatchFile struct {
+type File struct {
 	Rows       []registry.Appointment
 	RowNumbers []int
 	// Failed is the rows that have RowErrors, with what of them the
@@ -98,9 +99,9 @@ type FailedRow struct {
 
 // Column is the header, as the user wrote it, of the column holding field
 // (a JSON field name, as registry.FieldErr names it) in Rows[i], so that a
-// problem found later (by Issuer.Prepare, say) points at the user's column.
+// problem found later (by signer.Issuer.Prepare, say) points at the user's column.
 // Other fields are returned as they are.
-func (f BatchFile) Column(i int, field string) string {
+func (f File) Column(i int, field string) string {
 	for c := range numColumns {
 		if c.field() == field && i >= 0 && i < len(f.names) {
 			return f.names[i][c]
@@ -109,7 +110,7 @@ func (f BatchFile) Column(i int, field string) string {
 	return field
 }
 
-// ParseBatch reads a batch file for unit unitID. contentType is the request's
+// Parse reads a batch file for unit unitID. contentType is the request's
 // Content-Type (parameters such as charset are ignored; CSV encoding is
 // detected).
 //
@@ -120,48 +121,45 @@ func (f BatchFile) Column(i int, field string) string {
 // element that is not an object, an unknown or repeated key), no data rows
 // (all registry code invalid, field "file"). Otherwise every row is parsed and
 // checked with Appointment.Normalize, and every problem becomes a RowError;
-// rows with none are returned in BatchFile. A batch must be issued only when
-// there are no RowErrors. Photos are decoded but not checked: Issuer.Prepare
+// rows with none are returned in File. A batch must be issued only when
+// there are no RowErrors. Photos are decoded but not checked: signer.Issuer.Prepare
 // does that.
 //
-// Columns (header cell, or the JSON key) may be given by their Chinese
-// header or their JSON name, in any order: 姓名 name, 性别 gender, 身份证号
-// id_number, 职称系列 series, 从事专业 specialty, 职称层级 level, 评聘岗位 post,
-// 聘期开始 term_from, 聘期结束 term_to, 评聘委员会名称 committee, 公布文号
-// publication_number, 聘任日期 appointed_on, 照片 photo (base64 of a JPEG or
-// PNG), all required; and, optional, 评聘结束日期 appraisal_ended_on and
-// 聘用结果备案日期 result_filed_on. Dates are YYYY-MM-DD; CSV and XLSX also take
+// The columns are registry.AppointmentFields (姓名 name, 性别 gender, ...,
+// 照片 photo as base64 of a JPEG or PNG, and the optional deadline days):
+// each (header cell, or the JSON key) may be given by its Chinese header or
+// its JSON name, in any order. Dates are YYYY-MM-DD; CSV and XLSX also take
 // 2023/7/1, 2023.7.1 and 2023年7月1日 (how spreadsheets show dates), and XLSX
 // takes date cells. A spreadsheet's data ends at its first empty row, so
 // notes below the table are ignored. Two rows with the same ID number,
 // series, level and term start are an error on the later one. A JSON
 // object may also carry unit_id if it is unitID.
-func ParseBatch(ctx context.Context, contentType string, body []byte, unitID int64, limits BatchLimits) (BatchFile, []RowError, error) {
+func Parse(ctx context.Context, contentType string, body []byte, unitID int64, limits Limits) (File, []RowError, error) {
 	if unitID <= 0 {
-		return BatchFile{}, nil, errors.New("signer: ParseBatch needs the unit id")
+		return File{}, nil, errors.New("batchfile: Parse needs the unit id")
 	}
 	if limits.Today.IsZero() {
-		return BatchFile{}, nil, errors.New("signer: ParseBatch needs today's date")
+		return File{}, nil, errors.New("batchfile: Parse needs today's date")
 	}
 	if limits.MaxRows <= 0 {
-		limits.MaxRows = DefaultBatchMaxRows
+		limits.MaxRows = DefaultMaxRows
 	}
 	if limits.MaxBytes <= 0 {
-		limits.MaxBytes = DefaultBatchMaxBytes
+		limits.MaxBytes = DefaultMaxBytes
 	}
 	media, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		media = ""
 	}
 	if media != ContentTypeJSON && media != ContentTypeCSV && media != ContentTypeXLSX {
-		return BatchFile{}, nil, registry.FieldErr("content_type",
+		return File{}, nil, registry.FieldErr("content_type",
 			"a batch must be %s (JSON array), %s or %s (XLSX)", ContentTypeJSON, ContentTypeCSV, ContentTypeXLSX)
 	}
 	if int64(len(body)) > limits.MaxBytes {
-		return BatchFile{}, nil, fileErr("the file is %d bytes; at most %d are accepted: split it", len(body), limits.MaxBytes)
+		return File{}, nil, fileErr("the file is %d bytes; at most %d are accepted: split it", len(body), limits.MaxBytes)
 	}
 	if len(body) == 0 {
-		return BatchFile{}, nil, fileErr("the file is empty")
+		return File{}, nil, fileErr("the file is empty")
 	}
 
 	var (
@@ -181,24 +179,24 @@ func ParseBatch(ctx context.Context, contentType string, body []byte, unitID int
 		recs, err = readXLSXRows(ctx, body, limits.MaxRows, max(4*limits.MaxBytes, 1<<20))
 	}
 	if err != nil {
-		return BatchFile{}, nil, err
+		return File{}, nil, err
 	}
 
 	var (
-		out     BatchFile
+		out     File
 		rowErrs []RowError
 		seen    = make(map[string]int, len(recs))
 	)
 	for i := range recs {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
-				return BatchFile{}, nil, err
+				return File{}, nil, err
 			}
 		}
 		r := &recs[i]
 		a, err := r.appointment(unitID, limits.Today, parseDate)
 		if err != nil {
-			return BatchFile{}, nil, err
+			return File{}, nil, err
 		}
 		if len(r.errs) == 0 {
 			key := strings.Join([]string{a.IDNumber, a.Series, string(a.Level), a.TermFrom.String()}, "\x00")
@@ -230,49 +228,43 @@ func fileErr(format string, args ...any) error {
 	return registry.FieldErr("file", format, args...)
 }
 
-// sheetColumn is one column of the batch file.
+// sheetColumn is one column of the batch file: registry.AppointmentFields
+// in their order, the one list of an appointment's fields.
 type sheetColumn int
 
-const (
-	colName sheetColumn = iota
-	colGender
-	colIDNumber
-	colSeries
-	colSpecialty
-	colLevel
-	colPost
-	colTermFrom
-	colTermTo
-	colCommittee
-	colPublicationNumber
-	colAppointedOn
-	colPhoto
-	// Optional columns from here on.
-	colAppraisalEndedOn
-	colResultFiledOn
-	numColumns
+const numColumns = sheetColumn(len(registry.AppointmentFields))
+
+// Columns the checks here name.
+var (
+	colIDNumber         = columnNamed("id_number")
+	colSeries           = columnNamed("series")
+	colLevel            = columnNamed("level")
+	colTermFrom         = columnNamed("term_from")
+	colPhoto            = columnNamed("photo")
+	colAppraisalEndedOn = columnNamed("appraisal_ended_on")
 )
 
+func columnNamed(name string) sheetColumn {
+	for c := range numColumns {
+		if c.field() == name {
+			return c
+		}
+	}
+	panic("batchfile: registry.AppointmentFields has no " + name)
+}
+
+func (c sheetColumn) spec() registry.AppointmentField { return registry.AppointmentFields[c] }
+
 // optional columns may be left out of the header, and their cells empty.
-func (c sheetColumn) optional() bool { return c >= colAppraisalEndedOn }
+func (c sheetColumn) optional() bool { return c.spec().Optional }
 
 // field is the JSON name, which is also how registry.FieldErr names it.
-func (c sheetColumn) field() string {
-	return [numColumns]string{"name", "gender", "id_number", "series", "specialty", "level", "post",
-		"term_from", "term_to", "committee", "publication_number", "appointed_on", "photo",
-		"appraisal_ended_on", "result_filed_on"}[c]
-}
+func (c sheetColumn) field() string { return c.spec().Name }
 
 // header is the Chinese column header, as on the certificate.
-func (c sheetColumn) header() string {
-	return [numColumns]string{"姓名", "性别", "身份证号", "职称系列", "从事专业", "职称层级", "评聘岗位",
-		"聘期开始", "聘期结束", "评聘委员会名称", "公布文号", "聘任日期", "照片",
-		"评聘结束日期", "聘用结果备案日期"}[c]
-}
+func (c sheetColumn) header() string { return c.spec().Header }
 
-func (c sheetColumn) isDate() bool {
-	return c == colTermFrom || c == colTermTo || c == colAppointedOn || c == colAppraisalEndedOn || c == colResultFiledOn
-}
+func (c sheetColumn) isDate() bool { return c.spec().Kind == registry.FieldDate }
 
 // describe names the column both ways, for messages.
 func (c sheetColumn) describe() string { return c.header() + " (" + c.field() + ")" }
@@ -364,22 +356,15 @@ func (r *sheetRecord) appointment(unitID int64, today registry.Date, parseDate f
 		}
 		return d
 	}
-	a := registry.Appointment{
-		UnitID:            unitID,
-		Name:              r.cells[colName],
-		Gender:            registry.Gender(r.cells[colGender]),
-		IDNumber:          r.cells[colIDNumber],
-		Series:            r.cells[colSeries],
-		Specialty:         r.cells[colSpecialty],
-		Level:             registry.Level(r.cells[colLevel]),
-		Post:              r.cells[colPost],
-		TermFrom:          date(colTermFrom),
-		TermTo:            date(colTermTo),
-		Committee:         r.cells[colCommittee],
-		PublicationNumber: r.cells[colPublicationNumber],
-		AppointedOn:       date(colAppointedOn),
-		AppraisalEndedOn:  date(colAppraisalEndedOn),
-		ResultFiledOn:     date(colResultFiledOn),
+	a := registry.Appointment{UnitID: unitID}
+	for c := range numColumns {
+		switch p := c.spec().Addr(&a).(type) {
+		case *registry.Date:
+			*p = date(c)
+		case *[]byte: // the photo, decoded below
+		default: // text: string, registry.Gender, registry.Level
+			reflect.ValueOf(p).Elem().SetString(r.cells[c])
+		}
 	}
 	if !r.failed[colIDNumber] && strings.ContainsAny(a.IDNumber, "Ee") && strings.Contains(a.IDNumber, "+") {
 		r.fail(colIDNumber, "was saved as a number (like 1.10105E+17), which loses digits and the final X: format the column as text and type the numbers again")
@@ -396,7 +381,7 @@ func (r *sheetRecord) appointment(unitID int64, today registry.Date, parseDate f
 	}
 	var re *registry.Error
 	if !errors.As(err, &re) || re.Field == "" {
-		return a, fmt.Errorf("signer: batch row %d: %w", r.row, err)
+		return a, fmt.Errorf("batchfile: row %d: %w", r.row, err)
 	}
 	for c := range numColumns {
 		if c.field() == re.Field {
@@ -830,8 +815,8 @@ func readXLSXRows(ctx context.Context, body []byte, maxRows int, unzipLimit int6
 		return nil, fileErr("the workbook has no sheets")
 	}
 	sheet := sheets[0]
-	if slices.Contains(sheets, BatchSheetName) {
-		sheet = BatchSheetName
+	if slices.Contains(sheets, SheetName) {
+		sheet = SheetName
 	}
 	props, err := f.GetWorkbookProps()
 	if err != nil {
