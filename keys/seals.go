@@ -151,7 +151,14 @@ func (s *Seals) approve(ctx context.Context, tx registry.Tx, c registry.Caller, 
 
 // retire stores a seal superseded or revoked with its audit event, and
 // notes it changed: its revocation answers and the pages of what it signed.
-func (s *Seals) retire(ctx context.Context, tx registry.Tx, c registry.Caller, changed *registry.Changes, seal *registry.Seal, payload any) error {
+// retireTx is what retiring a seal needs of a transaction.
+type retireTx interface {
+	registry.SealTx
+	registry.AuditTx
+	registry.CertTx
+}
+
+func (s *Seals) retire(ctx context.Context, tx retireTx, c registry.Caller, changed *registry.Changes, seal *registry.Seal, payload any) error {
 	if err := tx.UpdateSeal(ctx, seal); err != nil {
 		return err
 	}
@@ -175,7 +182,11 @@ func (s *Seals) Revoke(ctx context.Context, c registry.Caller, id int64, reason 
 		if seal, err = tx.Seal(ctx, id, registry.LockUpdate); err != nil {
 			return err
 		}
-		if _, err := units.Visible(ctx, tx, c, seal.UnitID); err != nil {
+		unit, err := tx.Unit(ctx, seal.UnitID)
+		if err != nil {
+			return err
+		}
+		if !c.CanSee(unit) {
 			return registry.NotFound("seal", id)
 		}
 		if err := registry.RevokeSeal(&seal, reason, invalidity, s.now()); err != nil {

@@ -76,26 +76,52 @@ type CertFilter struct {
 // matching ErrNotFound when nothing matches. Update-style methods check the
 // record's Rev and return ErrConflict when another transaction changed it
 // first, so of two concurrent identical transitions exactly one wins.
+//
+// Tx is the sum of one interface per aggregate, so that a function that
+// needs one part of the store says which (a CertTx, a UnitTx, ...).
 type Tx interface {
+	UnitTx
+	FilingTx
+	SealApplicationTx
+	SealTx
+	SeqTx
+	CertTx
+	AuditTx
+	APIKeyTx
+	IdempotencyTx
+	IntegrityTx
+	BatchTx
 	ReceiptTx
+}
 
+// UnitTx reads and records the units.
+type UnitTx interface {
 	CreateUnit(ctx context.Context, u *Unit) error // duplicate USCC: ErrDuplicate
 	Unit(ctx context.Context, id int64) (Unit, error)
 	UnitByUSCC(ctx context.Context, uscc string) (Unit, error)
 	// ListUnits lists the units of a jurisdiction ("" all) by id.
 	ListUnits(ctx context.Context, jurisdiction string, p Page) ([]Unit, error)
+}
 
+// FilingTx reads and records series filings.
+type FilingTx interface {
 	CreateFiling(ctx context.Context, f *Filing) error
 	Filing(ctx context.Context, id int64, lock Lock) (Filing, error)
 	UpdateFiling(ctx context.Context, f *Filing) error
 	ListFilings(ctx context.Context, q FilingFilter) ([]Filing, error)
+}
 
+// SealApplicationTx reads and records seal applications.
+type SealApplicationTx interface {
 	CreateSealApplication(ctx context.Context, a *SealApplication) error
 	SealApplication(ctx context.Context, id int64) (SealApplication, error)
 	UpdateSealApplication(ctx context.Context, a *SealApplication) error
 	// ListSealApplications lists a unit's applications, oldest first.
 	ListSealApplications(ctx context.Context, unitID int64) ([]SealApplication, error)
+}
 
+// SealTx reads and records seal versions.
+type SealTx interface {
 	CreateSeal(ctx context.Context, s *Seal) error
 	Seal(ctx context.Context, id int64, lock Lock) (Seal, error)
 	SealBySerial(ctx context.Context, serial string) (Seal, error)
@@ -106,11 +132,28 @@ type Tx interface {
 	// SealRevocationMark changes whenever a seal is revoked: CRL and OCSP
 	// answers built before it changed are stale.
 	SealRevocationMark(ctx context.Context) (string, error)
+}
 
+// SeqTx reads and records numbering: gapless sequences and the numbers held from them.
+type SeqTx interface {
 	// NextSeq returns the next value of a named sequence, starting at 1.
 	// It rolls back with the transaction, so committed values have no gaps.
 	NextSeq(ctx context.Context, name string) (int64, error)
+	// HoldNumber holds a value of sequence seq for holder until until, in a
+	// transaction of its own, for work done before the one that uses it: a
+	// value freed before (released, or its hold run out by now), the
+	// smallest first, else the next one. Values held and never used are
+	// used by later holders, so committed certificates keep no gap.
+	HoldNumber(ctx context.Context, seq, holder string, now, until time.Time) (int64, error)
+	// UseNumber marks a held value used at at; one that holder no longer
+	// holds (its hold ran out and another took it): ErrConflict.
+	UseNumber(ctx context.Context, seq string, value int64, holder string, at time.Time) error
+	// ReleaseNumber frees a value holder holds and did not use.
+	ReleaseNumber(ctx context.Context, seq string, value int64, holder string) error
+}
 
+// CertTx reads and records certificate versions and their PDFs.
+type CertTx interface {
 	// CreateCertificate stores a new version with its signed PDF.
 	// A (number, version) that exists: ErrDuplicate.
 	CreateCertificate(ctx context.Context, c *Certificate, pdf []byte) error
@@ -128,7 +171,10 @@ type Tx interface {
 	// the seal changes what their verification pages say.
 	CertificateNumbersBySeal(ctx context.Context, sealID int64) ([]string, error)
 	ListCertificates(ctx context.Context, q CertFilter) ([]Certificate, error)
+}
 
+// AuditTx reads and records the audit chain.
+type AuditTx interface {
 	// AppendAudit fills Seq, PrevHash and Hash and appends ev to the chain.
 	AppendAudit(ctx context.Context, ev *AuditEvent) error
 	// AuditEvents lists events with Seq > afterSeq in order.
@@ -140,7 +186,10 @@ type Tx interface {
 	LogHashes(ctx context.Context, indexes []int64) ([][]byte, error)
 	// LogSize is the log's number of leaves: one per audit event.
 	LogSize(ctx context.Context) (int64, error)
+}
 
+// APIKeyTx reads and records API keys.
+type APIKeyTx interface {
 	CreateAPIKey(ctx context.Context, k *APIKey) error
 	APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
 	APIKey(ctx context.Context, id int64, lock Lock) (APIKey, error)
@@ -152,19 +201,28 @@ type Tx interface {
 	// notBefore: concurrent requests and replicas write it once. It leaves
 	// Rev alone, so it never makes a revocation conflict.
 	TouchAPIKey(ctx context.Context, id int64, at, notBefore time.Time) error
+}
 
+// IdempotencyTx reads and records the answers kept for Idempotency-Key retries.
+type IdempotencyTx interface {
 	// Idempotency returns the stored answer for (scope, key).
 	Idempotency(ctx context.Context, scope, key string) (IdempotencyRecord, error)
 	// PutIdempotency stores an answer; an existing (scope, key): ErrDuplicate.
 	PutIdempotency(ctx context.Context, r *IdempotencyRecord) error
+}
 
+// IntegrityTx reads and records integrity records (诚信档案).
+type IntegrityTx interface {
 	CreateIntegrityRecord(ctx context.Context, r *IntegrityRecord) error
 	// ListIntegrityRecords lists records of units in a jurisdiction ("" all)
 	// or of one unit (0 all), newest last.
 	ListIntegrityRecords(ctx context.Context, jurisdiction string, unitID int64, p Page) ([]IntegrityRecord, error)
 	// IntegrityRecordsOf lists the records of one certificate number, oldest first.
 	IntegrityRecordsOf(ctx context.Context, number string) ([]IntegrityRecord, error)
+}
 
+// BatchTx reads and records batches and their rows.
+type BatchTx interface {
 	CreateBatch(ctx context.Context, b *Batch, rows []BatchRow) error
 	Batch(ctx context.Context, id int64) (Batch, error)
 	// BatchByIdempotencyKey finds the batch a caller (actor) submitted for

@@ -72,7 +72,7 @@ func NewBatches(issuer *Issuer, store registry.Store, log *slog.Logger) *Batches
 // whose submitter may no longer issue (its API key revoked or expired):
 // a registry.Error fails the group's rows with it, another error leaves
 // them pending. actor is the batch's Actor.
-type SubmitterCheck func(ctx context.Context, tx registry.Tx, actor string, now time.Time) error
+type SubmitterCheck func(ctx context.Context, tx registry.APIKeyTx, actor string, now time.Time) error
 
 // SetSubmitterCheck makes every commit of a batch ask check first, so a
 // batch submitted with a key revoked since stops at its next group on every
@@ -685,7 +685,7 @@ func (r *batchRun) settle(ctx context.Context, tx registry.Tx, changed *registry
 	}
 	g, ok := grants[a.Series]
 	if !ok {
-		g.grant, g.err = is.readGrant(ctx, tx, a.UnitID, a.Series, day)
+		g.grant, g.err = is.readGrant(ctx, tx, a.UnitID, a.Series, day, registry.LockShare)
 		if g.err != nil && !refusal(g.err) {
 			return g.err
 		}

@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/certseal/certseal/internal/testenv"
-	"github.com/certseal/certseal/keys"
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/registry/postgres"
 	"github.com/certseal/certseal/registry/storetest"
@@ -253,7 +252,7 @@ func TestBatchSubmitterRevokedMidway(t *testing.T) {
 		revoked.Store(true)
 	}), slog.New(slog.DiscardHandler))
 	defer bs.Close()
-	bs.SetSubmitterCheck(func(_ context.Context, _ registry.Tx, actor string, _ time.Time) error {
+	bs.SetSubmitterCheck(func(_ context.Context, _ registry.APIKeyTx, actor string, _ time.Time) error {
 		if actor != "unit:1#1" {
 			t.Errorf("checked actor %q, want the batch's", actor)
 		}
@@ -286,28 +285,7 @@ func TestBatchSealChangedMidway(t *testing.T) {
 			return
 		}
 		changed = true
-		err := f.store.InTx(ctx, func(tx registry.Tx) error {
-			old, err := tx.Seal(ctx, f.seal.ID, registry.LockUpdate)
-			if err != nil {
-				return err
-			}
-			if err := registry.SupersedeSeal(&old, f.now); err != nil {
-				return err
-			}
-			if err := tx.UpdateSeal(ctx, &old); err != nil {
-				return err
-			}
-			pub, blob, err := f.keys.GenerateSealKey(ctx, keys.ECDSAP256, f.unit.ID, 2)
-			if err != nil {
-				return err
-			}
-			der, serial, err := f.ca.IssueSealCert(f.unit, 2, pub, f.now.Add(-time.Minute), "http://127.0.0.1:1")
-			if err != nil {
-				return err
-			}
-			return tx.CreateSeal(ctx, &registry.Seal{UnitID: f.unit.ID, Version: 2, State: registry.SealActive, ImprintPNG: f.seal.ImprintPNG,
-				KeyBlob: blob, CertDER: der, Serial: serial, CreatedAt: f.now})
-		})
+		err := f.changeSeal()
 		if err != nil {
 			t.Error(err)
 		}

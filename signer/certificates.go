@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/registry/audit"
@@ -16,15 +15,14 @@ import (
 // (registry.Changes), so their verification answers are refreshed once it
 // commits.
 type Certificates struct {
-	is  *Issuer
-	w   *registry.Writer
-	now func() time.Time
+	is *Issuer // its clock too
+	w  *registry.Writer
 }
 
 // NewCertificates returns the certificate commands over store (see
 // registry.Writing), issuing with is.
 func NewCertificates(store registry.Store, is *Issuer) *Certificates {
-	return &Certificates{is: is, w: registry.Writing(store), now: is.now}
+	return &Certificates{is: is, w: registry.Writing(store)}
 }
 
 func request(c registry.Caller, a registry.Appointment) Request {
@@ -62,7 +60,7 @@ func (cs *Certificates) Revoke(ctx context.Context, c registry.Caller, number st
 		if cert, err = VisibleCertificate(ctx, tx, c, number); err != nil {
 			return err
 		}
-		now := cs.now()
+		now := cs.is.now()
 		if err := registry.RevokeCertificate(&cert, category, reason, c.Actor, now); err != nil {
 			return err
 		}
@@ -93,7 +91,7 @@ func (cs *Certificates) Revoke(ctx context.Context, c registry.Caller, number st
 // file (by its SHA-256, named in evidence) and at most perDay times a day.
 // A number nobody was issued has no record to note it in.
 func (cs *Certificates) NoteSuspectedForgery(ctx context.Context, c registry.Caller, number, fileSHA256, evidence string, perDay int) error {
-	now := cs.now()
+	now := cs.is.now()
 	return cs.w.Write(ctx, func(tx registry.Tx, _ *registry.Changes) error {
 		cert, err := tx.Certificate(ctx, number)
 		if errors.Is(err, registry.ErrNotFound) {
@@ -133,7 +131,10 @@ func (cs *Certificates) NoteSuspectedForgery(ctx context.Context, c registry.Cal
 
 // VisibleCertificate reads the newest version of number if the caller may
 // see its unit; otherwise it does not exist, for this caller.
-func VisibleCertificate(ctx context.Context, tx registry.Tx, c registry.Caller, number string) (registry.Certificate, error) {
+func VisibleCertificate(ctx context.Context, tx interface {
+	registry.CertTx
+	registry.UnitTx
+}, c registry.Caller, number string) (registry.Certificate, error) {
 	n, err := registry.ParseCertNumber(number)
 	if err != nil {
 		return registry.Certificate{}, err

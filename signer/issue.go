@@ -2,7 +2,6 @@ package signer
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -21,11 +20,6 @@ import (
 	"github.com/certseal/certseal/registry/workday"
 )
 
-// KeyManager hands out a seal's signing key (keys.KeyManager satisfies it).
-type KeyManager interface {
-	Signer(ctx context.Context, s registry.Seal) (crypto.Signer, error)
-}
-
 // Chains builds a seal certificate's chain to the platform CA (keys.CA does).
 type Chains interface {
 	SealChain(sealCertDER []byte) ([]*x509.Certificate, error)
@@ -33,8 +27,9 @@ type Chains interface {
 
 // Revocation is the revocation data embedded beside every signature
 // (keys.Responder gives it): OCSP answers on the seal as just read and on
-// the TSA's certificate. Neither reads the store: signing may run inside
-// the transaction that records it, which already holds a connection.
+// the TSA's certificate. Neither reads the store: the answer on the seal
+// says what the draft was signed with, which the recording transaction
+// checks again.
 type Revocation interface {
 	SealOCSP(s registry.Seal) ([]byte, error)
 	VouchedOCSP(cert *x509.Certificate) ([]byte, error)
@@ -43,7 +38,7 @@ type Revocation interface {
 // Issuer turns appointments into signed, recorded certificates.
 type Issuer struct {
 	w        *registry.Writer
-	keys     KeyManager
+	keys     keys.KeyManager
 	chains   Chains
 	tsa      Timestamper
 	tsaTrust keys.TimestampTrust
@@ -56,16 +51,17 @@ type Issuer struct {
 	now      func() time.Time
 	log      *slog.Logger
 
-	// Prepared seal appearances by seal id: preparing decodes and
-	// re-encodes the imprint, which is too slow to repeat per certificate.
+	// Prepared seal appearances by seal id (*preparedAppearance):
+	// preparing decodes and re-encodes the imprint, which is too slow to
+	// repeat per certificate.
 	appearances sync.Map
 }
 
 // IssuerDeps is what an Issuer works with. All are required but Log.
 type IssuerDeps struct {
 	Store    registry.Store
-	PII      *registry.PII // the store's key, for the dedup key of an appointment
-	Keys     KeyManager
+	PII      *registry.PII   // the store's key, for the dedup key of an appointment
+	Keys     keys.KeyManager // the one seal-key interface: keys.Seals makes the keys it signs with
 	Chains   Chains
 	Renderer *Renderer
 	// TSA stamps every signature; its tokens must chain to TSATrust, and
@@ -157,100 +153,165 @@ func (is *Issuer) markLateness(a *registry.Appointment, submittedOn registry.Dat
 	return err
 }
 
-// Issue signs and records a new certificate (version 1 of a new number),
-// all in one transaction: the number comes from the year's gapless
-// sequence there, so a refused request uses none. Batches share the steps
-// (grant, draft, record) but reserve their numbers up front and draft
-// outside the transaction: see Batches.
+// Issue signs and records a new certificate (version 1 of a new number).
+// What does not need the store is checked first (Prepare), then, read
+// without locks, what the store would refuse (an appointment already
+// issued, no filing in force, no active seal): a refused request holds no
+// number. Then a number is held in a short transaction, the certificate
+// is rendered and signed outside any transaction, and a second short one
+// checks again under lock and records it (see recordDraft). A number held
+// for a certificate that is not recorded is released for the next issue,
+// so the year's sequence keeps no gap. Batches share the steps (grant,
+// draft, record) but reserve their numbers at submission: see Batches.
 func (is *Issuer) Issue(ctx context.Context, req Request) (Issued, error) {
 	return is.issue(ctx, is.w, req)
 }
+
+// holdFor is how long a number stays held for an issue that neither used
+// nor released it (its replica stopped): long past any render and sign,
+// outside time-stamp included.
+const holdFor = 10 * time.Minute
 
 func (is *Issuer) issue(ctx context.Context, w *registry.Writer, req Request) (Issued, error) {
 	a, err := is.Prepare(req.Appointment)
 	if err != nil {
 		return Issued{}, err
 	}
-	var out Issued
-	err = w.Write(ctx, func(tx registry.Tx, changed *registry.Changes) error {
+	var st stamp
+	err = w.View(ctx, func(tx registry.Tx) error {
 		if err := is.checkNotIssued(ctx, tx, a); err != nil {
 			return err
 		}
-		year := registry.Today(is.now()).Year
-		seq, err := tx.NextSeq(ctx, registry.CertSeqName(year))
-		if err != nil {
-			return err
-		}
-		number, err := registry.FormatCertNumber(year, seq)
-		if err != nil {
-			return err
-		}
-		out, err = is.signAndRecord(ctx, tx, changed, a, number, 1, req)
+		var err error
+		st, err = is.checkGrant(ctx, tx, a)
 		return err
 	})
+	if err != nil {
+		return Issued{}, err
+	}
+	year, holder := registry.Today(is.now()).Year, rand.Text()
+	seq := registry.CertSeqName(year)
+	var value int64
+	err = w.InTx(ctx, func(tx registry.Tx) (err error) {
+		now := is.now()
+		value, err = tx.HoldNumber(ctx, seq, holder, now, now.Add(holdFor))
+		return err
+	})
+	if err != nil {
+		return Issued{}, err
+	}
+	number, err := registry.FormatCertNumber(year, value)
+	if err != nil {
+		return Issued{}, err
+	}
+	out, err := is.signAndRecord(ctx, w, a, number, 1, st, req, func(tx registry.Tx) error {
+		return tx.UseNumber(ctx, seq, value, holder, is.now())
+	})
+	if err != nil {
+		release, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if rerr := w.InTx(release, func(tx registry.Tx) error { return tx.ReleaseNumber(release, seq, value, holder) }); rerr != nil {
+			// Its hold runs out instead.
+			is.log.WarnContext(ctx, "certificate number not released; it is free again when its hold runs out", "number", number, "err", rerr)
+		}
+	}
 	return out, err
 }
 
+// checkGrant is whether, as tx reads it without locks, the unit may issue
+// a now; it returns the seal to sign with.
+func (is *Issuer) checkGrant(ctx context.Context, tx registry.Tx, a registry.Appointment) (stamp, error) {
+	day := registry.Today(is.now())
+	g, err := is.readGrant(ctx, tx, a.UnitID, a.Series, day, registry.NoLock)
+	if err != nil {
+		return stamp{}, err
+	}
+	return g.stamp, g.check(a, day)
+}
+
+// errVersionMoved says another reissue of the number was recorded between
+// the read a reissue drafted from and its record: it drafts again.
+var errVersionMoved = errors.New("signer: the certificate got a new version meanwhile")
+
+// maxRedrafts bounds how often a certificate is drafted again because the
+// seal or the version it was drafted with changed before it was recorded.
+const maxRedrafts = 3
+
 // Reissue corrects a certificate: the number stays, the version goes up,
-// a new token is made, and the old version is marked superseded.
+// a new token is made, and the old version is marked superseded. It is
+// drafted outside any transaction, as Issue is, against the version read
+// first; the recording transaction supersedes that version only if it is
+// still the newest.
 func (is *Issuer) Reissue(ctx context.Context, number string, corrected registry.Appointment, req Request) (Issued, error) {
 	return is.reissue(ctx, is.w, number, corrected, req, nil)
 }
 
-// reissue is Reissue through w; also, when set, runs in its transaction
-// once the old version is superseded.
+// reissue is Reissue through w; also, when set, runs in its recording
+// transaction once the old version is superseded.
 func (is *Issuer) reissue(ctx context.Context, w *registry.Writer, number string, corrected registry.Appointment, req Request,
 	also func(ctx context.Context, tx registry.Tx, old registry.Certificate) error) (Issued, error) {
-	a, err := is.Prepare(corrected)
+	prepared, err := is.Prepare(corrected)
 	if err != nil {
 		return Issued{}, err
 	}
-	var out Issued
-	err = w.Write(ctx, func(tx registry.Tx, changed *registry.Changes) error {
-		old, err := tx.Certificate(ctx, number)
-		if err != nil {
+	for attempt := 0; ; attempt++ {
+		a := prepared
+		var old registry.Certificate
+		var st stamp
+		err := w.View(ctx, func(tx registry.Tx) (err error) {
+			if old, err = tx.Certificate(ctx, number); err != nil {
+				return err
+			}
+			if old.Appointment.UnitID != a.UnitID {
+				return registry.FieldErr("unit_id", "a reissue stays with the unit that issued the certificate")
+			}
+			// A correction does not move the day the information came in:
+			// the first version's (its issue day, for versions issued before
+			// that day was recorded), nor whether it was a backfill.
+			submitted := old.Appointment.SubmittedOn
+			if submitted.IsZero() {
+				first, err := tx.CertificateVersion(ctx, number, 1)
+				if err != nil {
+					return err
+				}
+				submitted = registry.Today(first.IssuedAt)
+			}
+			if err := is.markLateness(&a, submitted); err != nil {
+				return err
+			}
+			a.Backfill = old.Appointment.Backfill
+			st, err = is.checkGrant(ctx, tx, a)
 			return err
+		})
+		if err != nil {
+			return Issued{}, err
 		}
-		if old.Appointment.UnitID != a.UnitID {
-			return registry.FieldErr("unit_id", "a reissue stays with the unit that issued the certificate")
-		}
-		// A correction does not move the day the information came in:
-		// the first version's (its issue day, for versions issued before
-		// that day was recorded), nor whether it was a backfill.
-		submitted := old.Appointment.SubmittedOn
-		if submitted.IsZero() {
-			first, err := tx.CertificateVersion(ctx, number, 1)
+		out, err := is.signAndRecord(ctx, w, a, number, old.Version+1, st, req, func(tx registry.Tx) error {
+			cur, err := tx.Certificate(ctx, number)
 			if err != nil {
 				return err
 			}
-			submitted = registry.Today(first.IssuedAt)
-		}
-		if err := is.markLateness(&a, submitted); err != nil {
-			return err
-		}
-		a.Backfill = old.Appointment.Backfill
-		if err := registry.SupersedeCertificate(&old); err != nil {
-			return err
-		}
-		if err := tx.UpdateCertificate(ctx, &old); err != nil {
-			return err
-		}
-		if err := appendEvent(ctx, tx, req, "certificate.supersede", old.Number, map[string]any{"number": old.Number, "version": old.Version}); err != nil {
-			return err
-		}
-		if also != nil {
-			if err := also(ctx, tx, old); err != nil {
+			if cur.Version != old.Version {
+				return errVersionMoved
+			}
+			if err := registry.SupersedeCertificate(&cur); err != nil {
 				return err
 			}
+			if err := tx.UpdateCertificate(ctx, &cur); err != nil {
+				return err
+			}
+			if err := appendEvent(ctx, tx, req, "certificate.supersede", cur.Number, map[string]any{"number": cur.Number, "version": cur.Version}); err != nil {
+				return err
+			}
+			if also != nil {
+				return also(ctx, tx, cur)
+			}
+			return nil
+		})
+		if !errors.Is(err, errVersionMoved) || attempt == maxRedrafts {
+			return out, err
 		}
-		// The corrected data may be another certificate's appointment.
-		if err := is.checkNotIssued(ctx, tx, a); err != nil {
-			return err
-		}
-		out, err = is.signAndRecord(ctx, tx, changed, a, number, old.Version+1, req)
-		return err
-	})
-	return out, err
+	}
 }
 
 // checkNotIssued refuses an appointment that already has a valid
@@ -259,7 +320,7 @@ func (is *Issuer) reissue(ctx context.Context, w *registry.Writer, number string
 // The same person, series, level and term with other particulars is not
 // the same appointment asked again but a clash: it is refused naming what
 // differs and what to do, never answered with the other certificate.
-func (is *Issuer) checkNotIssued(ctx context.Context, tx registry.Tx, a registry.Appointment) error {
+func (is *Issuer) checkNotIssued(ctx context.Context, tx registry.CertTx, a registry.Appointment) error {
 	prev, err := tx.CertificateByDedupKey(ctx, a.DedupKey(is.pii))
 	switch {
 	case err == nil:
@@ -295,27 +356,69 @@ func differingParticulars(old, req registry.Appointment) []string {
 	return out
 }
 
-// signAndRecord checks, signs and records one certificate inside tx. The
-// seal is read with a share lock and signed with before commit: a
-// revocation must wait for this transaction, so no signature is ever made
-// after a revocation committed.
-func (is *Issuer) signAndRecord(ctx context.Context, tx registry.Tx, changed *registry.Changes, a registry.Appointment, number string, version int, req Request) (Issued, error) {
-	day := registry.Today(is.now())
-	g, err := is.readGrant(ctx, tx, a.UnitID, a.Series, day)
-	if err != nil {
-		return Issued{}, err
+// signAndRecord drafts a certificate with the seal of st, outside any
+// transaction, and records it (recordDraft); a draft whose seal is no
+// longer the unit's active one when it would be recorded (a change was
+// approved meanwhile) is drafted again with the new seal.
+func (is *Issuer) signAndRecord(ctx context.Context, w *registry.Writer, a registry.Appointment, number string, version int, st stamp, req Request,
+	first func(tx registry.Tx) error) (Issued, error) {
+	for attempt := 0; ; attempt++ {
+		d, err := is.draft(ctx, a, number, version, st)
+		if err != nil {
+			return Issued{}, err
+		}
+		out, moved, err := is.recordDraft(ctx, w, d, req, first)
+		if moved == nil || attempt == maxRedrafts {
+			return out, err
+		}
+		st = *moved
 	}
-	if err := g.check(a, day); err != nil {
-		return Issued{}, err
+}
+
+// errSealMoved rolls back a record whose draft another seal must sign.
+var errSealMoved = errors.New("signer: the unit's active seal changed since the draft was signed")
+
+// recordDraft records d in one short transaction: first the workflow's own
+// step (use the held number, supersede the old version), then again, under
+// share locks held until commit (readGrant), what allows it: no other valid
+// certificate for the appointment, a filing in force, and the seal that
+// signed d still the unit's active seal. So a seal revoked, or a filing
+// withdrawn, after the draft was signed and before this read refuses the
+// record and nothing is kept; and one revoked after the read waits for the
+// commit, so no recorded signature was made after a revocation committed.
+// When another seal is active now, it returns that seal (moved) and
+// records nothing.
+func (is *Issuer) recordDraft(ctx context.Context, w *registry.Writer, d draft, req Request, first func(tx registry.Tx) error) (out Issued, moved *stamp, err error) {
+	err = w.Write(ctx, func(tx registry.Tx, changed *registry.Changes) error {
+		moved = nil
+		if err := first(tx); err != nil {
+			return err
+		}
+		if err := is.checkNotIssued(ctx, tx, d.a); err != nil {
+			return err
+		}
+		day := registry.Today(is.now())
+		g, err := is.readGrant(ctx, tx, d.a.UnitID, d.a.Series, day, registry.LockShare)
+		if err != nil {
+			return err
+		}
+		if err := g.check(d.a, day); err != nil {
+			return err
+		}
+		if g.seal.ID != d.seal.ID {
+			moved = &g.stamp
+			return errSealMoved
+		}
+		if d.version == 1 { // a correction keeps what the first version was
+			d.a.Backfill = registry.IsBackfill(d.a, g.filing)
+		}
+		out, err = is.record(ctx, tx, changed, d, req, 0)
+		return err
+	})
+	if moved != nil {
+		return Issued{}, moved, err
 	}
-	if version == 1 { // a correction keeps what the first version was
-		a.Backfill = registry.IsBackfill(a, g.filing)
-	}
-	d, err := is.draft(ctx, a, number, version, g.stamp)
-	if err != nil {
-		return Issued{}, err
-	}
-	return is.record(ctx, tx, changed, d, req, 0)
+	return out, nil, err
 }
 
 // stamp is what signing with a unit's seal needs from the store.
@@ -325,7 +428,7 @@ type stamp struct {
 }
 
 // stampOf reads the unit's active seal, with lock.
-func stampOf(ctx context.Context, tx registry.Tx, unit registry.Unit, lock registry.Lock) (stamp, error) {
+func stampOf(ctx context.Context, tx registry.SealTx, unit registry.Unit, lock registry.Lock) (stamp, error) {
 	seals, err := tx.ListSeals(ctx, unit.ID)
 	if err != nil {
 		return stamp{}, err
@@ -348,11 +451,18 @@ type grant struct {
 	stamp
 }
 
-// readGrant reads the grant inside the recording transaction. The filing
-// and the seal are read with a share lock, held until commit: a withdrawal
-// of the filing, or a revocation (or a change) of the seal, cannot commit
-// between this read and the commit.
-func (is *Issuer) readGrant(ctx context.Context, tx registry.Tx, unitID int64, series string, day registry.Date) (grant, error) {
+// grantTx is what reading a grant needs of a transaction.
+type grantTx interface {
+	registry.UnitTx
+	registry.FilingTx
+	registry.SealTx
+}
+
+// readGrant reads the grant. Inside the recording transaction the filing
+// and the seal are read with a share lock (lock), held until commit: a
+// withdrawal of the filing, or a revocation (or a change) of the seal,
+// cannot commit between this read and the commit.
+func (is *Issuer) readGrant(ctx context.Context, tx grantTx, unitID int64, series string, day registry.Date, lock registry.Lock) (grant, error) {
 	unit, err := tx.Unit(ctx, unitID)
 	if err != nil {
 		return grant{}, err
@@ -365,7 +475,7 @@ func (is *Issuer) readGrant(ctx context.Context, tx registry.Tx, unitID int64, s
 	for _, f := range filings {
 		// Read again under the lock: the list may have seen the filing
 		// before a withdrawal that was waiting to commit.
-		if filing, err = tx.Filing(ctx, f.ID, registry.LockShare); err != nil {
+		if filing, err = tx.Filing(ctx, f.ID, lock); err != nil {
 			return grant{}, err
 		}
 		if filing.InForce(day) {
@@ -376,7 +486,7 @@ func (is *Issuer) readGrant(ctx context.Context, tx registry.Tx, unitID int64, s
 		return grant{}, &registry.Error{Code: registry.CodeFilingNotInForce, Field: "series",
 			Msg: fmt.Sprintf("the unit has no filing for series %q in force on %s", series, day)}
 	}
-	st, err := stampOf(ctx, tx, unit, registry.LockShare)
+	st, err := stampOf(ctx, tx, unit, lock)
 	return grant{filing: filing, stamp: st}, err
 }
 
@@ -420,12 +530,18 @@ func (is *Issuer) draft(ctx context.Context, a registry.Appointment, number stri
 		verifyURL: verifyURL, signed: signed, at: at}, nil
 }
 
+// recordTx is what recording a certificate needs of a transaction.
+type recordTx interface {
+	registry.CertTx
+	registry.AuditTx
+}
+
 // record stores a drafted certificate and the record of the seal's use.
 // The caller must have read, in tx and after the draft was signed, the
 // grant whose seal signed it (readGrant): its share lock is what makes
 // "signed before any revocation of the seal committed" true of every
 // recorded signature.
-func (is *Issuer) record(ctx context.Context, tx registry.Tx, changed *registry.Changes, d draft, req Request, batchID int64) (Issued, error) {
+func (is *Issuer) record(ctx context.Context, tx recordTx, changed *registry.Changes, d draft, req Request, batchID int64) (Issued, error) {
 	c := registry.Certificate{Number: d.number, Version: d.version, Appointment: d.a, TokenHash: d.tokenHash, State: registry.CertValid,
 		SealID: d.seal.ID, SealVersion: d.seal.Version, IssuedAt: d.at, PDFSHA256: d.signed.SHA256[:], BatchID: batchID}
 	if err := tx.CreateCertificate(ctx, &c, d.signed.PDF); err != nil {
@@ -501,16 +617,23 @@ func (d *DSS) addVouched(rev Revocation, certs []*x509.Certificate) error {
 	return nil
 }
 
+// preparedAppearance is one seal's appearance, prepared once however many
+// drafts ask for it at the same time (they are signed concurrently).
+type preparedAppearance struct {
+	once sync.Once
+	a    *Appearance
+	err  error
+}
+
 func (is *Issuer) appearance(seal registry.Seal) (*Appearance, error) {
-	if a, ok := is.appearances.Load(seal.ID); ok {
-		return a.(*Appearance), nil
+	v, _ := is.appearances.LoadOrStore(seal.ID, &preparedAppearance{})
+	p := v.(*preparedAppearance)
+	p.once.Do(func() { p.a, p.err = PrepareAppearance(seal.ImprintPNG) })
+	if p.err != nil {
+		is.appearances.CompareAndDelete(seal.ID, p) // the next draft tries again
+		return nil, fmt.Errorf("signer: imprint of seal version %d: %w", seal.Version, p.err)
 	}
-	a, err := PrepareAppearance(seal.ImprintPNG)
-	if err != nil {
-		return nil, fmt.Errorf("signer: imprint of seal version %d: %w", seal.Version, err)
-	}
-	is.appearances.Store(seal.ID, a)
-	return a, nil
+	return p.a, nil
 }
 
 // newToken makes the random QR token: 128 bits, so a printed number alone
@@ -530,7 +653,7 @@ func TokenHash(token string) []byte {
 	return h[:]
 }
 
-func appendEvent(ctx context.Context, tx registry.Tx, req Request, action, subject string, payload any) error {
+func appendEvent(ctx context.Context, tx registry.AuditTx, req Request, action, subject string, payload any) error {
 	return tx.AppendAudit(ctx, &registry.AuditEvent{At: time.Now(), Actor: req.Actor, Action: action,
 		SubjectType: "certificate", SubjectID: subject, RequestID: req.RequestID, PayloadDigest: audit.Digest(payload)})
 }

@@ -158,6 +158,34 @@ func (f *fixture) revokeSeal() error {
 	})
 }
 
+// changeSeal supersedes the fixture's seal with version 2, as approving a
+// change does.
+func (f *fixture) changeSeal() error {
+	ctx := context.Background()
+	return f.store.InTx(ctx, func(tx registry.Tx) error {
+		old, err := tx.Seal(ctx, f.seal.ID, registry.LockUpdate)
+		if err != nil {
+			return err
+		}
+		if err := registry.SupersedeSeal(&old, f.now); err != nil {
+			return err
+		}
+		if err := tx.UpdateSeal(ctx, &old); err != nil {
+			return err
+		}
+		pub, blob, err := f.keys.GenerateSealKey(ctx, keys.ECDSAP256, f.unit.ID, 2)
+		if err != nil {
+			return err
+		}
+		der, serial, err := f.ca.IssueSealCert(f.unit, 2, pub, f.now.Add(-time.Minute), "http://127.0.0.1:1")
+		if err != nil {
+			return err
+		}
+		return tx.CreateSeal(ctx, &registry.Seal{UnitID: f.unit.ID, Version: 2, State: registry.SealActive, ImprintPNG: f.seal.ImprintPNG,
+			KeyBlob: blob, CertDER: der, Serial: serial, CreatedAt: f.now})
+	})
+}
+
 // withdrawFiling withdraws the unit's filing, as its unit may.
 func (f *fixture) withdrawFiling() error {
 	ctx := context.Background()

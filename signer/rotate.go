@@ -34,7 +34,7 @@ func (cs *Certificates) RotateToken(ctx context.Context, c registry.Caller, numb
 		if _, err := rand.Read(replacement); err != nil {
 			return fmt.Errorf("signer: token rotation: %w", err)
 		}
-		now := cs.now()
+		now := cs.is.now()
 		rot := registry.TokenRotation{Number: cur.Number, Version: old.Version, NewVersion: old.Version + 1, At: now,
 			Actor: c.Actor, RequestID: c.RequestID}
 		if err := tx.RetireToken(ctx, &rot, replacement); err != nil {

@@ -43,7 +43,7 @@ func (p Principal) Actor() string {
 // API keys submitted: a batch stops issuing once the key that submitted it
 // is revoked or expired (the key's id ends its actor, see Actor). Batches
 // of other actors (the operator's) are not checked.
-func BatchSubmitterAllowed(ctx context.Context, tx registry.Tx, actor string, now time.Time) error {
+func BatchSubmitterAllowed(ctx context.Context, tx registry.APIKeyTx, actor string, now time.Time) error {
 	_, id, ok := strings.Cut(actor, "#")
 	keyID, err := strconv.ParseInt(id, 10, 64)
 	if !ok || err != nil {

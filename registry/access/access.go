@@ -79,7 +79,13 @@ func Revoke(ctx context.Context, store registry.Store, id int64, c registry.Call
 	return revoked, err
 }
 
-func revoke(ctx context.Context, tx registry.Tx, k *registry.APIKey, c registry.Caller, now time.Time) error {
+// keyTx is what revoking a key needs of a transaction.
+type keyTx interface {
+	registry.APIKeyTx
+	registry.AuditTx
+}
+
+func revoke(ctx context.Context, tx keyTx, k *registry.APIKey, c registry.Caller, now time.Time) error {
 	if err := registry.RevokeAPIKey(k, c.Actor, now); err != nil {
 		return err
 	}
@@ -91,7 +97,7 @@ func revoke(ctx context.Context, tx registry.Tx, k *registry.APIKey, c registry.
 
 // All reads every key: a short table (one per platform, reviewer office
 // and unit).
-func All(ctx context.Context, tx registry.Tx) ([]registry.APIKey, error) {
+func All(ctx context.Context, tx registry.APIKeyTx) ([]registry.APIKey, error) {
 	var all []registry.APIKey
 	for after := int64(0); ; {
 		page, err := tx.ListAPIKeys(ctx, registry.Page{AfterID: after, Limit: 1000})

@@ -189,6 +189,7 @@ var appUpdates = []struct{ table, columns string }{
 	{"batches", "state, finished_at, issued, failed, rev, runner, lease_until"},
 	{"batch_rows", "state, number, error"},
 	{"api_keys", "revoked_at, revoked_by, rev, last_used_at"},
+	{"number_holds", "holder, held_until, used_at"},
 }
 
 // appReadOnly are tables the service only reads and never adds to: API

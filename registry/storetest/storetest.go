@@ -74,6 +74,7 @@ func run(t *testing.T, b Backend, owner bool) {
 		// postgres TestAppRole's.
 		{"APIKeyLifecycle", testAPIKeyLifecycle, true},
 		{"CertificateListing", testCertificateListing, false},
+		{"NumberHolds", testNumberHolds, false},
 		{"Receipts", testReceipts, false},
 	}
 	for _, tc := range tests {

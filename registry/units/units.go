@@ -73,7 +73,7 @@ func (s *Service) WithdrawFiling(ctx context.Context, c registry.Caller, id int6
 
 // Visible loads a unit the caller may see; for one it may not, the unit
 // does not exist.
-func Visible(ctx context.Context, tx registry.Tx, c registry.Caller, unitID int64) (registry.Unit, error) {
+func Visible(ctx context.Context, tx registry.UnitTx, c registry.Caller, unitID int64) (registry.Unit, error) {
 	u, err := tx.Unit(ctx, unitID)
 	if err != nil {
 		return u, err
