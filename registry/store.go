@@ -179,6 +179,13 @@ type AuditTx interface {
 	AppendAudit(ctx context.Context, ev *AuditEvent) error
 	// AuditEvents lists events with Seq > afterSeq in order.
 	AuditEvents(ctx context.Context, afterSeq int64, limit int) ([]AuditEvent, error)
+	// AuditEventsAbout lists the events of one subject in order.
+	AuditEventsAbout(ctx context.Context, subjectType, subjectID string) ([]AuditEvent, error)
+	// LogHashes reads the transparency log's stored tree hashes by index
+	// (golang.org/x/mod/sumdb/tlog numbering); AppendAudit appends them.
+	LogHashes(ctx context.Context, indexes []int64) ([][]byte, error)
+	// LogSize is the log's number of leaves: one per audit event.
+	LogSize(ctx context.Context) (int64, error)
 }
 
 // APIKeyTx reads and records API keys.

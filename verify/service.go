@@ -78,6 +78,7 @@ type Response struct {
 	now     time.Time
 	bufs    *sync.Pool // of *[]byte, where the answer is put together
 	splice  *splicer
+	extra   []byte // JSON members added after the cache (WithMember)
 }
 
 // WriteTo writes the answer with the current server time.
@@ -98,7 +99,7 @@ func (r Response) WriteTo(w http.ResponseWriter) {
 	bp := r.bufs.Get().(*[]byte)
 	b := append((*bp)[:0], r.page.body[:r.page.split]...)
 	b = appendServerTime(b, r.format, r.now)
-	b = append(b, r.page.body[r.page.split:]...)
+	b = r.appendBody(b)
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(r.Status)
 	w.Write(b)

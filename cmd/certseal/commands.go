@@ -227,14 +227,7 @@ func runAudit(ctx context.Context, env *cliEnv, args []string) error {
 				return err
 			}
 		}
-		fetch := func(ctx context.Context, after int64, limit int) (evs []registry.AuditEvent, err error) {
-			err = a.store.View(ctx, func(tx registry.Tx) error {
-				evs, err = tx.AuditEvents(ctx, after, limit)
-				return err
-			})
-			return evs, err
-		}
-		head, err := audit.Walk(ctx, fetch, func(n int64) {
+		head, err := audit.Walk(ctx, a.auditEvents, func(n int64) {
 			if n > 0 && n%100000 == 0 {
 				fmt.Fprintf(env.stderr, "… %d events verified\n", n)
 			}

@@ -73,6 +73,10 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 		return nil, err
 	}
 	svc.pki.Vouch(tsa.Certificate(), docSigner.Certificate())
+	logKey, err := a.logKey(true)
+	if err != nil {
+		return nil, err
+	}
 	font := signer.DefaultFont()
 	if cfg.FontFile != "" {
 		if font, err = signer.LoadFont(cfg.FontFile); err != nil {
@@ -118,6 +122,7 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 		Ready:      map[string]func(context.Context) error{"store": a.store.Ping, "cache": cachePing(cache)},
 		PublicRate: cfg.PublicRateLimit, PublicBurst: cfg.PublicBurst, TrustProxy: cfg.TrustProxy,
 		LinkKey: a.kek.DownloadLinkKey(), LinkTTL: cfg.DownloadLinkTTL,
+		TLog: verify.NewLog(a.store, logKey.Signer()), LogKey: logKey.VerifierKey(),
 	})
 	return svc, nil
 }

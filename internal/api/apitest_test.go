@@ -238,11 +238,16 @@ func newE2EOn(t testing.TB, wrap func(registry.Store) registry.Store, open func(
 	batches.SetSubmitterCheck(BatchSubmitterAllowed)
 	t.Cleanup(batches.Close) // runs before the store closes (cleanups are LIFO)
 	fk := &failingKeys{KeyManager: soft}
+	logKey, err := keys.OpenDevLogKey(filepath.Join(dir, "pki", "log.key"), kek, "certseal.test/log", true, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	deps := Deps{
 		Store: writer, Keys: fk, CA: ca, PKI: pki, TSA: tsa.Handle(), Issuer: issuer, Batches: batches, Verifier: verifier, Receipts: receipts,
 		Metrics: metrics, Log: log, BaseURL: e2eBaseURL, KeyAlg: keys.DefaultAlg, Now: clock.Now,
 		Ready:      map[string]func(context.Context) error{"store": store.Ping, "cache": func(context.Context) error { return nil }},
 		PublicRate: 1e6, PublicBurst: 1e6, LinkKey: kek.DownloadLinkKey(), LinkTTL: 15 * time.Minute,
+		TLog: verify.NewLog(store, logKey.Signer()), LogKey: logKey.VerifierKey(),
 	}
 	return &e2eEnv{t: t, h: New(deps), deps: deps, dbPath: dbPath, verifier: verifier, store: store, raw: raw, tables: tables, seq: new(atomic.Int64),
 		clock: clock, ca: ca, batches: batches, keys: fk}

@@ -31,6 +31,11 @@ func (s *server) verifyByToken(w http.ResponseWriter, r *http.Request) {
 		s.writeLookupPage(w, r, http.StatusOK, lookupView{Number: number, AskName: true})
 		return
 	}
+	if err == nil && format == verify.JSON && resp.Status == http.StatusOK && s.TLog != nil {
+		// The proof changes with every event: computed for JSON only,
+		// after the cache, never into the cached page.
+		resp, err = s.withLogEntry(r, resp, number)
+	}
 	s.answer(w, r, format, resp, err, lookupView{Number: number})
 	s.record(r, registry.VerifiedByScan, number, resp.Outcome)
 }

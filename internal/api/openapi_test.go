@@ -185,6 +185,13 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 		"GET /r/{serial}/pdf",
 		"GET /api/v1/certificates/{number}/verifications",
 		"POST /api/v1/certificates/{number}/rotate-token",
+		// The transparency log over the audit trail.
+		"GET /log/checkpoint",
+		"GET /log/key",
+		"GET /log/leaves",
+		"GET /log/proof/inclusion",
+		"GET /log/proof/consistency",
+		"GET /log/certificates/{number}",
 	}
 	ops, err := documentedOps(openAPIDoc)
 	if err != nil {

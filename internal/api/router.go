@@ -80,6 +80,9 @@ type Deps struct {
 	// which work for LinkTTL.
 	LinkKey []byte
 	LinkTTL time.Duration
+	// TLog is the transparency log; LogKey its verifier key (note form).
+	TLog   TransparencyLog
+	LogKey string
 }
 
 // Body limits. A certificate request carries a photo (2 MiB as base64),
@@ -141,6 +144,9 @@ func New(d Deps) http.Handler {
 		r.Get("/pki/crl", d.PKI.HandleCRL())
 		r.Get("/pki/ocsp/*", d.PKI.HandleOCSP())
 		r.Post("/pki/ocsp", d.PKI.HandleOCSP())
+		if d.TLog != nil {
+			s.logRoutes(r)
+		}
 		if d.TSA != nil {
 			r.With(MaxBody(limitSmall)).Post(keys.PathTSA, d.TSA.ServeHTTP)
 		}

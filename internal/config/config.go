@@ -39,6 +39,9 @@ type Config struct {
 	// The platform's document signer (signs verification receipts): key
 	// and certificate files; empty: DATA/pki/docsign.*, made on first start.
 	DocSignCert, DocSignKey string
+	// LogKey is the operator's transparency log key (a note private key
+	// file); empty: DATA/pki/log.key, sealed under the KEK, made on first start.
+	LogKey string
 
 	PublicRateLimit float64 // requests per second per client on public routes
 	PublicBurst     int
@@ -81,6 +84,7 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.TSAURL, "tsa-url", env("CERTSEAL_TSA_URL", ""), "outside RFC 3161 time-stamping authority to use instead of certseal's own (CERTSEAL_TSA_URL; needs --tsa-root)")
 	fs.StringVar(&c.DocSignCert, "docsign-cert", env("CERTSEAL_DOCSIGN_CERT", ""), "platform document-signing certificate PEM, signs verification receipts (CERTSEAL_DOCSIGN_CERT; default DATA/pki/docsign.crt, created on first start)")
 	fs.StringVar(&c.DocSignKey, "docsign-key", env("CERTSEAL_DOCSIGN_KEY", ""), "platform document-signing private key PEM (CERTSEAL_DOCSIGN_KEY; default DATA/pki/docsign.key)")
+	fs.StringVar(&c.LogKey, "log-key", env("CERTSEAL_LOG_KEY", ""), "transparency log key: a note private key file, mode 0600 (CERTSEAL_LOG_KEY; default DATA/pki/log.key, sealed under the KEK, created on first start)")
 	fs.StringVar(&c.TSARoot, "tsa-root", env("CERTSEAL_TSA_ROOT", ""), "root certificate PEM of the outside time-stamping authority (CERTSEAL_TSA_ROOT)")
 	// A variable that does not parse is an error (Validate), not its default.
 	parsed := func(name, def string, parse func(string) error) {
@@ -232,6 +236,10 @@ func (c *Config) Validate() error {
 
 // DevCA reports whether the service runs on a development CA.
 func (c *Config) DevCA() bool { return c.CARootCert == "" }
+
+// DevLogKeyPath is where the log key is kept, sealed under the KEK, when
+// the operator supplies none.
+func (c *Config) DevLogKeyPath() string { return filepath.Join(c.DataDir, "pki", "log.key") }
 
 // SQLitePath is the embedded database file.
 func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "certseal.db") }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ocsp"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/certseal/certseal/internal/testenv"
 )
@@ -180,8 +181,33 @@ func lifecycle(t *testing.T, env ...string) {
 	if !strings.Contains(page, "<h1>有效</h1>") || !strings.Contains(page, "李华") {
 		t.Fatalf("verification page of a valid certificate:\n%s", page)
 	}
-	if st := c.verifyJSON(address); st.Status != "valid" || st.StatusText != "有效" || st.Name != "李华" {
-		t.Fatalf("verification JSON of a valid certificate: %+v", st)
+	// A checkpoint an auditor keeps; the revocations below extend the log.
+	kept := writeFile(t, t.TempDir(), "checkpoint.txt", c.get("/log/checkpoint"))
+	answer := c.page(address, "application/json")
+	var st verifyAnswer
+	if err := json.Unmarshal([]byte(answer), &st); err != nil || st.Status != "valid" || st.StatusText != "有效" || st.Name != "李华" {
+		t.Fatalf("verification JSON of a valid certificate: %+v (%v)", st, err)
+	}
+	// Its log entry's proof leads to the root of the checkpoint it names.
+	var entry struct {
+		Log struct {
+			LeafIndex int64       `json:"leaf_index"`
+			TreeSize  int64       `json:"tree_size"`
+			Root      tlog.Hash   `json:"root_hash"`
+			Proof     []tlog.Hash `json:"inclusion_proof"`
+			Signed    string      `json:"checkpoint"`
+			Event     struct {
+				Hash []byte `json:"hash"`
+			} `json:"event"`
+		} `json:"log"`
+	}
+	if err := json.Unmarshal([]byte(answer), &entry); err != nil {
+		t.Fatal(err)
+	}
+	e := entry.Log
+	if err := tlog.CheckRecord(e.Proof, e.TreeSize, e.Root, e.LeafIndex, tlog.RecordHash(e.Event.Hash)); err != nil ||
+		!strings.Contains(e.Signed, fmt.Sprintf("\n%d\n%s\n", e.TreeSize, e.Root)) {
+		t.Fatalf("the certificate's log entry %+v does not check against its checkpoint: %v", e, err)
 	}
 	// The second look comes from the cache, and /metrics says so.
 	c.page(address, "text/html")
@@ -262,6 +288,14 @@ func lifecycle(t *testing.T, env ...string) {
 
 	if out := CLI(t, s.Env, "audit", "verify"); !strings.Contains(out, "audit chain intact") {
 		t.Fatalf("certseal audit verify: %s", out)
+	}
+	if out := CLI(t, s.Env, "log", "verify", "--checkpoint", kept); !strings.Contains(out, "the log holds the checkpoint of") {
+		t.Fatalf("certseal log verify: %s", out)
+	}
+	// An auditor without the database checks the same over HTTP.
+	vkey := strings.TrimSpace(string(c.get("/log/key")))
+	if out := CLI(t, s.Env, "log", "monitor", "--server", s.URL, "--verifier-key", vkey, "--checkpoint", kept); !strings.Contains(out, "the log holds the checkpoint of") {
+		t.Fatalf("certseal log monitor: %s", out)
 	}
 }
 

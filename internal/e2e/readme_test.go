@@ -70,7 +70,8 @@ func TestREADMEWalkthrough(t *testing.T) {
 		`"version":2`, "the leaked address now: 404", "rotated: ", `"status_text":"已更正"`,
 		`"status":"revoked"`, "<h1>已撤销</h1>", `"status_then_text":"有效"`, `"status_text":"已撤销"`,
 		"人事处", "the unit key after its revocation: 401", "audit chain intact",
-		`"kind":"scan"`, `"kind":"upload"`, `"kind":"receipt"`}
+		`"kind":"scan"`, `"kind":"upload"`, `"kind":"receipt"`,
+		"/log\n", `"inclusion_proof":[`, "the log holds the checkpoint of"}
 	rest := out
 	for _, want := range steps {
 		i := strings.Index(rest, want)

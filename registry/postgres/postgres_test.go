@@ -271,3 +271,19 @@ func BenchmarkCertificateListing(b *testing.B) {
 	defer s.Close()
 	storetest.BenchmarkListing(b, s)
 }
+
+// Issuing's part in the store with the transparency log and without it,
+// interleaved in one run (go test -run '^$' -bench IssueRecord -count 5 ./registry/...).
+func BenchmarkIssueRecord(b *testing.B) {
+	var stores [2]*postgres.Store
+	for i := range stores {
+		s, err := postgres.Open(context.Background(), testenv.PostgresURL(b), storetest.PII())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		stores[i] = s
+	}
+	postgres.WithoutLog(stores[1])
+	storetest.BenchmarkIssueRecord(b, stores[0], stores[1])
+}

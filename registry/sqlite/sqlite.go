@@ -12,7 +12,10 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"path"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"modernc.org/sqlite"
@@ -25,21 +28,31 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// loadMigrations returns the migrations in order (by file name,
-// NNN_what.sql); the index+1 is the schema version.
-func loadMigrations() ([]string, error) {
+type migration struct {
+	version int
+	sql     string
+}
+
+// loadMigrations returns the migrations in order; a file NNN_what.sql is
+// schema version NNN, as in registry/postgres, so a version means the same
+// schema in both stores whichever branch's files are present.
+func loadMigrations() ([]migration, error) {
 	names, err := fs.Glob(migrationFS, "migrations/*.sql")
 	if err != nil {
 		return nil, err
 	}
 	slices.Sort(names)
-	out := make([]string, len(names))
+	out := make([]migration, len(names))
 	for i, n := range names {
+		v, err := strconv.Atoi(strings.SplitN(path.Base(n), "_", 2)[0])
+		if err != nil {
+			return nil, fmt.Errorf("migration %s has no version prefix", n)
+		}
 		b, err := migrationFS.ReadFile(n)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = string(b)
+		out[i] = migration{v, string(b)}
 	}
 	return out, nil
 }
@@ -95,33 +108,40 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := s.write.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
 		return fmt.Errorf("sqlite: read schema version: %w", err)
 	}
-	if version > len(migrations) {
-		return fmt.Errorf("sqlite: database schema version %d is newer than this certseal (%d): upgrade certseal", version, len(migrations))
+	if n := len(migrations); n > 0 && version > migrations[n-1].version {
+		return fmt.Errorf("sqlite: database schema version %d is newer than this certseal (%d): upgrade certseal", version, migrations[n-1].version)
 	}
-	for v := version; v < len(migrations); v++ {
-		tx, err := s.write.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("sqlite: migrate: %w", err)
+	for _, m := range migrations {
+		if m.version <= version {
+			continue
 		}
-		if err := sqlstore.New(conn{tx}, &s.dialect, s.pii).BeforeMigration(ctx, v+1, time.Now()); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("sqlite: before migration %d: %w", v+1, err)
+		if err := s.apply(ctx, m); err != nil {
+			return err
 		}
-		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("sqlite: migration %d: %w", v+1, err)
-		}
-		if err := sqlstore.New(conn{tx}, &s.dialect, s.pii).AfterMigration(ctx, v+1); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("sqlite: after migration %d: %w", v+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, v+1)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("sqlite: migration %d: %w", v+1, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("sqlite: migration %d: %w", v+1, err)
-		}
+	}
+	return nil
+}
+
+func (s *Store) apply(ctx context.Context, m migration) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if err := sqlstore.New(conn{tx}, &s.dialect, s.pii).BeforeMigration(ctx, m.version, time.Now()); err != nil {
+		return fmt.Errorf("sqlite: before migration %d: %w", m.version, err)
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return fmt.Errorf("sqlite: migration %d: %w", m.version, err)
+	}
+	if err := sqlstore.New(conn{tx}, &s.dialect, s.pii).AfterMigration(ctx, m.version); err != nil {
+		return fmt.Errorf("sqlite: after migration %d: %w", m.version, err)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, m.version)); err != nil {
+		return fmt.Errorf("sqlite: migration %d: %w", m.version, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: migration %d: %w", m.version, err)
 	}
 	return nil
 }
@@ -206,3 +226,8 @@ func isUnique(err error) bool {
 	}
 	return false
 }
+
+// WithoutLog makes s append audit events without their transparency log
+// leaves, as certseal did before the log: only for benchmarks that price
+// the log against that baseline; a store used so fails log verify.
+func WithoutLog(s *Store) { s.dialect.WithoutLog = true }

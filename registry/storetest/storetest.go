@@ -60,6 +60,9 @@ func run(t *testing.T, b Backend, owner bool) {
 		{"Batches", testBatches, false},
 		{"AuditChainNamesTamperedEvent", testAuditTamper, true},
 		{"AuditChainNamesRemovedEvent", testAuditRemoved, true},
+		{"LogUnderConcurrentWriters", testLogConcurrentWriters, false},
+		{"LogNamesTamperedLeaf", testLogNamesTamperedLeaf, true},
+		{"LogNamesAlteredLeafHash", testLogNamesAlteredLeafHash, true},
 		// It puts a row in every table, API keys too, which the owner
 		// makes (certseal apikey create); the application's role is
 		// refused DELETE by its grants (postgres TestAppRole).
@@ -816,7 +819,7 @@ func testNothingDeleted(t *testing.T, s RawStore) {
 	must(t, s.InTx(ctx, func(tx registry.Tx) error {
 		return tx.CreateIntegrityRecord(ctx, &registry.IntegrityRecord{UnitID: u.ID, Number: "n", Category: registry.RevokeForgery, Source: registry.FromRevocation, At: t0})
 	}))
-	for _, table := range []string{"units", "filings", "seals", "seal_applications", "certificates", "certificate_pdfs", "audit_events", "api_keys", "idempotency", "batches", "batch_rows", "integrity_records"} {
+	for _, table := range []string{"units", "filings", "seals", "seal_applications", "certificates", "certificate_pdfs", "audit_events", "api_keys", "idempotency", "batches", "batch_rows", "integrity_records", "log_hashes"} {
 		if err := s.Exec(ctx, `DELETE FROM `+table); err == nil {
 			t.Errorf("DELETE FROM %s was allowed", table)
 		}
@@ -824,6 +827,10 @@ func testNothingDeleted(t *testing.T, s RawStore) {
 	if err := s.Exec(ctx, `UPDATE audit_events SET actor = 'x'`); err == nil {
 		t.Error("UPDATE of audit events was allowed")
 	}
+	if err := s.Exec(ctx, `UPDATE log_hashes SET idx = idx + 1000`); err == nil {
+		t.Error("UPDATE of the transparency log was allowed")
+	}
+	CheckLog(t, s)
 	must(t, s.View(ctx, func(tx registry.Tx) error {
 		if _, err := tx.Unit(ctx, u.ID); err != nil {
 			return err
@@ -858,6 +865,9 @@ func testRollback(t *testing.T, s RawStore) {
 		}
 		return err
 	}))
+	if n := CheckLog(t, s); n != 0 {
+		t.Fatalf("a rolled-back event left %d leaves", n)
+	}
 }
 
 // testPII is the key stores in this suite must be opened with (see NewPII).

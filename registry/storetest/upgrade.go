@@ -59,7 +59,7 @@ func BackToVersion2(digest, setVersion string) []string {
 		`ALTER TABLE api_keys DROP COLUMN expires_at`, `ALTER TABLE api_keys DROP COLUMN last_used_at`,
 		`ALTER TABLE api_keys DROP COLUMN revoked_at`, `ALTER TABLE api_keys DROP COLUMN revoked_by`, `ALTER TABLE api_keys DROP COLUMN rev`,
 		`ALTER TABLE api_keys DROP COLUMN created_by`,
-		`DROP TABLE number_holds`,
+		`DROP TABLE number_holds`, `DROP INDEX audit_events_subject`, `DROP TABLE log_hashes`,
 		`DROP INDEX certificates_unit_series`, `DROP INDEX certificates_series_level`, `DROP INDEX certificates_batch`,
 		`DROP INDEX certificates_issued`, `DROP INDEX certificates_holder`, `DROP INDEX certificates_level_issued`, `DROP INDEX certificates_unit_state`, `ALTER TABLE certificates DROP COLUMN series`,
 		`ALTER TABLE certificates DROP COLUMN level`, `ALTER TABLE certificates DROP COLUMN term_to`, `ALTER TABLE certificates DROP COLUMN holder_hash`,
@@ -127,5 +127,10 @@ func CheckUpgraded(t *testing.T, s registry.Store) {
 	}, nil, audit.Head{})
 	if err != nil || head.Seq != 2 || revokes != 1 {
 		t.Errorf("audit trail after the upgrade: head %v, %d revocation events, %v", head, revokes, err)
+	}
+	// Both events, the one from before and the one the upgrade made before
+	// the log existed, are leaves of it.
+	if n := CheckLog(t, s); n != 2 {
+		t.Errorf("log after the upgrade has %d leaves, want 2", n)
 	}
 }

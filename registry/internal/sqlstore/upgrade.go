@@ -14,6 +14,9 @@ import (
 // versions of certseal could make and the new constraint forbids. Without
 // it an upgrade of such a database would stop at the constraint.
 func (t *Tx) BeforeMigration(ctx context.Context, version int, now time.Time) error {
+	// Events appended before the log exists get their leaves from its
+	// migration's backfill.
+	t.noLeaves = version < logVersion
 	switch version {
 	case 3: // one valid certificate per appointment
 		return t.revokeDuplicateCertificates(ctx, now)
@@ -68,11 +71,17 @@ func (t *Tx) revokeDuplicateCertificates(ctx context.Context, now time.Time) err
 	return nil
 }
 
+// logVersion is the schema version that adds the transparency log.
+const logVersion = 13
+
 // AfterMigration fills, inside the migration's transaction, what the
 // schema version just applied added and SQL alone cannot compute.
 func (t *Tx) AfterMigration(ctx context.Context, version int) error {
-	if version == 9 { // the holder's keyed hash needs the personal-data key
+	switch version {
+	case 9: // the holder's keyed hash needs the personal-data key
 		return t.fillHolderHashes(ctx)
+	case logVersion: // the log starts with the events already recorded
+		return t.backfillLog(ctx)
 	}
 	return nil
 }

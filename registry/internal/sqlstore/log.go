@@ -1,0 +1,134 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/registry/audit"
+)
+
+// appendLeaf adds ev to the transparency log in the transaction that
+// appends it to the trail, so a committed event always has its leaf and a
+// rolled-back one never does. The caller holds the append's turn (the
+// audit lock, or SQLite's single writer).
+func (t *Tx) appendLeaf(ctx context.Context, ev *registry.AuditEvent) error {
+	n := audit.LeafIndex(ev.Seq)
+	hs, err := tlog.StoredHashes(n, audit.LeafData(ev), audit.HashReader(ctx, t.LogHashes))
+	if err != nil {
+		return fmt.Errorf("log: hashes of leaf %d: %w", n, err)
+	}
+	return t.putHashes(ctx, tlog.StoredHashCount(n), hs)
+}
+
+// putHashes stores hashes at consecutive indexes from first, in one
+// statement (an append stores two on average).
+func (t *Tx) putHashes(ctx context.Context, first int64, hs []tlog.Hash) error {
+	if len(hs) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString(`INSERT INTO log_hashes (idx, hash) VALUES `)
+	args := make([]any, 0, 2*len(hs))
+	for i, h := range hs {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		fmt.Fprintf(&q, "($%d, $%d)", 2*i+1, 2*i+2)
+		args = append(args, first+int64(i), h[:])
+	}
+	if _, err := t.c.Exec(ctx, q.String(), args...); err != nil {
+		return fmt.Errorf("log: store hashes from %d: %w", first, err)
+	}
+	return nil
+}
+
+func (t *Tx) LogHashes(ctx context.Context, indexes []int64) ([][]byte, error) {
+	if len(indexes) == 0 {
+		return nil, nil
+	}
+	var q strings.Builder
+	q.WriteString(`SELECT idx, hash FROM log_hashes WHERE idx IN (`)
+	args := make([]any, len(indexes))
+	for i, x := range indexes {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		fmt.Fprintf(&q, "$%d", i+1)
+		args[i] = x
+	}
+	q.WriteString(")")
+	type stored struct {
+		idx  int64
+		hash []byte
+	}
+	rows, err := t.c.Query(ctx, q.String(), args...)
+	got, err := collect(rows, err, func(r Row) (s stored, err error) { return s, r.Scan(&s.idx, &s.hash) })
+	if err != nil {
+		return nil, fmt.Errorf("log: read stored hashes: %w", err)
+	}
+	byIdx := make(map[int64][]byte, len(got))
+	for _, s := range got {
+		byIdx[s.idx] = s.hash
+	}
+	out := make([][]byte, len(indexes))
+	for i, x := range indexes {
+		h, ok := byIdx[x]
+		if !ok {
+			return nil, fmt.Errorf("log: stored hash %d is missing", x)
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+func (t *Tx) LogSize(ctx context.Context) (int64, error) {
+	var n int64
+	if err := t.c.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_events`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("log: size: %w", err)
+	}
+	return n, nil
+}
+
+func (t *Tx) AuditEventsAbout(ctx context.Context, subjectType, subjectID string) ([]registry.AuditEvent, error) {
+	rows, err := t.c.Query(ctx, `SELECT `+auditCols+` FROM audit_events WHERE subject_type = $1 AND subject_id = $2 ORDER BY seq`, subjectType, subjectID)
+	return collect(rows, err, scanAudit)
+}
+
+// backfillLog gives the events recorded before the log existed their
+// leaves, in order, inside the migration that adds the log. The tree is
+// built in memory (64 bytes a leaf) and written a page at a time.
+func (t *Tx) backfillLog(ctx context.Context) error {
+	var mem audit.MemoryHashes
+	var chain audit.Verifier
+	var after int64
+	for {
+		evs, err := t.AuditEvents(ctx, after, 1000)
+		if err != nil {
+			return fmt.Errorf("log backfill: read events after %d: %w", after, err)
+		}
+		first := int64(len(mem))
+		for i := range evs {
+			ev := &evs[i]
+			// The log must not launder a trail altered before it existed.
+			if err := chain.Next(*ev); err != nil {
+				return fmt.Errorf("log backfill: %w (certseal audit verify says the same; restore the trail from a backup first)", err)
+			}
+			if err := mem.Append(audit.LeafIndex(ev.Seq), audit.LeafData(ev)); err != nil {
+				return err
+			}
+			after = ev.Seq
+		}
+		for i := first; i < int64(len(mem)); i += 500 {
+			if err := t.putHashes(ctx, i, mem[i:min(i+500, int64(len(mem)))]); err != nil {
+				return err
+			}
+		}
+		if len(evs) < 1000 {
+			return nil
+		}
+	}
+}
