@@ -101,6 +101,14 @@ type Tx interface {
 	// ListSeals lists a unit's seal versions, oldest first; unitID 0 lists all.
 	ListSeals(ctx context.Context, unitID int64) ([]Seal, error)
 	RevokedSeals(ctx context.Context) ([]Seal, error)
+	// CreateSM2Seal records a seal's 国密 twin; a seal has one (ErrDuplicate).
+	CreateSM2Seal(ctx context.Context, t *SM2Seal) error
+	SM2Seal(ctx context.Context, sealID int64) (SM2Seal, error)
+	SM2SealBySerial(ctx context.Context, serial string) (SM2Seal, error)
+	// CreateCertificateSES records the seal signature (SES_Signature) over
+	// a certificate version's PDF; CertificateSES reads it.
+	CreateCertificateSES(ctx context.Context, number string, version int, der []byte) error
+	CertificateSES(ctx context.Context, number string, version int) ([]byte, error)
 
 	// NextSeq returns the next value of a named sequence, starting at 1.
 	// It rolls back with the transaction, so committed values have no gaps.
