@@ -221,8 +221,8 @@ func (ca *SM2CA) IssueSealCert(unit registry.Unit, version int, pub crypto.Publi
 // SealImprint is the picture of an electronic seal: a PNG and its printed
 // size in millimetres.
 type SealImprint struct {
-	PNG                      []byte
-	WidthMM, HeightMM        int
+	PNG               []byte
+	WidthMM, HeightMM int
 }
 
 // SESSealType is SES_ESPropertyInfo.type of a unit's seal: 1, an
@@ -306,8 +306,8 @@ type SM2KeyMaker interface {
 
 // SM2Twin makes the 国密 twin of a seal version when it is approved.
 type SM2Twin struct {
-	CA      *SM2CA
-	Keys    SM2KeyMaker
+	CA   *SM2CA
+	Keys SM2KeyMaker
 	// WidthMM, HeightMM are the imprint's printed size (the template's seal box).
 	WidthMM, HeightMM int
 }
