@@ -333,3 +333,6 @@ func (t *SM2Twin) AddSeal(ctx context.Context, tx registry.Tx, unit registry.Uni
 	}
 	return tx.CreateSM2Seal(ctx, &twin)
 }
+
+// Anchors are the SM2 root and issuing CA certificates, DER.
+func (t *SM2Twin) Anchors() (rootDER, issuingDER []byte) { return t.CA.root.Raw, t.CA.issuing.Raw }

@@ -26,6 +26,9 @@ type Service struct {
 	// serving). The button posts back to the page's own address, so the
 	// token is never written into a page or a cache.
 	OfferPDF bool
+	// SES is the trust of the certificates' 国密 seal signatures (ses.go);
+	// set it before serving. Without a CA they are reported invalid.
+	SES SESTrust
 
 	store    registry.Store
 	cache    *Cached
@@ -186,12 +189,7 @@ func (s *Service) PDFByToken(ctx context.Context, number, token string) (registr
 			return err
 		}
 		found := false
-		for _, v := range versions {
-			if subtle.ConstantTimeCompare(v.TokenHash, secret) == 1 {
-				c, found = v, true
-			}
-		}
-		if !found {
+		if c, found = versionByToken(versions, secret); !found {
 			return ErrNoDownload
 		}
 		seal, err := tx.Seal(ctx, c.SealID, registry.NoLock)

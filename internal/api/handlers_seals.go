@@ -211,6 +211,9 @@ func (s *server) applySealApplication(ctx context.Context, tx registry.Tx, r *ht
 	if err := tx.CreateSeal(ctx, &seal); err != nil {
 		return 0, 0, err
 	}
+	if err := s.addSM2Twin(ctx, tx, unit, seal, now); err != nil {
+		return 0, 0, err
+	}
 	if err := s.event(ctx, tx, r, "seal.create", "seal", seal.ID, map[string]any{"version": seal.Version, "serial": seal.Serial, "application": a.ID}); err != nil {
 		return 0, 0, err
 	}

@@ -47,6 +47,8 @@ type Verifier interface {
 	Invalidate(ctx context.Context, numbers ...string)
 	// PDFByToken is the PDF the verification page offers, if it does.
 	PDFByToken(ctx context.Context, number, token string) (registry.Certificate, []byte, error)
+	// SESByToken is the 国密 seal signature of the token's version.
+	SESByToken(ctx context.Context, number, token string) (registry.Certificate, []byte, error)
 }
 
 // Deps is what the API stands on; cmd/certseal builds it.
@@ -54,6 +56,7 @@ type Deps struct {
 	Store    registry.Store
 	Keys     SealKeys
 	CA       SealCA
+	SM2      SM2Twin // the 国密 twin (handlers_ses.go); nil: none
 	PKI      PKI
 	TSA      http.Handler // RFC 3161 over HTTP (keys.TSA.Handle)
 	Issuer   *signer.Issuer
@@ -128,6 +131,7 @@ func New(d Deps) http.Handler {
 		if d.TSA != nil {
 			r.With(MaxBody(limitSmall)).Post(keys.PathTSA, d.TSA.ServeHTTP)
 		}
+		s.sesPublicRoutes(r)
 	})
 
 	r.Route("/api/v1", func(r chi.Router) {
@@ -170,6 +174,7 @@ func New(d Deps) http.Handler {
 		r.With(units).Get("/certificate-batches/{id}/rows", s.getBatchRows)
 		r.With(units).Get("/certificates/{number}", s.getCertificate)
 		r.With(units).Get("/certificates/{number}/pdf", s.getCertificatePDF)
+		r.With(platform).Get("/certificates/{number}/ses", s.getCertificateSES)
 		r.With(units, small).Post("/certificates/{number}/revoke", s.revokeCertificate)
 		r.With(units, MaxBody(limitPhoto)).Post("/certificates/{number}/reissue", s.reissueCertificate)
 	})
