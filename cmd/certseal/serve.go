@@ -89,7 +89,8 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	warnCalendarGaps(a.log, calendar, registry.Today(time.Now()))
 	metrics := api.NewMetrics()
 	metrics.WatchCache(func() (uint64, uint64) { s := cached.Stats(); return s.Hits, s.Loads })
-	issuer := signer.NewIssuer(signer.IssuerDeps{Store: a.store, PII: a.pii, Keys: a.keys, Chains: a.ca, Renderer: renderer,
+	svc.verifier.SES = a.sesTrust()
+	issuer := signer.NewIssuer(signer.IssuerDeps{Store: a.store, PII: a.pii, Keys: a.keys, SM2: a.keys, Chains: a.ca, Renderer: renderer,
 		TSA: stamper, TSATrust: a.timestampTrust(), TSACerts: tsaCerts, Revocation: svc.pki, BaseURL: cfg.BaseURL, Calendar: calendar, Now: time.Now, Log: a.log})
 	svc.batches = signer.NewBatches(issuer, a.store, a.log, func(ctx context.Context, numbers []string) {
 		svc.verifier.Invalidate(ctx, numbers...)
@@ -97,7 +98,7 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	})
 	svc.batches.SetSubmitterCheck(api.BatchSubmitterAllowed)
 	svc.handler = api.New(api.Deps{
-		Store: a.store, Keys: a.keys, CA: a.ca, PKI: svc.pki, TSA: tsa.Handle(), Issuer: issuer, Batches: svc.batches, Verifier: svc.verifier,
+		Store: a.store, Keys: a.keys, CA: a.ca, SM2: a.sm2Twin(tpl), PKI: svc.pki, TSA: tsa.Handle(), Issuer: issuer, Batches: svc.batches, Verifier: svc.verifier,
 		Metrics: metrics, Log: a.log, BaseURL: cfg.BaseURL, KeyAlg: a.alg, Now: time.Now,
 		Ready:      map[string]func(context.Context) error{"store": a.store.Ping, "cache": cachePing(cache)},
 		PublicRate: cfg.PublicRateLimit, PublicBurst: cfg.PublicBurst, TrustProxy: cfg.TrustProxy,
