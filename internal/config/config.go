@@ -28,10 +28,10 @@ type Config struct {
 	CARootCert, CAIssuingCert, CAIssuingKey string // operator CA (PEM); empty: development CA
 	// The operator's SM2 CA of the 国密 twin (PEM); empty: development SM2 CA.
 	SM2CARootCert, SM2CAIssuingCert, SM2CAIssuingKey string
-	KEKFile                                 string // key-encryption key for seal keys and personal data
-	SealKeyAlg                              string
-	FontFile, TemplateFile                  string
-	CalendarDir                             string
+	KEKFile                                          string // key-encryption key for seal keys and personal data
+	SealKeyAlg                                       string
+	FontFile, TemplateFile                           string
+	CalendarDir                                      string
 
 	// Time-stamping: certseal's own TSA (key and certificate files; empty:
 	// DATA/pki/tsa.*, created on first start), or an outside one at TSAURL
