@@ -56,25 +56,17 @@ func (ca *CA) IssueSealCert(unit registry.Unit, version int, pub crypto.PublicKe
 	if err != nil {
 		return nil, "", err
 	}
-	notBefore, notAfter, err := sealValidity(now, ca.issuing)
+	tmpl, err := sealTemplate(unit, version, now, ca.issuing)
 	if err != nil {
 		return nil, "", err
 	}
-	sn := randomSerial()
-	tmpl := &x509.Certificate{
-		SerialNumber:          sn,
-		Subject:               sealSubject(unit, version),
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
-		UnknownExtKeyUsage:    []asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 36}}, // documentSigning, RFC 9336
-		BasicConstraintsValid: true,
-		SubjectKeyId:          skid,
-		CRLDistributionPoints: []string{base + PathCRL},
-		OCSPServer:            []string{base + PathOCSP},
-		IssuingCertificateURL: []string{base + PathIssuing},
-	}
+	sn := tmpl.SerialNumber
+	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}
+	tmpl.UnknownExtKeyUsage = []asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 36}} // documentSigning, RFC 9336
+	tmpl.SubjectKeyId = skid
+	tmpl.CRLDistributionPoints = []string{base + PathCRL}
+	tmpl.OCSPServer = []string{base + PathOCSP}
+	tmpl.IssuingCertificateURL = []string{base + PathIssuing}
 	der, err = x509.CreateCertificate(rand.Reader, tmpl, ca.issuing, pub, ca.key)
 	if err != nil {
 		return nil, "", fmt.Errorf("sign seal certificate for unit %d version %d: %w", unit.ID, version, err)
@@ -116,6 +108,24 @@ func sealSubject(unit registry.Unit, version int) pkix.Name {
 			{Type: asn1.ObjectIdentifier{2, 5, 4, 97}, Value: "NTRCN-" + unit.USCC},
 		},
 	}
+}
+
+// sealTemplate is what every certificate of seal version `version` of
+// unit has: a fresh serial, the subject, the validity from now, key usage
+// digitalSignature + nonRepudiation, no CA.
+func sealTemplate(unit registry.Unit, version int, now time.Time, issuing *x509.Certificate) (*x509.Certificate, error) {
+	notBefore, notAfter, err := sealValidity(now, issuing)
+	if err != nil {
+		return nil, err
+	}
+	return &x509.Certificate{
+		SerialNumber:          randomSerial(),
+		Subject:               sealSubject(unit, version),
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
+		BasicConstraintsValid: true,
+	}, nil
 }
 
 // sealValidity is a seal certificate's validity from now: SealCertYears,

@@ -84,11 +84,8 @@ func NewSoftwareKeys(kek *KEK) *SoftwareKeys {
 // and returns its public key (to certify) and the sealed key to store in
 // registry.Seal.KeyBlob. The private key leaves only sealed.
 func (m *SoftwareKeys) GenerateSealKey(ctx context.Context, alg Alg, unitID int64, version int) (crypto.PublicKey, []byte, error) {
-	if err := ctx.Err(); err != nil {
+	if err := checkKeyBinding(ctx, unitID, version); err != nil {
 		return nil, nil, err
-	}
-	if unitID <= 0 || version <= 0 || int64(version) > int64(^uint32(0)) {
-		return nil, nil, registry.Errf(registry.CodeInvalid, "seal key for unit %d version %d: both must be positive", unitID, version)
 	}
 	alg, err := ParseAlg(string(alg))
 	if err != nil {
@@ -110,6 +107,18 @@ func (m *SoftwareKeys) GenerateSealKey(ctx context.Context, alg Alg, unitID int6
 	blob := sealBlob(m.kek, blobMagic, der, unitID, version)
 	clear(der)
 	return key.Public(), blob, nil
+}
+
+// checkKeyBinding refuses to make a key that cannot be bound to its seal
+// version (the sealed blob's header holds both).
+func checkKeyBinding(ctx context.Context, unitID int64, version int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if unitID <= 0 || version <= 0 || int64(version) > int64(^uint32(0)) {
+		return registry.Errf(registry.CodeInvalid, "seal key for unit %d version %d: both must be positive", unitID, version)
+	}
+	return nil
 }
 
 // Signer implements KeyManager.

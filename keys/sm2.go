@@ -191,18 +191,9 @@ func (ca *SM2CA) IssueSealCert(unit registry.Unit, version int, pub crypto.Publi
 	if !sm2.IsSM2PublicKey(pub) {
 		return nil, "", fmt.Errorf("SM2 seal certificate: the key is %T, not SM2", pub)
 	}
-	notBefore, notAfter, err := sealValidity(now, ca.issuing.ToX509())
+	tmpl, err := sealTemplate(unit, version, now, ca.issuing.ToX509())
 	if err != nil {
 		return nil, "", err
-	}
-	sn := randomSerial()
-	tmpl := &x509.Certificate{
-		SerialNumber:          sn,
-		Subject:               sealSubject(unit, version),
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
-		BasicConstraintsValid: true,
 	}
 	der, err = smx509.CreateCertificate(rand.Reader, tmpl, ca.issuing.ToX509(), pub, ca.key)
 	if err != nil {
@@ -215,7 +206,7 @@ func (ca *SM2CA) IssueSealCert(unit registry.Unit, version int, pub crypto.Publi
 	if err := ca.Verify(cert, now); err != nil {
 		return nil, "", fmt.Errorf("SM2 seal certificate for unit %d version %d does not verify: %w", unit.ID, version, err)
 	}
-	return der, SerialHex(sn), nil
+	return der, SerialHex(tmpl.SerialNumber), nil
 }
 
 // SealImprint is the picture of an electronic seal: a PNG and its printed
@@ -255,11 +246,8 @@ func (ca *SM2CA) MakeSESSeal(unit registry.Unit, version int, certDER []byte, im
 // the public key to certify and the key sealed under the KEK, bound to the
 // seal version like the other and never openable as it.
 func (m *SoftwareKeys) GenerateSM2SealKey(ctx context.Context, unitID int64, version int) (crypto.PublicKey, []byte, error) {
-	if err := ctx.Err(); err != nil {
+	if err := checkKeyBinding(ctx, unitID, version); err != nil {
 		return nil, nil, err
-	}
-	if unitID <= 0 || version <= 0 || int64(version) > int64(^uint32(0)) {
-		return nil, nil, registry.Errf(registry.CodeInvalid, "SM2 seal key for unit %d version %d: both must be positive", unitID, version)
 	}
 	key, err := sm2.GenerateKey(rand.Reader)
 	if err != nil {

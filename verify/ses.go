@@ -145,22 +145,8 @@ func (s *Service) recordedSES(ctx context.Context, c registry.Certificate, pdf [
 // SESByToken is the seal signature of the certificate version whose QR
 // token is token. Wrong token and unknown number are the same not-found.
 func (s *Service) SESByToken(ctx context.Context, number, token string) (registry.Certificate, []byte, error) {
-	number, err := registry.ParseCertNumber(number)
-	if err != nil {
-		return registry.Certificate{}, nil, err
-	}
-	secret := sha256Of(token)
-	var c registry.Certificate
 	var der []byte
-	err = s.store.View(ctx, func(tx registry.Tx) error {
-		versions, err := tx.ListCertificates(ctx, registry.CertFilter{Number: number, WithoutPersonalData: true})
-		if err != nil {
-			return err
-		}
-		found := false
-		if c, found = versionByToken(versions, secret); !found {
-			return ErrNoSES
-		}
+	c, err := s.byToken(ctx, number, token, ErrNoSES, func(tx registry.Tx, _ []registry.Certificate, c registry.Certificate) (err error) {
 		der, err = tx.CertificateSES(ctx, c.Number, c.Version)
 		if errors.Is(err, registry.ErrNotFound) {
 			return ErrNoSES
@@ -173,13 +159,31 @@ func (s *Service) SESByToken(ctx context.Context, number, token string) (registr
 // ErrNoSES answers a seal-signature download that has nothing to give.
 var ErrNoSES = registry.Errf(registry.CodeNotFound, "no seal signature here: scan the QR code of the certificate")
 
-// versionByToken finds, in constant time per version, the version whose
-// token hash is secret.
-func versionByToken(versions []registry.Certificate, secret []byte) (c registry.Certificate, found bool) {
-	for _, v := range versions {
-		if subtle.ConstantTimeCompare(v.TokenHash, secret) == 1 {
-			c, found = v, true
-		}
+// byToken runs fn, in one view, on the versions of number and the one
+// whose QR token is token (compared in constant time per version); none
+// is notFound, the same answer as an unknown number.
+func (s *Service) byToken(ctx context.Context, number, token string, notFound error, fn func(tx registry.Tx, versions []registry.Certificate, c registry.Certificate) error) (registry.Certificate, error) {
+	number, err := registry.ParseCertNumber(number)
+	if err != nil {
+		return registry.Certificate{}, err
 	}
-	return c, found
+	secret := sha256Of(token)
+	var c registry.Certificate
+	err = s.store.View(ctx, func(tx registry.Tx) error {
+		versions, err := tx.ListCertificates(ctx, registry.CertFilter{Number: number, WithoutPersonalData: true})
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, v := range versions {
+			if subtle.ConstantTimeCompare(v.TokenHash, secret) == 1 {
+				c, found = v, true
+			}
+		}
+		if !found {
+			return notFound
+		}
+		return fn(tx, versions, c)
+	})
+	return c, err
 }

@@ -108,11 +108,8 @@ func (s *server) getCertificateSES(w http.ResponseWriter, r *http.Request) {
 		if c, err = loadCertificate(r.Context(), tx, principal(r), chi.URLParam(r, "number")); err != nil {
 			return err
 		}
-		version = c.Version
-		if v := r.URL.Query().Get("version"); v != "" {
-			if version, err = strconv.Atoi(v); err != nil || version < 1 || version > c.Version {
-				return registry.Errf(registry.CodeNotFound, "certificate %s has no version %q", c.Number, v)
-			}
+		if version, err = versionParam(r, c); err != nil {
+			return err
 		}
 		der, err = tx.CertificateSES(r.Context(), c.Number, version)
 		return err
