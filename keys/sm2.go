@@ -324,3 +324,23 @@ func (t *SM2Twin) AddSeal(ctx context.Context, tx registry.Tx, unit registry.Uni
 
 // Anchors are the SM2 root and issuing CA certificates, DER.
 func (t *SM2Twin) Anchors() (rootDER, issuingDER []byte) { return t.CA.root.Raw, t.CA.issuing.Raw }
+
+// CheckSM2Key is CheckSealKeys for a seal's twin: its SM2 key opens and
+// matches its SM2 certificate, which carries the recorded serial.
+func CheckSM2Key(ctx context.Context, km *SoftwareKeys, s registry.Seal, twin registry.SM2Seal) error {
+	cert, err := smx509.ParseCertificate(twin.CertDER)
+	if err != nil {
+		return fmt.Errorf("seal %d (unit %d, version %d): SM2 certificate: %w", s.ID, s.UnitID, s.Version, err)
+	}
+	if got := SerialHex(cert.SerialNumber); got != twin.Serial {
+		return fmt.Errorf("seal %d: SM2 certificate serial %s differs from the recorded serial %s", s.ID, got, twin.Serial)
+	}
+	signer, err := km.SM2Signer(ctx, s, twin)
+	if err != nil {
+		return err
+	}
+	if !publicKeysEqual(signer.Public(), cert.PublicKey) {
+		return fmt.Errorf("seal %d (unit %d, version %d): SM2 certificate %s: %w", s.ID, s.UnitID, s.Version, twin.Serial, ErrKeyMismatch)
+	}
+	return nil
+}

@@ -82,6 +82,22 @@ func TestSM2TwinOfASeal(t *testing.T) {
 		t.Errorf("seal picture %+v", pic)
 	}
 
+	if err := CheckSM2Key(context.Background(), km, seal, *got); err != nil {
+		t.Errorf("CheckSM2Key of a fresh twin: %v", err)
+	}
+	wrongSerial := *got
+	wrongSerial.Serial = "1"
+	if err := CheckSM2Key(context.Background(), km, seal, wrongSerial); err == nil {
+		t.Error("CheckSM2Key passed a twin whose serial is not its certificate's")
+	}
+	otherKey := *got
+	if _, otherKey.KeyBlob, err = km.GenerateSM2SealKey(context.Background(), seal.UnitID, seal.Version); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckSM2Key(context.Background(), km, registry.Seal{ID: 5, UnitID: seal.UnitID, Version: seal.Version, State: registry.SealActive},
+		registry.SM2Seal{SealID: 5, KeyBlob: otherKey.KeyBlob, CertDER: got.CertDER, Serial: got.Serial}); !errors.Is(err, ErrKeyMismatch) {
+		t.Errorf("CheckSM2Key of another key: %v", err)
+	}
 	signer, err := km.SM2Signer(context.Background(), seal, *got)
 	if err != nil {
 		t.Fatal(err)

@@ -142,7 +142,7 @@ func (a *app) checkKeys(ctx context.Context) error {
 	if err := keys.CheckSealKeys(ctx, a.keys, seals); err != nil {
 		return fmt.Errorf("seal keys do not match their certificates (wrong --kek-file?): %w", err)
 	}
-	return nil
+	return a.checkSM2Keys(ctx, seals)
 }
 
 func (a *app) Close() error {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/certseal/certseal/keys"
+	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/signer"
 	"github.com/certseal/certseal/verify"
 )
@@ -79,4 +80,34 @@ func printSES(w io.Writer, v *verify.SESVerdict) {
 		fmt.Fprintf(w, ", time-stamped %s", v.Timestamp.Format(time.RFC3339))
 	}
 	fmt.Fprintf(w, ", seal %s (%s)\n", v.SealName, v.ESID)
+}
+
+// checkSM2Keys is checkKeys for the active seals' 国密 twins.
+func (a *app) checkSM2Keys(ctx context.Context, seals []registry.Seal) error {
+	var errs []error
+	err := a.store.View(ctx, func(tx registry.Tx) error {
+		for _, s := range seals {
+			if s.State != registry.SealActive {
+				continue
+			}
+			twin, err := tx.SM2Seal(ctx, s.ID)
+			if errors.Is(err, registry.ErrNotFound) {
+				continue // approved before certseal made twins
+			}
+			if err != nil {
+				return err
+			}
+			if err := keys.CheckSM2Key(ctx, a.keys, s, twin); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("SM2 seal keys do not match their certificates (wrong --kek-file?): %w", err)
+	}
+	return nil
 }
