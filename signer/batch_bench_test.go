@@ -31,6 +31,17 @@ func BenchmarkBatch10k(b *testing.B) {
 	}
 }
 
+// BenchmarkBatch1kSES is what the 国密 seal signature adds to a batch: a
+// 1,000-row batch as the service issues it, with and without; -count N
+// alternates the two, so a shared machine's load falls on both:
+//
+//	go test ./signer -run '^$' -bench Batch1kSES -benchtime 1x -count 3
+func BenchmarkBatch1kSES(b *testing.B) {
+	for _, mode := range []string{"timestamp+DSS", "timestamp+DSS+SES"} {
+		b.Run(mode, func(b *testing.B) { benchmarkBatch(b, 1000, mode) })
+	}
+}
+
 func benchmarkBatch(b *testing.B, rows int, mode string) {
 	f := newFixture(b, backends[0].open(b))
 	photo := smallPhoto(b, f.photo)
