@@ -44,6 +44,7 @@ func TestIssueRecordsSealSignature(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("version %d: seal signature of %d bytes (its seal %d) over a PDF of %d bytes", c.Version, len(der), len(s.ToSign.ESeal.Raw), len(issued.PDF))
 		signerCert, maker, err := s.Verify()
 		if err != nil {
 			t.Fatalf("version %d: %v", c.Version, err)
