@@ -32,8 +32,9 @@ func BenchmarkBatch10k(b *testing.B) {
 }
 
 // BenchmarkBatch1kSES is what the 国密 seal signature adds to a batch: a
-// 1,000-row batch as the service issues it, with and without; -count N
-// alternates the two, so a shared machine's load falls on both:
+// 1,000-row batch as the service issues it, without and with. -count N
+// runs each N times in a row, so on a shared machine run it a few times
+// over to let the load fall on both:
 //
 //	go test ./signer -run '^$' -bench Batch1kSES -benchtime 1x -count 3
 func BenchmarkBatch1kSES(b *testing.B) {
