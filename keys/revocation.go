@@ -46,6 +46,23 @@ func (s storeSeals) RevokedSeals(ctx context.Context) (seals []registry.Seal, er
 	return seals, err
 }
 
+// RevocationMark changes whenever a seal is revoked (see revocationMarker).
+func (s storeSeals) RevocationMark(ctx context.Context) (mark string, err error) {
+	err = s.store.View(ctx, func(tx registry.Tx) error {
+		mark, err = tx.SealRevocationMark(ctx)
+		return err
+	})
+	return mark, err
+}
+
+// revocationMarker is a SealSource that tells cheaply whether a seal was
+// revoked since it last said (StoreSeals does). The responder asks it at
+// every request, so a replica's CRL and OCSP answers follow a revocation
+// made through another replica from its next request on.
+type revocationMarker interface {
+	RevocationMark(ctx context.Context) (string, error)
+}
+
 func (s storeSeals) SealBySerial(ctx context.Context, serial string) (seal registry.Seal, err error) {
 	err = s.store.View(ctx, func(tx registry.Tx) error {
 		seal, err = tx.SealBySerial(ctx, serial)
@@ -86,6 +103,7 @@ type Responder struct {
 
 	mu      sync.Mutex // guards the fields below
 	gen     uint64     // bumped by Invalidate; answers built from older data are not cached
+	mark    string     // the source's revocation mark the cache was last checked against
 	crl     *signedCRL
 	lastCRL int64 // CRL number last issued by this process
 	ocsp    map[ocspKey]cachedOCSP
@@ -174,9 +192,32 @@ func (r *Responder) Invalidate() {
 	r.mu.Unlock()
 }
 
+// follow drops the cached answers when the source's revocation mark moved
+// since the last request. A mark that cannot be read changes nothing: what
+// is cached was right when it was signed, and a build reports the store's
+// trouble itself.
+func (r *Responder) follow(ctx context.Context) {
+	m, ok := r.src.(revocationMarker)
+	if !ok {
+		return
+	}
+	mark, err := m.RevocationMark(ctx)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	moved := r.mark != mark
+	r.mark = mark
+	r.mu.Unlock()
+	if moved {
+		r.Invalidate()
+	}
+}
+
 // CRL returns the current CRL (DER), signing a new one when the cached one
 // was invalidated or is halfway to its nextUpdate.
 func (r *Responder) CRL(ctx context.Context) ([]byte, error) {
+	r.follow(ctx)
 	if der := r.cachedCRL(); der != nil {
 		return der, nil
 	}
@@ -305,6 +346,7 @@ func (r *Responder) ocspResponse(ctx context.Context, reqDER []byte) (resp []byt
 		return ocsp.UnauthorizedErrorResponse, false
 	}
 	key := ocspKey{hash: req.HashAlgorithm, serial: SerialHex(req.SerialNumber)}
+	r.follow(ctx)
 	now := r.now()
 	r.mu.Lock()
 	c, hit := r.ocsp[key]

@@ -48,11 +48,15 @@ func ParseAlg(s string) (Alg, error) {
 	return "", fmt.Errorf("seal key algorithm %q is not supported (want %s or %s)", s, ECDSAP256, RSA2048)
 }
 
-// KeyManager hands out the signer of a seal's key. The software manager
-// opens registry.Seal.KeyBlob with the KEK; a PKCS#11 manager would keep the
-// key in the token, store a reference to it in KeyBlob, and return a signer
-// that calls C_Sign, with no change for callers.
+// KeyManager makes seal keys and hands out the signer of a seal's key. The
+// software manager opens registry.Seal.KeyBlob with the KEK; a PKCS#11
+// manager would keep the key in the token, store a reference to it in
+// KeyBlob, and return a signer that calls C_Sign, with no change for
+// callers (Seals makes keys, the signer signs with them).
 type KeyManager interface {
+	// GenerateSealKey makes the key of a unit's seal version and returns
+	// its public key and the blob to store as registry.Seal.KeyBlob.
+	GenerateSealKey(ctx context.Context, alg Alg, unitID int64, version int) (crypto.PublicKey, []byte, error)
 	// Signer returns the seal's signer. It refuses a seal that is not
 	// active (registry.ErrSealNotActive): a revoked or superseded seal never
 	// signs again.

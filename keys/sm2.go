@@ -322,6 +322,19 @@ func (t *SM2Twin) AddSeal(ctx context.Context, tx registry.Tx, unit registry.Uni
 	return tx.CreateSM2Seal(ctx, &twin)
 }
 
+// WithSM2Twin makes approvals give each new seal version its 国密 twin.
+func (s *Seals) WithSM2Twin(t *SM2Twin) *Seals {
+	s.twin = t
+	return s
+}
+
+func (s *Seals) addTwin(ctx context.Context, tx registry.Tx, unit registry.Unit, seal registry.Seal, now time.Time) error {
+	if s.twin == nil {
+		return nil
+	}
+	return s.twin.AddSeal(ctx, tx, unit, seal, now)
+}
+
 // Anchors are the SM2 root and issuing CA certificates, DER.
 func (t *SM2Twin) Anchors() (rootDER, issuingDER []byte) { return t.CA.root.Raw, t.CA.issuing.Raw }
 

@@ -101,6 +101,9 @@ type Tx interface {
 	// ListSeals lists a unit's seal versions, oldest first; unitID 0 lists all.
 	ListSeals(ctx context.Context, unitID int64) ([]Seal, error)
 	RevokedSeals(ctx context.Context) ([]Seal, error)
+	// SealRevocationMark changes whenever a seal is revoked: CRL and OCSP
+	// answers built before it changed are stale.
+	SealRevocationMark(ctx context.Context) (string, error)
 	// CreateSM2Seal records a seal's 国密 twin; a seal has one (ErrDuplicate).
 	CreateSM2Seal(ctx context.Context, t *SM2Seal) error
 	SM2Seal(ctx context.Context, sealID int64) (SM2Seal, error)

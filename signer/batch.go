@@ -14,6 +14,7 @@ import (
 
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/registry/audit"
+	"github.com/certseal/certseal/signer/batchfile"
 )
 
 // Batches issues many certificates from one upload.
@@ -39,13 +40,9 @@ import (
 // replica looks for batches nobody holds every lease.
 type Batches struct {
 	issuer  *Issuer
-	store   registry.Store
+	store   *registry.Writer
 	log     *slog.Logger
 	maxRows int
-	// issued is told the numbers each committed group issued (cache
-	// invalidation, metrics): once per group, as each call may wait on
-	// other replicas.
-	issued func(ctx context.Context, numbers []string)
 
 	runner    string         // names this replica in the batches it claims
 	lease     time.Duration  // how long a claim holds without renewal
@@ -63,10 +60,11 @@ type Batches struct {
 // errLostClaim ends a run whose batch another replica took over.
 var errLostClaim = errors.New("signer: the batch is run elsewhere now")
 
-// NewBatches returns a batch runner; Close stops it.
-func NewBatches(issuer *Issuer, store registry.Store, log *slog.Logger, issued func(ctx context.Context, numbers []string)) *Batches {
+// NewBatches returns a batch runner over store (see registry.Writing: what
+// each group issued reaches the store's after-commit hooks); Close stops it.
+func NewBatches(issuer *Issuer, store registry.Store, log *slog.Logger) *Batches {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Batches{issuer: issuer, store: store, log: log, maxRows: 10000, issued: issued, ctx: ctx, cancel: cancel, running: map[int64]bool{},
+	return &Batches{issuer: issuer, store: registry.Writing(store), log: log, maxRows: 10000, ctx: ctx, cancel: cancel, running: map[int64]bool{},
 		runner: rand.Text(), lease: 30 * time.Second}
 }
 
@@ -97,9 +95,9 @@ type BatchSubmission struct {
 
 // Submit validates a whole upload and, when every row is good, stores it
 // and starts issuing. Row errors come back with no batch and nothing stored.
-func (b *Batches) Submit(ctx context.Context, sub BatchSubmission) (registry.Batch, []RowError, error) {
+func (b *Batches) Submit(ctx context.Context, sub BatchSubmission) (registry.Batch, []batchfile.RowError, error) {
 	today := registry.Today(b.issuer.now())
-	file, rowErrs, err := ParseBatch(ctx, sub.ContentType, sub.Body, sub.UnitID, BatchLimits{MaxRows: b.maxRows, Today: today})
+	file, rowErrs, err := batchfile.Parse(ctx, sub.ContentType, sub.Body, sub.UnitID, batchfile.Limits{MaxRows: b.maxRows, Today: today})
 	if err != nil {
 		return registry.Batch{}, nil, err
 	}
@@ -137,12 +135,12 @@ func (b *Batches) Submit(ctx context.Context, sub BatchSubmission) (registry.Bat
 			return registry.Batch{}, nil, err
 		}
 		rowErrs = append(rowErrs, clashes...)
-		slices.SortStableFunc(rowErrs, func(x, y RowError) int { return cmp.Compare(x.Row, y.Row) })
+		slices.SortStableFunc(rowErrs, func(x, y batchfile.RowError) int { return cmp.Compare(x.Row, y.Row) })
 		return registry.Batch{}, rowErrs, nil
 	}
 	batch := registry.Batch{UnitID: sub.UnitID, Actor: sub.Actor, RequestID: sub.RequestID, State: registry.BatchRunning,
 		CreatedAt: b.issuer.now(), IdempotencyKey: sub.IdempotencyKey}
-	var clashes []RowError
+	var clashes []batchfile.RowError
 	err = b.store.InTx(ctx, func(tx registry.Tx) error {
 		first, last, err := b.reserveNumbers(ctx, tx, &batch, rows, today.Year)
 		var clash *rowClashes
@@ -260,8 +258,8 @@ func (b *Batches) issuedBefore(ctx context.Context, tx registry.Tx, a registry.A
 
 // clashing is the errors of the good rows that clash with certificates
 // already issued, read without reserving anything.
-func (b *Batches) clashing(ctx context.Context, file BatchFile, rows []registry.BatchRow, good []bool) ([]RowError, error) {
-	var out []RowError
+func (b *Batches) clashing(ctx context.Context, file batchfile.File, rows []registry.BatchRow, good []bool) ([]batchfile.RowError, error) {
+	var out []batchfile.RowError
 	err := b.store.View(ctx, func(tx registry.Tx) error {
 		out = out[:0]
 		for i, r := range rows {
@@ -281,18 +279,18 @@ func (b *Batches) clashing(ctx context.Context, file BatchFile, rows []registry.
 	return out, err
 }
 
-func noFilingInForce(row int, column, series string) RowError {
-	return RowError{Row: row, Column: column, Reason: fmt.Sprintf("the unit has no filing for series %q in force today", series)}
+func noFilingInForce(row int, column, series string) batchfile.RowError {
+	return batchfile.RowError{Row: row, Column: column, Reason: fmt.Sprintf("the unit has no filing for series %q in force today", series)}
 }
 
 // rowError turns a validation error into the row's error, naming the
 // column as the file does.
-func rowError(row int, err error, column func(field string) string) RowError {
+func rowError(row int, err error, column func(field string) string) batchfile.RowError {
 	var e *registry.Error
 	if errors.As(err, &e) {
-		return RowError{Row: row, Column: column(e.Field), Reason: e.Msg}
+		return batchfile.RowError{Row: row, Column: column(e.Field), Reason: e.Msg}
 	}
-	return RowError{Row: row, Reason: err.Error()}
+	return batchfile.RowError{Row: row, Reason: err.Error()}
 }
 
 // seriesInForce is the series the unit may issue in on day. A unit without
@@ -602,12 +600,9 @@ func (r *batchRun) commitAll(ctx context.Context, drafted <-chan *rowDraft) erro
 // failed, its number voided, for the store's trouble. A row settled
 // meanwhile means another replica took the batch over.
 func (r *batchRun) commit(ctx context.Context, group []*rowDraft) error {
-	issued, err := r.commitGroup(ctx, group)
+	err := r.commitGroup(ctx, group)
 	switch {
 	case err == nil:
-		if r.b.issued != nil && len(issued) > 0 {
-			r.b.issued(ctx, issued)
-		}
 		return nil
 	case !refusal(err) || ctx.Err() != nil:
 		return err
@@ -626,7 +621,7 @@ func (r *batchRun) commit(ctx context.Context, group []*rowDraft) error {
 
 // commitGroup settles every row of group in one transaction: each with its
 // certificate, or failed with its reason, so a row never settles apart from
-// its certificate. It returns the numbers issued.
+// its certificate.
 //
 // Drafts were signed before this transaction began. Each is recorded only
 // if, read here under a share lock held until commit, the seal that signed
@@ -641,10 +636,8 @@ func (r *batchRun) commit(ctx context.Context, group []*rowDraft) error {
 // A draft signed with a seal that is no longer active is discarded; if
 // another seal is active (a change was approved), the row is drafted again
 // here, under the lock, as Issue does.
-func (r *batchRun) commitGroup(ctx context.Context, group []*rowDraft) ([]string, error) {
-	var issued []string
-	err := r.b.store.InTx(ctx, func(tx registry.Tx) error {
-		issued = issued[:0] // InTx may run this again
+func (r *batchRun) commitGroup(ctx context.Context, group []*rowDraft) error {
+	return r.b.store.Write(ctx, func(tx registry.Tx, changed *registry.Changes) error {
 		day := registry.Today(r.b.issuer.now())
 		if r.b.submitter != nil {
 			if err := r.b.submitter(ctx, tx, r.batch.Actor, r.b.issuer.now()); refusal(err) {
@@ -660,17 +653,12 @@ func (r *batchRun) commitGroup(ctx context.Context, group []*rowDraft) ([]string
 		}
 		grants := map[string]grantRead{}
 		for _, rd := range group {
-			number, err := r.settle(ctx, tx, rd, day, grants)
-			if err != nil {
+			if err := r.settle(ctx, tx, changed, rd, day, grants); err != nil {
 				return err
-			}
-			if number != "" {
-				issued = append(issued, number)
 			}
 		}
 		return nil
 	})
-	return issued, err
 }
 
 // grantRead is a grant read once per series and transaction.
@@ -680,9 +668,9 @@ type grantRead struct {
 }
 
 // settle records one row's certificate, or settles the row failed or
-// already issued; it returns the number issued, if any. An error leaves the
-// row pending and rolls the whole transaction back.
-func (r *batchRun) settle(ctx context.Context, tx registry.Tx, rd *rowDraft, day registry.Date, grants map[string]grantRead) (string, error) {
+// already issued. An error leaves the row pending and rolls the whole
+// transaction back.
+func (r *batchRun) settle(ctx context.Context, tx registry.Tx, changed *registry.Changes, rd *rowDraft, day registry.Date, grants map[string]grantRead) error {
 	row := *rd.row
 	a := row.Appointment
 	is := r.b.issuer
@@ -691,15 +679,15 @@ func (r *batchRun) settle(ctx context.Context, tx registry.Tx, rd *rowDraft, day
 	if errors.As(err, &already) {
 		// Issued meanwhile by other means: the reserved number is void.
 		row.State, row.Number, row.Error = registry.RowIssued, already.Number, alreadyIssued+voidNote(row.Number)
-		return "", tx.UpdateBatchRow(ctx, &row)
+		return tx.UpdateBatchRow(ctx, &row)
 	} else if err != nil {
-		return "", err
+		return err
 	}
 	g, ok := grants[a.Series]
 	if !ok {
 		g.grant, g.err = is.readGrant(ctx, tx, a.UnitID, a.Series, day)
 		if g.err != nil && !refusal(g.err) {
-			return "", g.err
+			return g.err
 		}
 		if g.err == nil || errors.Is(g.err, registry.ErrSealNotActive) {
 			// The workers sign with the seal active now, or not at all.
@@ -723,16 +711,16 @@ func (r *batchRun) settle(ctx context.Context, tx registry.Tx, rd *rowDraft, day
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return "", ctx.Err()
+			return ctx.Err()
 		}
-		return "", r.fail(ctx, tx, row, err)
+		return r.fail(ctx, tx, row, err)
 	}
 	rd.draft.a.Backfill = registry.IsBackfill(a, g.filing)
-	if _, err := is.record(ctx, tx, rd.draft, Request{Actor: r.batch.Actor, RequestID: r.batch.RequestID}, r.batch.ID); err != nil {
-		return "", err
+	if _, err := is.record(ctx, tx, changed, rd.draft, Request{Actor: r.batch.Actor, RequestID: r.batch.RequestID}, r.batch.ID); err != nil {
+		return err
 	}
 	row.State, row.Error = registry.RowIssued, ""
-	return row.Number, tx.UpdateBatchRow(ctx, &row)
+	return tx.UpdateBatchRow(ctx, &row)
 }
 
 // fail settles a row failed; its reserved number stays on it, void.

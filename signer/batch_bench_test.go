@@ -15,6 +15,7 @@ import (
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/registry/storetest"
 	"github.com/certseal/certseal/signer"
+	"github.com/certseal/certseal/signer/batchfile"
 )
 
 // BenchmarkBatch10k is a 10,000-row batch end to end with the embedded
@@ -56,7 +57,7 @@ func benchmarkBatch(b *testing.B, rows int, mode string) {
 		d.SM2 = nil
 		issuer = signer.NewIssuer(d)
 	}
-	batches := signer.NewBatches(issuer, f.store, slog.New(slog.DiscardHandler), nil)
+	batches := signer.NewBatches(issuer, f.store, slog.New(slog.DiscardHandler))
 	b.Cleanup(batches.Close)
 	ctx := context.Background()
 	var total, submitting time.Duration
@@ -65,7 +66,7 @@ func benchmarkBatch(b *testing.B, rows int, mode string) {
 		body := batchCSV(b, i*rows, rows, photo)
 		b.StartTimer()
 		start := time.Now()
-		batch, rowErrs, err := batches.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: signer.ContentTypeCSV,
+		batch, rowErrs, err := batches.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: batchfile.ContentTypeCSV,
 			Body: body, Actor: "bench", RequestID: fmt.Sprint("bench-", i)})
 		if err != nil || len(rowErrs) > 0 {
 			b.Fatalf("submit: %v %v", err, rowErrs[:min(3, len(rowErrs))])

@@ -21,12 +21,13 @@ import (
 	"github.com/certseal/certseal/registry/postgres"
 	"github.com/certseal/certseal/registry/storetest"
 	"github.com/certseal/certseal/signer"
+	"github.com/certseal/certseal/signer/batchfile"
 )
 
 // submit uploads rows maleIDNumber(0..n-1) and waits for the batch.
 func submit(t *testing.T, f *fixture, bs *signer.Batches, n int) registry.Batch {
 	t.Helper()
-	batch, rowErrs, err := bs.Submit(context.Background(), signer.BatchSubmission{UnitID: f.unit.ID, ContentType: signer.ContentTypeCSV,
+	batch, rowErrs, err := bs.Submit(context.Background(), signer.BatchSubmission{UnitID: f.unit.ID, ContentType: batchfile.ContentTypeCSV,
 		Body: batchCSV(t, 0, n, f.photo), Actor: "unit:1#1", RequestID: "req-batch"})
 	if err != nil || len(rowErrs) > 0 {
 		t.Fatalf("submit: %v %v", err, rowErrs)
@@ -103,7 +104,7 @@ func TestBatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			var told atomic.Int32
-			bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), func(_ context.Context, numbers []string) { told.Add(int32(len(numbers))) })
+			bs := signer.NewBatches(f.issuer, issuedHook(f.store, func(n int) { told.Add(int32(n)) }), slog.New(slog.DiscardHandler))
 			defer bs.Close()
 			const n = 8
 			s := readBatch(t, f, submit(t, f, bs, n).ID)
@@ -171,7 +172,7 @@ func (s *unavailableAfter) InTx(ctx context.Context, fn func(registry.Tx) error)
 func TestBatchResume(t *testing.T) {
 	f := newFixture(t, backends[0].open(t))
 	flaky := &unavailableAfter{Store: f.store} // gone after the first group of rows
-	stopped := signer.NewBatches(f.issuer, flaky, slog.New(slog.DiscardHandler), nil)
+	stopped := signer.NewBatches(f.issuer, flaky, slog.New(slog.DiscardHandler))
 	stopped.SetLease(time.Second)
 	const n = 24 // more than one group (maxGroup 16)
 	id := submit(t, f, stopped, n).ID
@@ -181,7 +182,7 @@ func TestBatchResume(t *testing.T) {
 		t.Fatalf("stopped batch %+v: want some rows issued, some pending", s.batch)
 	}
 
-	resumed := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), nil)
+	resumed := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler))
 	resumed.SetLease(200 * time.Millisecond)
 	defer resumed.Close()
 	if err := resumed.Resume(context.Background()); err != nil {
@@ -212,8 +213,8 @@ func TestBatchSealRevokedMidway(t *testing.T) {
 			f := newFixture(t, b.open(t))
 			var before int
 			var revokedAt time.Time
-			bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), func(_ context.Context, numbers []string) {
-				before += len(numbers) // called in the order of commits, from one goroutine
+			bs := signer.NewBatches(f.issuer, issuedHook(f.store, func(n int) {
+				before += n // called in the order of commits, from one goroutine
 				if !revokedAt.IsZero() {
 					return
 				}
@@ -221,7 +222,7 @@ func TestBatchSealRevokedMidway(t *testing.T) {
 					t.Error(err)
 				}
 				revokedAt = time.Now()
-			})
+			}), slog.New(slog.DiscardHandler))
 			defer bs.Close()
 			const n = 24 // more than one group (maxGroup 16)
 			s := readBatch(t, f, submit(t, f, bs, n).ID)
@@ -247,10 +248,10 @@ func TestBatchSubmitterRevokedMidway(t *testing.T) {
 	f := newFixture(t, backends[0].open(t))
 	var before int
 	var revoked atomic.Bool
-	bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), func(_ context.Context, numbers []string) {
-		before += len(numbers)
+	bs := signer.NewBatches(f.issuer, issuedHook(f.store, func(n int) {
+		before += n
 		revoked.Store(true)
-	})
+	}), slog.New(slog.DiscardHandler))
 	defer bs.Close()
 	bs.SetSubmitterCheck(func(_ context.Context, _ registry.Tx, actor string, _ time.Time) error {
 		if actor != "unit:1#1" {
@@ -280,7 +281,7 @@ func TestBatchSealChangedMidway(t *testing.T) {
 	f := newFixture(t, backends[0].open(t))
 	ctx := context.Background()
 	var changed bool
-	bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), func(context.Context, []string) {
+	bs := signer.NewBatches(f.issuer, issuedHook(f.store, func(int) {
 		if changed {
 			return
 		}
@@ -310,7 +311,7 @@ func TestBatchSealChangedMidway(t *testing.T) {
 		if err != nil {
 			t.Error(err)
 		}
-	})
+	}), slog.New(slog.DiscardHandler))
 	defer bs.Close()
 	const n = 24 // more than one group (maxGroup 16)
 	id := submit(t, f, bs, n).ID
@@ -345,9 +346,9 @@ func TestBatchWithoutActiveSealRefused(t *testing.T) {
 	if err := f.revokeSeal(); err != nil {
 		t.Fatal(err)
 	}
-	bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), nil)
+	bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler))
 	defer bs.Close()
-	_, rowErrs, err := bs.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: signer.ContentTypeCSV,
+	_, rowErrs, err := bs.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: batchfile.ContentTypeCSV,
 		Body: batchCSV(t, 0, 3, f.photo), Actor: "unit:1#1", RequestID: "req-batch"})
 	if !errors.Is(err, registry.ErrSealNotActive) || len(rowErrs) != 0 {
 		t.Fatalf("Submit = %v, %v; want the whole batch refused for want of an active seal", err, rowErrs)
@@ -365,11 +366,11 @@ func TestBatchWithoutActiveSealRefused(t *testing.T) {
 // the uploaded file does.
 func TestBatchRowErrorsNameTheFilesColumns(t *testing.T) {
 	f := newFixture(t, backends[0].open(t))
-	bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), nil)
+	bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler))
 	defer bs.Close()
-	submit := func(body []byte) []signer.RowError {
+	submit := func(body []byte) []batchfile.RowError {
 		t.Helper()
-		_, rowErrs, err := bs.Submit(context.Background(), signer.BatchSubmission{UnitID: f.unit.ID, ContentType: signer.ContentTypeCSV,
+		_, rowErrs, err := bs.Submit(context.Background(), signer.BatchSubmission{UnitID: f.unit.ID, ContentType: batchfile.ContentTypeCSV,
 			Body: body, Actor: "unit:1#1", RequestID: "req-batch"})
 		if err != nil {
 			t.Fatal(err)
@@ -408,9 +409,9 @@ func TestBatchReportsEveryRowsErrorsInOnePass(t *testing.T) {
 	table[3][idCol], table[3][seriesCol] = "", "中小学教师" // row 4: both
 	var body bytes.Buffer
 	csv.NewWriter(&body).WriteAll(table)
-	bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), nil)
+	bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler))
 	defer bs.Close()
-	_, rowErrs, err := bs.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: signer.ContentTypeCSV,
+	_, rowErrs, err := bs.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: batchfile.ContentTypeCSV,
 		Body: body.Bytes(), Actor: "unit:1#1", RequestID: "req-batch"})
 	if err != nil {
 		t.Fatal(err)
@@ -464,12 +465,12 @@ func TestTwoReplicasRunABatchOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer other.Close()
-			a := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), nil)
-			b := signer.NewBatches(f.issuer, other, slog.New(slog.DiscardHandler), nil)
+			a := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler))
+			b := signer.NewBatches(f.issuer, other, slog.New(slog.DiscardHandler))
 			defer a.Close()
 			defer b.Close()
 			const n = 48
-			batch, rowErrs, err := a.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: signer.ContentTypeCSV,
+			batch, rowErrs, err := a.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: batchfile.ContentTypeCSV,
 				Body: batchCSV(t, 0, n, f.photo), Actor: "unit:1#1", RequestID: "req-batch"})
 			if err != nil || len(rowErrs) > 0 {
 				t.Fatal(err, rowErrs)
@@ -521,7 +522,7 @@ func TestBatchOutlivesADroppedConnection(t *testing.T) {
 	f := newFixture(t, backends[0].open(t))
 	dropping := &droppingStore{Store: f.store}
 	dropping.drops.Store(1)
-	bs := signer.NewBatches(f.issuer, dropping, slog.New(slog.DiscardHandler), nil)
+	bs := signer.NewBatches(f.issuer, dropping, slog.New(slog.DiscardHandler))
 	bs.SetLease(200 * time.Millisecond)
 	defer bs.Close()
 	if err := bs.Resume(context.Background()); err != nil { // as serve does at start
@@ -542,12 +543,12 @@ func TestBatchIdempotencyKey(t *testing.T) {
 	for _, backend := range backends {
 		t.Run(backend.name, func(t *testing.T) {
 			f := newFixture(t, backend.open(t))
-			bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler), nil)
+			bs := signer.NewBatches(f.issuer, f.store, slog.New(slog.DiscardHandler))
 			defer bs.Close()
 			ctx := context.Background()
 			body := batchCSV(t, 0, 5, f.photo)
 			submitAs := func(actor, key string) registry.Batch {
-				b, rowErrs, err := bs.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: signer.ContentTypeCSV,
+				b, rowErrs, err := bs.Submit(ctx, signer.BatchSubmission{UnitID: f.unit.ID, ContentType: batchfile.ContentTypeCSV,
 					Body: body, Actor: actor, RequestID: "r", IdempotencyKey: key})
 				if err != nil || len(rowErrs) > 0 {
 					t.Fatal(err, rowErrs)
@@ -571,4 +572,16 @@ func TestBatchIdempotencyKey(t *testing.T) {
 			}
 		})
 	}
+}
+
+// issuedHook is store whose commits tell hook how many certificates each
+// issued, in the order of commits.
+func issuedHook(store registry.Store, hook func(issued int)) registry.Store {
+	w := registry.NewWriter(store)
+	w.AfterCommit(func(_ context.Context, c registry.Changes) {
+		if c.Issued > 0 {
+			hook(c.Issued)
+		}
+	})
+	return w
 }

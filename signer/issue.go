@@ -42,7 +42,7 @@ type Revocation interface {
 
 // Issuer turns appointments into signed, recorded certificates.
 type Issuer struct {
-	store    registry.Store
+	w        *registry.Writer
 	keys     KeyManager
 	sm2      SM2Keys
 	chains   Chains
@@ -95,7 +95,7 @@ func NewIssuer(d IssuerDeps) *Issuer {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Issuer{store: d.Store, pii: d.PII, keys: d.Keys, sm2: d.SM2, chains: d.Chains, renderer: d.Renderer,
+	return &Issuer{w: registry.Writing(d.Store), pii: d.PII, keys: d.Keys, sm2: d.SM2, chains: d.Chains, renderer: d.Renderer,
 		tsa: d.TSA, tsaTrust: d.TSATrust, tsaCerts: d.TSACerts, revoc: d.Revocation, baseURL: d.BaseURL, calendar: d.Calendar, now: d.Now, log: d.Log}
 }
 
@@ -167,12 +167,16 @@ func (is *Issuer) markLateness(a *registry.Appointment, submittedOn registry.Dat
 // (grant, draft, record) but reserve their numbers up front and draft
 // outside the transaction: see Batches.
 func (is *Issuer) Issue(ctx context.Context, req Request) (Issued, error) {
+	return is.issue(ctx, is.w, req)
+}
+
+func (is *Issuer) issue(ctx context.Context, w *registry.Writer, req Request) (Issued, error) {
 	a, err := is.Prepare(req.Appointment)
 	if err != nil {
 		return Issued{}, err
 	}
 	var out Issued
-	err = is.store.InTx(ctx, func(tx registry.Tx) error {
+	err = w.Write(ctx, func(tx registry.Tx, changed *registry.Changes) error {
 		if err := is.checkNotIssued(ctx, tx, a); err != nil {
 			return err
 		}
@@ -185,7 +189,7 @@ func (is *Issuer) Issue(ctx context.Context, req Request) (Issued, error) {
 		if err != nil {
 			return err
 		}
-		out, err = is.signAndRecord(ctx, tx, a, number, 1, req)
+		out, err = is.signAndRecord(ctx, tx, changed, a, number, 1, req)
 		return err
 	})
 	return out, err
@@ -194,12 +198,16 @@ func (is *Issuer) Issue(ctx context.Context, req Request) (Issued, error) {
 // Reissue corrects a certificate: the number stays, the version goes up,
 // a new token is made, and the old version is marked superseded.
 func (is *Issuer) Reissue(ctx context.Context, number string, corrected registry.Appointment, req Request) (Issued, error) {
+	return is.reissue(ctx, is.w, number, corrected, req)
+}
+
+func (is *Issuer) reissue(ctx context.Context, w *registry.Writer, number string, corrected registry.Appointment, req Request) (Issued, error) {
 	a, err := is.Prepare(corrected)
 	if err != nil {
 		return Issued{}, err
 	}
 	var out Issued
-	err = is.store.InTx(ctx, func(tx registry.Tx) error {
+	err = w.Write(ctx, func(tx registry.Tx, changed *registry.Changes) error {
 		old, err := tx.Certificate(ctx, number)
 		if err != nil {
 			return err
@@ -235,7 +243,7 @@ func (is *Issuer) Reissue(ctx context.Context, number string, corrected registry
 		if err := is.checkNotIssued(ctx, tx, a); err != nil {
 			return err
 		}
-		out, err = is.signAndRecord(ctx, tx, a, number, old.Version+1, req)
+		out, err = is.signAndRecord(ctx, tx, changed, a, number, old.Version+1, req)
 		return err
 	})
 	return out, err
@@ -287,7 +295,7 @@ func differingParticulars(old, req registry.Appointment) []string {
 // seal is read with a share lock and signed with before commit: a
 // revocation must wait for this transaction, so no signature is ever made
 // after a revocation committed.
-func (is *Issuer) signAndRecord(ctx context.Context, tx registry.Tx, a registry.Appointment, number string, version int, req Request) (Issued, error) {
+func (is *Issuer) signAndRecord(ctx context.Context, tx registry.Tx, changed *registry.Changes, a registry.Appointment, number string, version int, req Request) (Issued, error) {
 	day := registry.Today(is.now())
 	g, err := is.readGrant(ctx, tx, a.UnitID, a.Series, day)
 	if err != nil {
@@ -303,7 +311,7 @@ func (is *Issuer) signAndRecord(ctx context.Context, tx registry.Tx, a registry.
 	if err != nil {
 		return Issued{}, err
 	}
-	return is.record(ctx, tx, d, req, 0)
+	return is.record(ctx, tx, changed, d, req, 0)
 }
 
 // stamp is what signing with a unit's seal needs from the store.
@@ -420,7 +428,7 @@ func (is *Issuer) draft(ctx context.Context, a registry.Appointment, number stri
 // grant whose seal signed it (readGrant): its share lock is what makes
 // "signed before any revocation of the seal committed" true of every
 // recorded signature.
-func (is *Issuer) record(ctx context.Context, tx registry.Tx, d draft, req Request, batchID int64) (Issued, error) {
+func (is *Issuer) record(ctx context.Context, tx registry.Tx, changed *registry.Changes, d draft, req Request, batchID int64) (Issued, error) {
 	c := registry.Certificate{Number: d.number, Version: d.version, Appointment: d.a, TokenHash: d.tokenHash, State: registry.CertValid,
 		SealID: d.seal.ID, SealVersion: d.seal.Version, IssuedAt: d.at, PDFSHA256: d.signed.SHA256[:], BatchID: batchID}
 	if err := tx.CreateCertificate(ctx, &c, d.signed.PDF); err != nil {
@@ -436,6 +444,9 @@ func (is *Issuer) record(ctx context.Context, tx registry.Tx, d draft, req Reque
 	}); err != nil {
 		return Issued{}, err
 	}
+	// A new number may have been cached as unknown by someone who typed it early.
+	changed.Certificate(d.number)
+	changed.Issued++
 	return Issued{Certificate: c, Token: d.token, VerifyURL: d.verifyURL, PDF: d.signed.PDF}, nil
 }
 

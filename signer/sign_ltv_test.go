@@ -352,12 +352,12 @@ func TestAddDocumentTimestamp(t *testing.T) {
 	mustSay(t, "qpdf --check", run(t, qpdf, "--check", file), "No syntax or stream encoding errors found")
 
 	openssl := testenv.Tool(t, "openssl")
-	content, token, err := lastSignature(stamped)
+	sig, err := lastSignature(stamped)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for name, b := range map[string][]byte{"covered": content, "token.der": token, "root.pem": p.ca.RootPEM()} {
+	for name, b := range map[string][]byte{"covered": sig.Content(), "token.der": sig.CMS, "root.pem": p.ca.RootPEM()} {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/certseal/certseal/internal/api"
 	"github.com/certseal/certseal/internal/config"
 	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/registry/access"
 	"github.com/certseal/certseal/registry/audit"
 	"github.com/certseal/certseal/verify"
 	"github.com/certseal/certseal/verify/memcache"
@@ -103,7 +104,7 @@ func runAPIKey(ctx context.Context, env *cliEnv, args []string) error {
 			if err != nil || id <= 0 {
 				return usageErr("apikey revoke")
 			}
-			revoked, err := api.RevokeAPIKey(ctx, a.store, id, "operator", "", time.Now(), withCreated)
+			revoked, err := access.Revoke(ctx, a.store, id, registry.Caller{Actor: "operator"}, time.Now(), withCreated)
 			if err != nil {
 				return err
 			}
@@ -175,7 +176,7 @@ func listAPIKeys(ctx context.Context, w io.Writer, store registry.Store, now tim
 	}
 	var all []registry.APIKey
 	err := store.View(ctx, func(tx registry.Tx) (err error) {
-		all, err = api.AllAPIKeys(ctx, tx)
+		all, err = access.All(ctx, tx)
 		return err
 	})
 	if err != nil {

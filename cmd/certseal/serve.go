@@ -89,16 +89,16 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	warnCalendarGaps(a.log, calendar, registry.Today(time.Now()))
 	metrics := api.NewMetrics()
 	metrics.WatchCache(func() (uint64, uint64) { s := cached.Stats(); return s.Hits, s.Loads })
+	// Every command writes through one Writer, whose after-commit hook
+	// (set by api.New) refreshes what each change made stale.
+	writer := registry.NewWriter(a.store)
 	svc.verifier.SES = a.sesTrust()
-	issuer := signer.NewIssuer(signer.IssuerDeps{Store: a.store, PII: a.pii, Keys: a.keys, SM2: a.keys, Chains: a.ca, Renderer: renderer,
+	issuer := signer.NewIssuer(signer.IssuerDeps{Store: writer, PII: a.pii, Keys: a.keys, SM2: a.keys, Chains: a.ca, Renderer: renderer,
 		TSA: stamper, TSATrust: a.timestampTrust(), TSACerts: tsaCerts, Revocation: svc.pki, BaseURL: cfg.BaseURL, Calendar: calendar, Now: time.Now, Log: a.log})
-	svc.batches = signer.NewBatches(issuer, a.store, a.log, func(ctx context.Context, numbers []string) {
-		svc.verifier.Invalidate(ctx, numbers...)
-		metrics.CertificatesIssued(len(numbers))
-	})
+	svc.batches = signer.NewBatches(issuer, writer, a.log)
 	svc.batches.SetSubmitterCheck(api.BatchSubmitterAllowed)
 	svc.handler = api.New(api.Deps{
-		Store: a.store, Keys: a.keys, CA: a.ca, SM2: a.sm2Twin(tpl), PKI: svc.pki, TSA: tsa.Handle(), Issuer: issuer, Batches: svc.batches, Verifier: svc.verifier,
+		Store: writer, Keys: a.keys, CA: a.ca, SM2: a.sm2Twin(tpl), PKI: svc.pki, TSA: tsa.Handle(), Issuer: issuer, Batches: svc.batches, Verifier: svc.verifier,
 		Metrics: metrics, Log: a.log, BaseURL: cfg.BaseURL, KeyAlg: a.alg, Now: time.Now,
 		Ready:      map[string]func(context.Context) error{"store": a.store.Ping, "cache": cachePing(cache)},
 		PublicRate: cfg.PublicRateLimit, PublicBurst: cfg.PublicBurst, TrustProxy: cfg.TrustProxy,
@@ -131,37 +131,6 @@ func cachePing(c verify.Cache) func(context.Context) error {
 			return errors.New("redis cache is not reachable; answering from the database")
 		}
 		return nil
-	}
-}
-
-// watchRevocations keeps this replica's CRL and OCSP answers fresh when a
-// seal is revoked through another replica: it looks for a change in the
-// revoked seals every interval.
-func watchRevocations(ctx context.Context, a *app, pki *keys.Responder, every time.Duration) {
-	last := ""
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		var seals []registry.Seal
-		err := a.store.View(ctx, func(tx registry.Tx) (err error) {
-			seals, err = tx.RevokedSeals(ctx)
-			return err
-		})
-		if err == nil {
-			sig := fmt.Sprint(len(seals))
-			if n := len(seals); n > 0 && seals[n-1].RevokedAt != nil {
-				sig += seals[n-1].RevokedAt.String()
-			}
-			if last != "" && sig != last {
-				pki.Invalidate()
-			}
-			last = sig
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
 }
 
@@ -203,7 +172,6 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	if err := svc.batches.Resume(ctx); err != nil {
 		return fmt.Errorf("resume batches: %w", err)
 	}
-	go watchRevocations(ctx, a, svc.pki, 5*time.Second)
 
 	srv := &http.Server{Handler: svc.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
 		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}

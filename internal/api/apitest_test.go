@@ -89,7 +89,7 @@ func (c *e2eClock) Set(t time.Time) {
 // failingKeys makes seal key generation fail on demand, to show that an
 // approval that cannot finish leaves nothing behind.
 type failingKeys struct {
-	SealKeys
+	keys.KeyManager
 	fail atomic.Bool
 }
 
@@ -97,7 +97,7 @@ func (k *failingKeys) GenerateSealKey(ctx context.Context, alg keys.Alg, unitID 
 	if k.fail.Load() {
 		return nil, nil, fmt.Errorf("test: key generation switched off")
 	}
-	return k.SealKeys.GenerateSealKey(ctx, alg, unitID, version)
+	return k.KeyManager.GenerateSealKey(ctx, alg, unitID, version)
 }
 
 // e2eEnv is one running service.
@@ -210,19 +210,19 @@ func newE2EWith(t testing.TB, wrap func(registry.Store) registry.Store) *e2eEnv 
 	issuer := signer.NewIssuer(signer.IssuerDeps{Store: store, PII: pii, Keys: soft, SM2: soft, Chains: ca, Renderer: renderer,
 		TSA: tsa, TSATrust: keys.TimestampTrust{Roots: []*x509.Certificate{ca.Root()}}, TSACerts: []*x509.Certificate{tsa.Certificate()},
 		Revocation: pki, BaseURL: e2eBaseURL, Calendar: calendar, Now: clock.Now, Log: log})
-	batches := signer.NewBatches(issuer, store, log, func(ctx context.Context, numbers []string) {
-		verifier.Invalidate(ctx, numbers...)
-		metrics.CertificatesIssued(len(numbers))
-	})
-	batches.SetSubmitterCheck(BatchSubmitterAllowed)
-	t.Cleanup(batches.Close) // runs before the store closes (cleanups are LIFO)
-	fk := &failingKeys{SealKeys: soft}
 	var handlerStore registry.Store = store
 	if wrap != nil {
 		handlerStore = wrap(store)
 	}
+	// One Writer for the handler's commands and the batches, as in
+	// cmd/certseal: the handler's after-commit hook sees both.
+	writer := registry.NewWriter(handlerStore)
+	batches := signer.NewBatches(issuer, writer, log)
+	batches.SetSubmitterCheck(BatchSubmitterAllowed)
+	t.Cleanup(batches.Close) // runs before the store closes (cleanups are LIFO)
+	fk := &failingKeys{KeyManager: soft}
 	deps := Deps{
-		Store: handlerStore, Keys: fk, CA: ca, SM2: &keys.SM2Twin{CA: sm2CA, Keys: soft, WidthMM: 42, HeightMM: 42}, PKI: pki, TSA: tsa.Handle(), Issuer: issuer, Batches: batches, Verifier: verifier,
+		Store: writer, Keys: fk, CA: ca, SM2: &keys.SM2Twin{CA: sm2CA, Keys: soft, WidthMM: 42, HeightMM: 42}, PKI: pki, TSA: tsa.Handle(), Issuer: issuer, Batches: batches, Verifier: verifier,
 		Metrics: metrics, Log: log, BaseURL: e2eBaseURL, KeyAlg: keys.DefaultAlg, Now: clock.Now,
 		Ready:      map[string]func(context.Context) error{"store": store.Ping, "cache": func(context.Context) error { return nil }},
 		PublicRate: 1e6, PublicBurst: 1e6, LinkKey: kek.DownloadLinkKey(), LinkTTL: 15 * time.Minute,

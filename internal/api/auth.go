@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/registry/access"
 )
 
 // Principal is who an API request comes from, as its API key says.
@@ -229,8 +230,7 @@ func touchAPIKey(ctx context.Context, store registry.Store, log *slog.Logger, k 
 	if k.LastUsedAt != nil && !k.LastUsedAt.Before(notBefore) {
 		return true
 	}
-	err := store.InTx(ctx, func(tx registry.Tx) error { return tx.TouchAPIKey(ctx, k.ID, at, notBefore) })
-	if err != nil {
+	if err := access.Touch(ctx, store, k.ID, at, notBefore); err != nil {
 		log.WarnContext(ctx, "could not record an API key's last use; not tried again for a minute", "key_id", k.ID, "err", err)
 		return false
 	}

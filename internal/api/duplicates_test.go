@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/certseal/certseal/registry"
-	"github.com/certseal/certseal/signer"
+	"github.com/certseal/certseal/signer/batchfile"
 )
 
 // The same appointment asked again is answered with the certificate it
@@ -42,7 +42,7 @@ func TestAppointmentClash(t *testing.T) {
 	rec := w.do(call{method: "POST", path: fmt.Sprintf("/api/v1/certificate-batches?unit_id=%d", w.a.ID), key: w.a.key,
 		body: []map[string]any{w.appointment(w.a.ID), clash}})
 	var p struct {
-		Errors []signer.RowError `json:"errors"`
+		Errors []batchfile.RowError `json:"errors"`
 	}
 	json.Unmarshal(rec.Body.Bytes(), &p)
 	if rec.Code != http.StatusUnprocessableEntity || len(p.Errors) != 1 || p.Errors[0].Row != 2 || p.Errors[0].Column != "id_number" ||

@@ -2,111 +2,22 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/certseal/certseal/registry"
-	"github.com/certseal/certseal/registry/audit"
+	"github.com/certseal/certseal/registry/access"
 )
 
-// CreateAPIKey checks k's scope, stores it with its audit event in one
-// transaction and returns the key, which exists nowhere else (only its
-// hash is stored). certseal apikey create and POST /api/v1/api-keys both
-// make keys here.
+// CreateAPIKey makes a key with k's scope and stores it (access.Create)
+// and returns the key, which exists nowhere else (only its hash is
+// stored). certseal apikey create and POST /api/v1/api-keys both make keys
+// here.
 func CreateAPIKey(ctx context.Context, store registry.Store, k registry.APIKey, actor, requestID string, now time.Time) (string, registry.APIKey, error) {
-	if err := registry.CheckAPIKey(k, now); err != nil {
-		return "", k, err
-	}
 	key, hash := NewAPIKey()
-	k.Hash, k.CreatedAt, k.CreatedBy = hash, now, actor
-	err := store.InTx(ctx, func(tx registry.Tx) error {
-		if k.Role == registry.RoleUnit {
-			if _, err := tx.Unit(ctx, k.UnitID); err != nil {
-				return err
-			}
-		}
-		if err := tx.CreateAPIKey(ctx, &k); err != nil {
-			return err
-		}
-		return tx.AppendAudit(ctx, &registry.AuditEvent{At: now, Actor: actor, Action: "apikey.create", SubjectType: "apikey",
-			SubjectID: fmt.Sprint(k.ID), RequestID: requestID, PayloadDigest: audit.Digest(k)})
-	})
+	k, err := access.Create(ctx, store, k, hash, registry.Caller{Actor: actor, RequestID: requestID}, now)
 	return key, k, err
-}
-
-// RevokeAPIKey revokes key id with its audit event; every replica refuses
-// the key from its next request (Authenticate caches nothing). With
-// withCreated it also revokes, in the same transaction, the keys that key
-// made, and the keys those made, and so on (a leaked platform key may have
-// minted more); those are returned after it.
-func RevokeAPIKey(ctx context.Context, store registry.Store, id int64, actor, requestID string, now time.Time, withCreated bool) ([]registry.APIKey, error) {
-	var revoked []registry.APIKey
-	err := store.InTx(ctx, func(tx registry.Tx) error {
-		revoked = revoked[:0] // InTx may run this again
-		k, err := tx.APIKey(ctx, id, registry.LockUpdate)
-		if err != nil {
-			return err
-		}
-		if err := revokeKey(ctx, tx, &k, actor, requestID, now); err != nil {
-			return err
-		}
-		revoked = append(revoked, k)
-		if !withCreated {
-			return nil
-		}
-		all, err := AllAPIKeys(ctx, tx)
-		if err != nil {
-			return err
-		}
-		for i := 0; i < len(revoked); i++ { // revoked grows as makers are found
-			maker := "#" + strconv.FormatInt(revoked[i].ID, 10)
-			for _, c := range all {
-				if strings.HasSuffix(c.CreatedBy, maker) && c.RevokedAt == nil {
-					c, err := tx.APIKey(ctx, c.ID, registry.LockUpdate)
-					if err != nil {
-						return err
-					}
-					if err := revokeKey(ctx, tx, &c, actor, requestID, now); err != nil {
-						return err
-					}
-					revoked = append(revoked, c)
-				}
-			}
-		}
-		return nil
-	})
-	return revoked, err
-}
-
-func revokeKey(ctx context.Context, tx registry.Tx, k *registry.APIKey, actor, requestID string, now time.Time) error {
-	if err := registry.RevokeAPIKey(k, actor, now); err != nil {
-		return err
-	}
-	if err := tx.UpdateAPIKey(ctx, k); err != nil {
-		return err
-	}
-	return tx.AppendAudit(ctx, &registry.AuditEvent{At: now, Actor: actor, Action: "apikey.revoke", SubjectType: "apikey",
-		SubjectID: fmt.Sprint(k.ID), RequestID: requestID, PayloadDigest: audit.Digest(*k)})
-}
-
-// AllAPIKeys reads every key: a short table (one per platform, reviewer
-// office and unit).
-func AllAPIKeys(ctx context.Context, tx registry.Tx) ([]registry.APIKey, error) {
-	var all []registry.APIKey
-	for after := int64(0); ; {
-		page, err := tx.ListAPIKeys(ctx, registry.Page{AfterID: after, Limit: 1000})
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, page...)
-		if len(page) < 1000 {
-			return all, nil
-		}
-		after = page[len(page)-1].ID
-	}
 }
 
 // apiKeyJSON is a key as listed: its scope and history, never the secret
@@ -195,7 +106,7 @@ func (s *server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	revoked, err := RevokeAPIKey(r.Context(), s.Store, id, principal(r).Actor(), RequestIDFrom(r.Context()), s.Now(), withCreated)
+	revoked, err := access.Revoke(r.Context(), s.Store, id, caller(r), s.Now(), withCreated)
 	if err != nil {
 		WriteProblem(w, r, err)
 		return

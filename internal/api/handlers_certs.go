@@ -15,6 +15,7 @@ import (
 
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/signer"
+	"github.com/certseal/certseal/signer/batchfile"
 )
 
 // certificateRequest is one appointment as the platform or a unit sends it.
@@ -102,58 +103,30 @@ func (s *server) issueCertificate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !principal(r).CanUnit(req.UnitID) {
-		WriteProblem(w, r, notFoundFor("unit", req.UnitID))
+		WriteProblem(w, r, registry.NotFound("unit", req.UnitID))
 		return
 	}
-	issued, err := s.Issuer.Issue(r.Context(), signer.Request{Appointment: req.appointment(), Actor: principal(r).Actor(), RequestID: RequestIDFrom(r.Context())})
+	issued, err := s.certs.Issue(r.Context(), caller(r), req.appointment())
 	if err != nil {
 		WriteProblem(w, r, err)
 		return
 	}
-	s.certificateChanged(r.Context(), issued.Certificate.Number)
-	s.Metrics.CertificatesIssued(1)
 	out := certificateView(issued.Certificate, s.Now())
 	out.VerifyURL = issued.VerifyURL
 	w.Header().Set("Location", "/api/v1/certificates/"+issued.Certificate.Number)
 	WriteJSON(w, http.StatusCreated, out)
 }
 
-// certificateChanged drops cached answers of a number; a new number may
-// have been cached as unknown by someone who typed it early.
-func (s *server) certificateChanged(ctx context.Context, number string) {
-	ctx, cancel := detached(ctx)
-	defer cancel()
-	s.Verifier.Invalidate(ctx, number)
-}
-
 // detached is the context for work a request must finish whether or not
-// its client stays: dropping the cached answers a committed change made
-// wrong (a client hanging up must not leave 有效 cached for a revoked
-// certificate), or a note written after the answer went.
+// its client stays: a note written after the answer went.
 func detached(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-}
-
-// loadCertificate reads the newest version of a number the caller owns.
-func loadCertificate(ctx context.Context, tx registry.Tx, p Principal, number string) (registry.Certificate, error) {
-	n, err := registry.ParseCertNumber(number)
-	if err != nil {
-		return registry.Certificate{}, err
-	}
-	c, err := tx.Certificate(ctx, n)
-	if err != nil {
-		return c, err
-	}
-	if !p.CanUnit(c.Appointment.UnitID) {
-		return c, notFoundFor("certificate", n)
-	}
-	return c, nil
 }
 
 func (s *server) getCertificate(w http.ResponseWriter, r *http.Request) {
 	var c registry.Certificate
 	err := s.Store.View(r.Context(), func(tx registry.Tx) (err error) {
-		c, err = loadCertificate(r.Context(), tx, principal(r), chi.URLParam(r, "number"))
+		c, err = signer.VisibleCertificate(r.Context(), tx, caller(r), chi.URLParam(r, "number"))
 		return err
 	})
 	if err != nil {
@@ -168,7 +141,7 @@ func (s *server) getCertificatePDF(w http.ResponseWriter, r *http.Request) {
 	var pdf []byte
 	var c registry.Certificate
 	err := s.Store.View(r.Context(), func(tx registry.Tx) (err error) {
-		if c, err = loadCertificate(r.Context(), tx, principal(r), chi.URLParam(r, "number")); err != nil {
+		if c, err = signer.VisibleCertificate(r.Context(), tx, caller(r), chi.URLParam(r, "number")); err != nil {
 			return err
 		}
 		version, err := versionParam(r, c)
@@ -229,36 +202,11 @@ func (s *server) revokeCertificate(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, err)
 		return
 	}
-	var c registry.Certificate
-	err = s.Store.InTx(r.Context(), func(tx registry.Tx) (err error) {
-		if c, err = loadCertificate(r.Context(), tx, principal(r), chi.URLParam(r, "number")); err != nil {
-			return err
-		}
-		if err := registry.RevokeCertificate(&c, req.Category, reason, principal(r).Actor(), s.Now()); err != nil {
-			return err
-		}
-		if err := tx.UpdateCertificate(r.Context(), &c); err != nil {
-			return err
-		}
-		if c.Category.MakesIntegrityRecord() {
-			rec := registry.IntegrityRecord{UnitID: c.Appointment.UnitID, Number: c.Number, HolderName: c.Appointment.Name,
-				Category: c.Category, Source: registry.FromRevocation, Evidence: evidence, Actor: principal(r).Actor(),
-				RequestID: RequestIDFrom(r.Context()), At: s.Now()}
-			if err := tx.CreateIntegrityRecord(r.Context(), &rec); err != nil {
-				return err
-			}
-			if err := s.event(r.Context(), tx, r, "integrity.record", "certificate", c.Number, rec); err != nil {
-				return err
-			}
-		}
-		return s.event(r.Context(), tx, r, "certificate.revoke", "certificate", c.Number, map[string]any{"version": c.Version, "category": c.Category, "reason": reason})
-	})
+	c, err := s.certs.Revoke(r.Context(), caller(r), chi.URLParam(r, "number"), req.Category, reason, evidence)
 	if err != nil {
 		WriteProblem(w, r, err)
 		return
 	}
-	// Before answering: the next scan must say 已撤销.
-	s.certificateChanged(r.Context(), c.Number)
 	WriteJSON(w, http.StatusOK, certificateView(c, s.Now()))
 }
 
@@ -268,25 +216,11 @@ func (s *server) reissueCertificate(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, err)
 		return
 	}
-	var old registry.Certificate
-	err := s.Store.View(r.Context(), func(tx registry.Tx) (err error) {
-		old, err = loadCertificate(r.Context(), tx, principal(r), chi.URLParam(r, "number"))
-		return err
-	})
+	issued, err := s.certs.Reissue(r.Context(), caller(r), chi.URLParam(r, "number"), req.appointment())
 	if err != nil {
 		WriteProblem(w, r, err)
 		return
 	}
-	if req.UnitID == 0 {
-		req.UnitID = old.Appointment.UnitID
-	}
-	issued, err := s.Issuer.Reissue(r.Context(), old.Number, req.appointment(), signer.Request{Actor: principal(r).Actor(), RequestID: RequestIDFrom(r.Context())})
-	if err != nil {
-		WriteProblem(w, r, err)
-		return
-	}
-	s.certificateChanged(r.Context(), old.Number)
-	s.Metrics.CertificatesIssued(1)
 	out := certificateView(issued.Certificate, s.Now())
 	out.VerifyURL = issued.VerifyURL
 	WriteJSON(w, http.StatusCreated, out)
@@ -305,13 +239,13 @@ func (s *server) createBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !p.CanUnit(unitID) {
-		WriteProblem(w, r, notFoundFor("unit", unitID))
+		WriteProblem(w, r, registry.NotFound("unit", unitID))
 		return
 	}
 	switch mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt {
-	case signer.ContentTypeJSON, signer.ContentTypeCSV, signer.ContentTypeXLSX:
+	case batchfile.ContentTypeJSON, batchfile.ContentTypeCSV, batchfile.ContentTypeXLSX:
 	default:
-		WriteProblem(w, r, registry.Errf(CodeUnsupportedMediaType, "a batch must be application/json (JSON array), text/csv or %s (XLSX)", signer.ContentTypeXLSX))
+		WriteProblem(w, r, registry.Errf(CodeUnsupportedMediaType, "a batch must be application/json (JSON array), text/csv or %s (XLSX)", batchfile.ContentTypeXLSX))
 		return
 	}
 	body, err := io.ReadAll(r.Body)
@@ -346,7 +280,7 @@ func (s *server) loadBatch(ctx context.Context, tx registry.Tx, p Principal, r *
 	}
 	b, err := tx.Batch(ctx, id)
 	if err == nil && !p.CanUnit(b.UnitID) {
-		err = notFoundFor("batch", id)
+		err = registry.NotFound("batch", id)
 	}
 	return b, err
 }

@@ -146,7 +146,7 @@ func (s *server) certFilter(r *http.Request) (registry.CertFilter, error) {
 	}
 	if p.Role == registry.RoleUnit {
 		if q.UnitID != 0 && q.UnitID != p.UnitID {
-			return q, notFoundFor("unit", q.UnitID)
+			return q, registry.NotFound("unit", q.UnitID)
 		}
 		q.UnitID = p.UnitID
 	}

@@ -239,48 +239,13 @@ func (s *server) noteSuspectedForgery(r *http.Request, number string, ans verify
 }
 
 // recordSuspectedForgery puts an upload presented as certificate number
-// into the integrity record of the certificate's unit, once per file and
-// at most suspectedForgeriesPerDay times a day, as a suspicion for a
-// reviewer to verify (经查证属实的 cases are the unit's revocations).
-// Nothing about the uploader is kept.
+// into the integrity record of the certificate's unit (经查证属实的 cases
+// are the unit's revocations). Nothing about the uploader is kept.
 func (s *server) recordSuspectedForgery(r *http.Request, number string, ans verify.UploadAnswer) error {
-	ctx, now := r.Context(), s.Now()
-	return s.Store.InTx(ctx, func(tx registry.Tx) error {
-		c, err := tx.Certificate(ctx, number)
-		if errors.Is(err, registry.ErrNotFound) {
-			return nil // no such certificate: nothing to attach the record to
-		}
-		if err != nil {
-			return err
-		}
-		earlier, err := tx.IntegrityRecordsOf(ctx, number)
-		if err != nil {
-			return err
-		}
-		today, evidence := 0, fmt.Sprintf("suspected forgery, not verified: uploaded PDF sha256 %s is not a registered version of %s (verdict %s %s)",
-			ans.SHA256, number, ans.Indication, ans.SubIndication)
-		for _, e := range earlier {
-			if e.Source != registry.FromUpload {
-				continue
-			}
-			if strings.Contains(e.Evidence, ans.SHA256) {
-				return nil // this file is on record already
-			}
-			if registry.Today(e.At) == registry.Today(now) {
-				today++
-			}
-		}
-		if today >= suspectedForgeriesPerDay {
-			return nil
-		}
-		rec := registry.IntegrityRecord{UnitID: c.Appointment.UnitID, Number: number, HolderName: c.Appointment.Name,
-			Category: registry.RevokeForgery, Source: registry.FromUpload, Actor: "public upload", RequestID: RequestIDFrom(ctx), At: now,
-			Evidence: evidence}
-		if err := tx.CreateIntegrityRecord(ctx, &rec); err != nil {
-			return err
-		}
-		return s.event(ctx, tx, r, "integrity.suspected_forgery", "certificate", number, rec)
-	})
+	evidence := fmt.Sprintf("suspected forgery, not verified: uploaded PDF sha256 %s is not a registered version of %s (verdict %s %s)",
+		ans.SHA256, number, ans.Indication, ans.SubIndication)
+	c := registry.Caller{Actor: "public upload", RequestID: RequestIDFrom(r.Context())}
+	return s.certs.NoteSuspectedForgery(r.Context(), c, number, ans.SHA256, evidence, suspectedForgeriesPerDay)
 }
 
 func uploadedPDF(r *http.Request) ([]byte, error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/registry/units"
 	"github.com/certseal/certseal/registry/workday"
 )
 
@@ -75,7 +76,7 @@ func (s *server) reportScope(r *http.Request) (jurisdiction string, unitID int64
 	switch p.Role {
 	case registry.RoleReviewer:
 		if jurisdiction != "" && jurisdiction != p.Jurisdiction {
-			return "", 0, notFoundFor("jurisdiction", jurisdiction)
+			return "", 0, registry.NotFound("jurisdiction", jurisdiction)
 		}
 		jurisdiction = p.Jurisdiction
 	case registry.RoleUnit:
@@ -85,7 +86,7 @@ func (s *server) reportScope(r *http.Request) (jurisdiction string, unitID int64
 	}
 	if unitID != 0 {
 		err = s.Store.View(r.Context(), func(tx registry.Tx) error {
-			_, err := visibleUnit(r.Context(), tx, p, unitID)
+			_, err := units.Visible(r.Context(), tx, caller(r), unitID)
 			return err
 		})
 	}
@@ -126,7 +127,7 @@ func (s *server) buildReport(ctx context.Context, jurisdiction string, unitID in
 			after = page[len(page)-1].ID
 		}
 		if unitID != 0 && len(units) == 0 {
-			return notFoundFor("unit", unitID)
+			return registry.NotFound("unit", unitID)
 		}
 		for id, u := range units {
 			for after := int64(0); certificates; {

@@ -1,14 +1,15 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
 	"time"
 
+	"github.com/certseal/certseal/keys"
 	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/registry/units"
 	"github.com/certseal/certseal/signer"
 )
 
@@ -82,27 +83,7 @@ func (s *server) createSealApplication(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, err)
 		return
 	}
-	a.SubmittedAt = s.Now()
-	err = s.Store.InTx(r.Context(), func(tx registry.Tx) error {
-		if _, err := visibleUnit(r.Context(), tx, principal(r), unitID); err != nil {
-			return err
-		}
-		seals, err := tx.ListSeals(r.Context(), unitID)
-		if err != nil {
-			return err
-		}
-		if active := registry.ActiveSeal(seals); active != nil && a.Kind != registry.KindNew {
-			a.TargetSealID = active.ID // what the unit asks about is this seal, whatever is approved first
-		}
-		if err := registry.CheckSealApplication(a, seals); err != nil {
-			return err
-		}
-		if err := tx.CreateSealApplication(r.Context(), &a); err != nil {
-			return err
-		}
-		return s.event(r.Context(), tx, r, "seal_application.submit", "seal_application", a.ID, a)
-	})
-	if err != nil {
+	if a, err = s.seals.Apply(r.Context(), caller(r), a); err != nil {
 		WriteProblem(w, r, err)
 		return
 	}
@@ -122,122 +103,39 @@ func applicationView(a registry.SealApplication) applicationJSON {
 }
 
 func (s *server) getSealApplication(w http.ResponseWriter, r *http.Request) {
-	a, err := sealApplications.get(r, s.Store)
+	id, err := pathID(r, "id")
+	if err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	a, err := keys.Applications.Get(r.Context(), s.Store, caller(r), id)
 	answer(w, r, applicationView(a), err)
 }
 
 func (s *server) withdrawSealApplication(w http.ResponseWriter, r *http.Request) {
-	a, err := sealApplications.change(s, r, "withdraw", func(_ registry.Tx, a *registry.SealApplication, _ registry.Unit) (any, error) {
-		err := registry.WithdrawSealApplication(a)
-		return a.State, err // the new state
-	})
+	id, err := pathID(r, "id")
+	if err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	a, err := s.seals.Withdraw(r.Context(), caller(r), id)
 	answer(w, r, applicationView(a), err)
 }
 
-// reviewSealApplication decides an application; approval acts on the
-// unit's seals in the same transaction: new makes version 1, change makes
-// the next version and supersedes the old one, revoke revokes the seal.
+// reviewSealApplication decides an application (keys.Seals.Review).
 func (s *server) reviewSealApplication(w http.ResponseWriter, r *http.Request) {
 	rv, err := s.review(r)
 	if err != nil {
 		WriteProblem(w, r, err)
 		return
 	}
-	var retired int64 // a seal whose state changed: its certificates' pages change too
-	a, err := sealApplications.change(s, r, "review", func(tx registry.Tx, a *registry.SealApplication, unit registry.Unit) (any, error) {
-		if err := registry.ReviewSealApplication(a, unit, rv); err != nil {
-			return nil, err
-		}
-		if a.State == registry.ApplicationApproved {
-			var err error
-			if a.SealID, retired, err = s.applySealApplication(r.Context(), tx, r, *a, unit); err != nil {
-				return nil, err
-			}
-		}
-		return rv, nil
-	})
-	if err == nil && retired != 0 {
-		s.sealChanged(r.Context(), retired)
-	}
-	answer(w, r, applicationView(a), err)
-}
-
-func (s *server) applySealApplication(ctx context.Context, tx registry.Tx, r *http.Request, a registry.SealApplication, unit registry.Unit) (sealID, retired int64, err error) {
-	seals, err := tx.ListSeals(ctx, unit.ID)
+	id, err := pathID(r, "id")
 	if err != nil {
-		return 0, 0, err
-	}
-	if err := registry.CheckSealApplication(a, seals); err != nil {
-		return 0, 0, err // the seals changed since the unit applied
-	}
-	now := s.Now()
-	if target := registry.SealApplicationTarget(a, seals); target != nil {
-		old := *target
-		switch a.Kind {
-		case registry.KindChange:
-			err = registry.SupersedeSeal(&old, now)
-		case registry.KindRevoke:
-			// The unit reported the compromise when it applied.
-			var since *time.Time
-			if a.RevokeReason == registry.ReasonKeyCompromise {
-				since = &a.SubmittedAt
-			}
-			err = registry.RevokeSeal(&old, a.RevokeReason, since, now)
-		}
-		if err != nil {
-			return 0, 0, err
-		}
-		if err := tx.UpdateSeal(ctx, &old); err != nil {
-			return 0, 0, err
-		}
-		if err := s.event(ctx, tx, r, "seal."+string(old.State), "seal", old.ID, map[string]any{"reason": old.Reason, "application": a.ID}); err != nil {
-			return 0, 0, err
-		}
-		if a.Kind == registry.KindRevoke {
-			return old.ID, old.ID, nil
-		}
-		retired = old.ID
-	}
-	seal := registry.Seal{UnitID: unit.ID, Version: registry.NextSealVersion(seals), State: registry.SealActive,
-		ImprintPNG: a.ImprintPNG, ApplicationID: a.ID, CreatedAt: now}
-	pub, blob, err := s.Keys.GenerateSealKey(ctx, s.KeyAlg, unit.ID, seal.Version)
-	if err != nil {
-		return 0, 0, err
-	}
-	seal.KeyBlob = blob
-	if seal.CertDER, seal.Serial, err = s.CA.IssueSealCert(unit, seal.Version, pub, now, s.BaseURL); err != nil {
-		return 0, 0, err
-	}
-	if err := tx.CreateSeal(ctx, &seal); err != nil {
-		return 0, 0, err
-	}
-	if err := s.addSM2Twin(ctx, tx, unit, seal, now); err != nil {
-		return 0, 0, err
-	}
-	if err := s.event(ctx, tx, r, "seal.create", "seal", seal.ID, map[string]any{"version": seal.Version, "serial": seal.Serial, "application": a.ID}); err != nil {
-		return 0, 0, err
-	}
-	return seal.ID, retired, nil
-}
-
-// sealChanged runs after a seal change committed: standard validators
-// (CRL, OCSP) and the verification pages of what it signed must show it now.
-func (s *server) sealChanged(ctx context.Context, sealID int64) {
-	ctx, cancel := detached(ctx)
-	defer cancel()
-	s.PKI.Invalidate()
-	var numbers []string
-	err := s.Store.View(ctx, func(tx registry.Tx) (err error) {
-		numbers, err = tx.CertificateNumbersBySeal(ctx, sealID)
-		return err
-	})
-	if err != nil {
-		// The change is committed; cached pages expire within the day,
-		// but say so loudly.
-		s.Log.ErrorContext(ctx, "list the pages to invalidate after a seal change", "seal_id", sealID, "err", err)
+		WriteProblem(w, r, err)
 		return
 	}
-	s.Verifier.Invalidate(ctx, numbers...)
+	a, err := s.seals.Review(r.Context(), caller(r), id, rv)
+	answer(w, r, applicationView(a), err)
 }
 
 type sealJSON struct {
@@ -266,7 +164,7 @@ func (s *server) listSeals(w http.ResponseWriter, r *http.Request) {
 	}
 	var seals []registry.Seal
 	err = s.Store.View(r.Context(), func(tx registry.Tx) error {
-		if _, err := visibleUnit(r.Context(), tx, principal(r), unitID); err != nil {
+		if _, err := units.Visible(r.Context(), tx, caller(r), unitID); err != nil {
 			return err
 		}
 		seals, err = tx.ListSeals(r.Context(), unitID)
@@ -301,26 +199,10 @@ func (s *server) revokeSeal(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, err)
 		return
 	}
-	var seal registry.Seal
-	err = s.Store.InTx(r.Context(), func(tx registry.Tx) error {
-		if seal, err = tx.Seal(r.Context(), id, registry.LockUpdate); err != nil {
-			return err
-		}
-		if !principal(r).CanUnit(seal.UnitID) {
-			return notFoundFor("seal", id)
-		}
-		if err := registry.RevokeSeal(&seal, req.Reason, req.InvalidityDate, s.Now()); err != nil {
-			return err
-		}
-		if err := tx.UpdateSeal(r.Context(), &seal); err != nil {
-			return err
-		}
-		return s.event(r.Context(), tx, r, "seal.revoked", "seal", seal.ID, req)
-	})
+	seal, err := s.seals.Revoke(r.Context(), caller(r), id, req.Reason, req.InvalidityDate)
 	if err != nil {
 		WriteProblem(w, r, err)
 		return
 	}
-	s.sealChanged(r.Context(), seal.ID)
 	WriteJSON(w, http.StatusOK, sealView(seal))
 }

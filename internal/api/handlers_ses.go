@@ -1,37 +1,20 @@
 package api
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/certseal/certseal/keys"
 	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/signer"
 )
 
 // The 国密 twin's routes (GB/T 38540): the SM2 trust anchors, each seal
 // version's electronic seal, and each certificate version's seal
 // signature.
-
-// SM2Twin makes the 国密 twin of an approved seal version and holds the
-// SM2 trust anchors (keys.SM2Twin does).
-type SM2Twin interface {
-	AddSeal(ctx context.Context, tx registry.Tx, unit registry.Unit, seal registry.Seal, now time.Time) error
-	Anchors() (rootDER, issuingDER []byte)
-}
-
-// addSM2Twin gives a seal version just created in tx its 国密 twin; a
-// service wired without one makes none.
-func (s *server) addSM2Twin(ctx context.Context, tx registry.Tx, unit registry.Unit, seal registry.Seal, now time.Time) error {
-	if s.SM2 == nil {
-		return nil
-	}
-	return s.SM2.AddSeal(ctx, tx, unit, seal, now)
-}
 
 // sesPublicRoutes mounts the public routes (inside the rate limit).
 func (s *server) sesPublicRoutes(r chi.Router) {
@@ -105,7 +88,7 @@ func (s *server) getCertificateSES(w http.ResponseWriter, r *http.Request) {
 	var c registry.Certificate
 	version := 0
 	err := s.Store.View(r.Context(), func(tx registry.Tx) (err error) {
-		if c, err = loadCertificate(r.Context(), tx, principal(r), chi.URLParam(r, "number")); err != nil {
+		if c, err = signer.VisibleCertificate(r.Context(), tx, caller(r), chi.URLParam(r, "number")); err != nil {
 			return err
 		}
 		if version, err = versionParam(r, c); err != nil {

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,7 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/certseal/certseal/registry"
-	"github.com/certseal/certseal/registry/audit"
+	"github.com/certseal/certseal/registry/units"
 )
 
 // --- shared handler helpers -------------------------------------------------
@@ -33,28 +31,12 @@ func pathID(r *http.Request, name string) (int64, error) {
 	return v, nil
 }
 
-// event appends the audit event of a transition made by this request.
-func (s *server) event(ctx context.Context, tx registry.Tx, r *http.Request, action, subjectType string, id any, payload any) error {
-	return tx.AppendAudit(ctx, &registry.AuditEvent{At: s.Now(), Actor: principal(r).Actor(), Action: action,
-		SubjectType: subjectType, SubjectID: fmt.Sprint(id), RequestID: RequestIDFrom(ctx), PayloadDigest: audit.Digest(payload)})
-}
-
-// notFoundFor hides another unit's objects: a unit or a reviewer outside
-// the jurisdiction learns nothing, not even that the object exists.
-func notFoundFor(what string, id any) error {
-	return registry.Errf(registry.CodeNotFound, "%s %v not found", what, id)
-}
-
-// visibleUnit loads a unit and checks that the caller may see it.
-func visibleUnit(ctx context.Context, tx registry.Tx, p Principal, unitID int64) (registry.Unit, error) {
-	u, err := tx.Unit(ctx, unitID)
-	if err != nil {
-		return u, err
-	}
-	if !p.CanUnit(unitID) && !(p.Role == registry.RoleReviewer && p.CanJurisdiction(u.Jurisdiction)) {
-		return u, notFoundFor("unit", unitID)
-	}
-	return u, nil
+// caller is who the request comes from, for the commands: named in audit
+// events, and shown another unit's objects (or a unit outside a reviewer's
+// jurisdiction) as not found.
+func caller(r *http.Request) registry.Caller {
+	p := principal(r)
+	return registry.Caller{Actor: p.Actor(), RequestID: RequestIDFrom(r.Context()), Sees: p.CanView}
 }
 
 // text checks a free-text field: trimmed, bounded, no control characters.
@@ -94,17 +76,7 @@ func (s *server) createUnit(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, err)
 		return
 	}
-	u.CreatedAt = s.Now()
-	err = s.Store.InTx(r.Context(), func(tx registry.Tx) error {
-		if err := tx.CreateUnit(r.Context(), &u); err != nil {
-			if errors.Is(err, registry.ErrDuplicate) {
-				return &registry.Error{Code: registry.CodeDuplicate, Field: "uscc", Msg: "a unit with this USCC is already registered"}
-			}
-			return err
-		}
-		return s.event(r.Context(), tx, r, "unit.register", "unit", u.ID, u)
-	})
-	if err != nil {
+	if u, err = s.units.Register(r.Context(), caller(r), u); err != nil {
 		WriteProblem(w, r, err)
 		return
 	}
@@ -148,7 +120,7 @@ func (s *server) getUnit(w http.ResponseWriter, r *http.Request) {
 	}
 	var u registry.Unit
 	err = s.Store.View(r.Context(), func(tx registry.Tx) error {
-		u, err = visibleUnit(r.Context(), tx, principal(r), id)
+		u, err = units.Visible(r.Context(), tx, caller(r), id)
 		return err
 	})
 	if err != nil {
@@ -214,17 +186,7 @@ func (s *server) createFiling(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, err)
 		return
 	}
-	f.SubmittedAt = s.Now()
-	err = s.Store.InTx(r.Context(), func(tx registry.Tx) error {
-		if _, err := visibleUnit(r.Context(), tx, principal(r), unitID); err != nil {
-			return err
-		}
-		if err := tx.CreateFiling(r.Context(), &f); err != nil {
-			return err
-		}
-		return s.event(r.Context(), tx, r, "filing.submit", "filing", f.ID, f)
-	})
-	if err != nil {
+	if f, err = s.units.File(r.Context(), caller(r), f); err != nil {
 		WriteProblem(w, r, err)
 		return
 	}
@@ -243,7 +205,12 @@ func filingView(f registry.Filing, now time.Time) filingJSON {
 }
 
 func (s *server) getFiling(w http.ResponseWriter, r *http.Request) {
-	f, err := filings.get(r, s.Store)
+	id, err := pathID(r, "id")
+	if err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	f, err := units.Filings.Get(r.Context(), s.Store, caller(r), id)
 	answer(w, r, filingView(f, s.Now()), err)
 }
 
@@ -260,7 +227,7 @@ func (s *server) listFilings(w http.ResponseWriter, r *http.Request) {
 	}
 	var list []registry.Filing
 	err = s.Store.View(r.Context(), func(tx registry.Tx) error {
-		if _, err := visibleUnit(r.Context(), tx, principal(r), unitID); err != nil {
+		if _, err := units.Visible(r.Context(), tx, caller(r), unitID); err != nil {
 			return err
 		}
 		list, err = tx.ListFilings(r.Context(), registry.FilingFilter{UnitID: unitID, Page: page})
@@ -301,17 +268,22 @@ func (s *server) reviewFiling(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, err)
 		return
 	}
-	f, err := filings.change(s, r, "review", func(_ registry.Tx, f *registry.Filing, _ registry.Unit) (any, error) {
-		return rv, registry.ReviewFiling(f, rv)
-	})
+	id, err := pathID(r, "id")
+	if err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	f, err := s.units.ReviewFiling(r.Context(), caller(r), id, rv)
 	answer(w, r, filingView(f, s.Now()), err)
 }
 
 func (s *server) withdrawFiling(w http.ResponseWriter, r *http.Request) {
-	f, err := filings.change(s, r, "withdraw", func(_ registry.Tx, f *registry.Filing, _ registry.Unit) (any, error) {
-		err := registry.WithdrawFiling(f)
-		return f.State, err // the new state
-	})
+	id, err := pathID(r, "id")
+	if err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	f, err := s.units.WithdrawFiling(r.Context(), caller(r), id)
 	answer(w, r, filingView(f, s.Now()), err)
 }
 
@@ -361,4 +333,13 @@ func writeList[T any](w http.ResponseWriter, items []T, p registry.Page, id func
 		out.Next = &next
 	}
 	WriteJSON(w, http.StatusOK, out)
+}
+
+// answer writes v, or the problem err is.
+func answer(w http.ResponseWriter, r *http.Request, v any, err error) {
+	if err != nil {
+		WriteProblem(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, v)
 }

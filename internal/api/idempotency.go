@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/registry/access"
 )
 
 const (
@@ -207,7 +208,7 @@ func (q idempotentRequest) save(r *http.Request, out *recorder, requestHash []by
 		Status: out.status, Body: blob, CreatedAt: time.Now()}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), storeTimeout)
 	defer cancel()
-	err = q.store.InTx(ctx, func(tx registry.Tx) error { return tx.PutIdempotency(ctx, &rec) })
+	err = access.KeepAnswer(ctx, q.store, &rec)
 	if !errors.Is(err, registry.ErrDuplicate) {
 		if err != nil {
 			// The work is done and the client gets its answer; only a

@@ -17,6 +17,7 @@ import (
 
 	"github.com/certseal/certseal/registry"
 	"github.com/certseal/certseal/signer"
+	"github.com/certseal/certseal/signer/batchfile"
 )
 
 // badInput is one mistake a new user makes, and the problem it must get.
@@ -349,7 +350,7 @@ func TestBadInputCertificates(t *testing.T) {
 	rec := w.do(call{method: "POST", path: "/api/v1/certificate-batches", key: w.a.key,
 		body: []map[string]any{w.appointment(w.a.ID), withField(w.appointment(w.a.ID), "id_number", wrongCheck)}})
 	var p struct {
-		Errors []signer.RowError `json:"errors"`
+		Errors []batchfile.RowError `json:"errors"`
 	}
 	json.Unmarshal(rec.Body.Bytes(), &p)
 	if len(p.Errors) != 1 || p.Errors[0].Row != 2 || p.Errors[0].Column != "id_number" {
@@ -360,8 +361,8 @@ func TestBadInputCertificates(t *testing.T) {
 	bad := withField(withField(w.appointment(w.a.ID), "id_number", wrongCheck), "series", seriesHealth)
 	rec = w.do(call{method: "POST", path: "/api/v1/certificate-batches", key: w.a.key, body: []map[string]any{w.appointment(w.a.ID), bad}})
 	var both struct {
-		Detail string            `json:"detail"`
-		Errors []signer.RowError `json:"errors"`
+		Detail string               `json:"detail"`
+		Errors []batchfile.RowError `json:"errors"`
 	}
 	json.Unmarshal(rec.Body.Bytes(), &both)
 	if len(both.Errors) != 2 || both.Errors[0].Column != "id_number" || both.Errors[1].Column != "series" || !strings.Contains(both.Detail, "invalid rows: 1 (problems: 2)") {

@@ -4,7 +4,6 @@ package api
 
 import (
 	"context"
-	"crypto"
 	"log/slog"
 	"net/http"
 	"time"
@@ -14,19 +13,11 @@ import (
 
 	"github.com/certseal/certseal/keys"
 	"github.com/certseal/certseal/registry"
+	"github.com/certseal/certseal/registry/units"
 	"github.com/certseal/certseal/signer"
+	"github.com/certseal/certseal/signer/batchfile"
 	"github.com/certseal/certseal/verify"
 )
-
-// SealKeys makes seal keys (keys.SoftwareKeys does).
-type SealKeys interface {
-	GenerateSealKey(ctx context.Context, alg keys.Alg, unitID int64, version int) (crypto.PublicKey, []byte, error)
-}
-
-// SealCA certifies seal keys (keys.CA does).
-type SealCA interface {
-	IssueSealCert(unit registry.Unit, version int, pub crypto.PublicKey, now time.Time, baseURL string) (der []byte, serial string, err error)
-}
 
 // PKI serves trust anchors and revocation status (keys.Responder does).
 type PKI interface {
@@ -53,10 +44,14 @@ type Verifier interface {
 
 // Deps is what the API stands on; cmd/certseal builds it.
 type Deps struct {
+	// Store is read by the handlers and written by the commands through
+	// registry.Writing(Store): give the Issuer and the Batches the same
+	// Writer, so that the one after-commit hook (refresh) sees their
+	// changes too.
 	Store    registry.Store
-	Keys     SealKeys
-	CA       SealCA
-	SM2      SM2Twin // the 国密 twin (handlers_ses.go); nil: none
+	Keys     keys.KeyManager
+	CA       *keys.CA
+	SM2      *keys.SM2Twin // the 国密 twin (handlers_ses.go); nil: none
 	PKI      PKI
 	TSA      http.Handler // RFC 3161 over HTTP (keys.TSA.Handle)
 	Issuer   *signer.Issuer
@@ -87,7 +82,7 @@ type Deps struct {
 const (
 	limitSmall  = 64 << 10
 	limitPhoto  = 4 << 20
-	limitBatch  = signer.DefaultBatchMaxBytes
+	limitBatch  = batchfile.DefaultMaxBytes
 	limitUpload = 10 << 20
 )
 
@@ -95,12 +90,20 @@ type server struct {
 	Deps
 	noting chan struct{} // a slot for each suspected-forgery note being written
 	links  downloadLinks
+	// The commands the handlers call, one per aggregate.
+	certs *signer.Certificates
+	seals *keys.Seals
+	units *units.Service
 }
 
 // New returns the HTTP handler of the whole service.
 func New(d Deps) http.Handler {
 	s := &server{Deps: d, noting: make(chan struct{}, suspectedForgeryWriters),
-		links: downloadLinks{key: d.LinkKey, ttl: d.LinkTTL, base: d.BaseURL}}
+		links: downloadLinks{key: d.LinkKey, ttl: d.LinkTTL, base: d.BaseURL},
+		certs: signer.NewCertificates(d.Store, d.Issuer),
+		seals: keys.NewSeals(d.Store, d.Keys, d.CA, d.KeyAlg, d.BaseURL, d.Now).WithSM2Twin(d.SM2),
+		units: units.New(d.Store, d.Now)}
+	registry.Writing(d.Store).AfterCommit(s.refresh)
 	r := chi.NewRouter()
 	// Every GET route answers HEAD too (link checkers, monitors, curl -I).
 	r.Use(RequestID, Recoverer(d.Log), d.Metrics.Middleware, AccessLog(d.Log), middleware.GetHead)

@@ -167,3 +167,10 @@ func Walk(ctx context.Context, fetch Fetch, progress func(n int64), recorded Hea
 		}
 	}
 }
+
+// Event is the audit event of a transition the caller made at at, on the
+// subject (subjectType, id), with the digest of payload.
+func Event(c registry.Caller, at time.Time, action, subjectType string, id, payload any) *registry.AuditEvent {
+	return &registry.AuditEvent{At: at, Actor: c.Actor, Action: action, SubjectType: subjectType, SubjectID: fmt.Sprint(id),
+		RequestID: c.RequestID, PayloadDigest: Digest(payload)}
+}

@@ -369,7 +369,9 @@ func testSealLifecycle(t *testing.T, s RawStore) {
 	if target := registry.SealApplicationTarget(legacy, seals); target == nil || target.ID != v2.ID {
 		t.Fatalf("target of an application without one: %+v", target)
 	}
-	// Revoke with keyCompromise.
+	// Revoke with keyCompromise; the revocation mark moves with it.
+	var markBefore, markAfter string
+	must(t, s.View(ctx, func(tx registry.Tx) (err error) { markBefore, err = tx.SealRevocationMark(ctx); return err }))
 	suspected := t0.Add(-time.Hour)
 	must(t, s.InTx(ctx, func(tx registry.Tx) error {
 		cur, err := tx.Seal(ctx, v2.ID, registry.LockUpdate)
@@ -387,9 +389,15 @@ func testSealLifecycle(t *testing.T, s RawStore) {
 		if revoked, err = tx.RevokedSeals(ctx); err != nil {
 			return err
 		}
+		if markAfter, err = tx.SealRevocationMark(ctx); err != nil {
+			return err
+		}
 		bySerial, err = tx.SealBySerial(ctx, "serial-2")
 		return err
 	}))
+	if markAfter == markBefore {
+		t.Fatalf("the seal revocation mark stayed %q through a revocation", markBefore)
+	}
 	if len(revoked) != 1 || revoked[0].ID != v2.ID || revoked[0].Reason != registry.ReasonKeyCompromise ||
 		revoked[0].InvalidityDate == nil || !revoked[0].InvalidityDate.Equal(suspected) {
 		t.Fatalf("revoked seals: %+v", revoked)

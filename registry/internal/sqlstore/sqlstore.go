@@ -444,6 +444,12 @@ func (t *Tx) RevokedSeals(ctx context.Context) ([]registry.Seal, error) {
 	return collect(rows, err, scanSeal)
 }
 
+func (t *Tx) SealRevocationMark(ctx context.Context) (string, error) {
+	var n, last int64
+	err := t.c.QueryRow(ctx, `SELECT COUNT(*), COALESCE(MAX(revoked_at), 0) FROM seals WHERE state = 'revoked'`).Scan(&n, &last)
+	return fmt.Sprintf("%d:%d", n, last), err
+}
+
 // --- sequences --------------------------------------------------------------
 
 func (t *Tx) NextSeq(ctx context.Context, name string) (int64, error) {

@@ -1,4 +1,10 @@
-package signer
+// Package batchfile reads a batch file: the 人员评聘信息采集表 (附件4 of the
+// notice) a unit uploads to request many certificates at once, as a JSON
+// array, a CSV file or an XLSX workbook with one appointment per row. The
+// whole file is parsed and validated before anything is issued, and every
+// problem is reported with the row and column the user sees, so one upload
+// shows all there is to fix. It is outside input: every reader is fuzzed.
+package batchfile
 
 import (
 	"archive/zip"
@@ -27,38 +33,32 @@ import (
 	"github.com/certseal/certseal/registry"
 )
 
-// A batch file is the 人员评聘信息采集表 (附件4 of the notice) a unit uploads
-// to request many certificates at once: a JSON array, a CSV file or an XLSX
-// workbook with one appointment per row. The whole file is parsed and
-// validated before anything is issued, and every problem is reported with
-// the row and column the user sees, so one upload shows all there is to fix.
-
-// Content types ParseBatch accepts.
+// Content types Parse accepts.
 const (
 	ContentTypeJSON = "application/json"
 	ContentTypeCSV  = "text/csv"
 	ContentTypeXLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 )
 
-// Defaults for BatchLimits fields left zero.
+// Defaults for Limits fields left zero.
 const (
-	DefaultBatchMaxRows  = 10000
-	DefaultBatchMaxBytes = 64 << 20
+	DefaultMaxRows  = 10000
+	DefaultMaxBytes = 64 << 20
 )
 
-// BatchSheetName is the XLSX sheet read when a workbook has one of this
+// SheetName is the XLSX sheet read when a workbook has one of this
 // name; otherwise the first sheet is read.
-const BatchSheetName = "人员评聘信息采集表"
+const SheetName = "人员评聘信息采集表"
 
 // maxHeaderRow: the header may sit below a few title lines (templates often
 // start with a merged title row such as 人员评聘信息采集表), but not lower.
 const maxHeaderRow = 10
 
-// BatchLimits bounds what ParseBatch accepts and gives it the day to check
+// Limits bounds what Parse accepts and gives it the day to check
 // against.
-type BatchLimits struct {
-	MaxRows  int   // data rows; 0 means DefaultBatchMaxRows
-	MaxBytes int64 // size of the uploaded body; 0 means DefaultBatchMaxBytes
+type Limits struct {
+	MaxRows  int   // data rows; 0 means DefaultMaxRows
+	MaxBytes int64 // size of the uploaded body; 0 means DefaultMaxBytes
 	// Today is the day against which ID numbers and appointment days are
 	// checked (required; pass the issuer's today so both agree).
 	Today registry.Date
@@ -77,9 +77,9 @@ type RowError struct {
 	Reason string `json:"reason"`
 }
 
-// BatchFile is the rows of a batch file that passed validation, in file
+// File is the rows of a batch file that passed validation, in file
 // order. RowNumbers[i] is the row (counted as in RowError) of Rows[i].
-type BatchFile struct {
+type File struct {
 	Rows       []registry.Appointment
 	RowNumbers []int
 	// Failed is the rows that have RowErrors, with what of them the
@@ -98,9 +98,9 @@ type FailedRow struct {
 
 // Column is the header, as the user wrote it, of the column holding field
 // (a JSON field name, as registry.FieldErr names it) in Rows[i], so that a
-// problem found later (by Issuer.Prepare, say) points at the user's column.
+// problem found later (by signer.Issuer.Prepare, say) points at the user's column.
 // Other fields are returned as they are.
-func (f BatchFile) Column(i int, field string) string {
+func (f File) Column(i int, field string) string {
 	for c := range numColumns {
 		if c.field() == field && i >= 0 && i < len(f.names) {
 			return f.names[i][c]
@@ -109,7 +109,7 @@ func (f BatchFile) Column(i int, field string) string {
 	return field
 }
 
-// ParseBatch reads a batch file for unit unitID. contentType is the request's
+// Parse reads a batch file for unit unitID. contentType is the request's
 // Content-Type (parameters such as charset are ignored; CSV encoding is
 // detected).
 //
@@ -120,8 +120,8 @@ func (f BatchFile) Column(i int, field string) string {
 // element that is not an object, an unknown or repeated key), no data rows
 // (all registry code invalid, field "file"). Otherwise every row is parsed and
 // checked with Appointment.Normalize, and every problem becomes a RowError;
-// rows with none are returned in BatchFile. A batch must be issued only when
-// there are no RowErrors. Photos are decoded but not checked: Issuer.Prepare
+// rows with none are returned in File. A batch must be issued only when
+// there are no RowErrors. Photos are decoded but not checked: signer.Issuer.Prepare
 // does that.
 //
 // Columns (header cell, or the JSON key) may be given by their Chinese
@@ -136,32 +136,32 @@ func (f BatchFile) Column(i int, field string) string {
 // notes below the table are ignored. Two rows with the same ID number,
 // series, level and term start are an error on the later one. A JSON
 // object may also carry unit_id if it is unitID.
-func ParseBatch(ctx context.Context, contentType string, body []byte, unitID int64, limits BatchLimits) (BatchFile, []RowError, error) {
+func Parse(ctx context.Context, contentType string, body []byte, unitID int64, limits Limits) (File, []RowError, error) {
 	if unitID <= 0 {
-		return BatchFile{}, nil, errors.New("signer: ParseBatch needs the unit id")
+		return File{}, nil, errors.New("batchfile: Parse needs the unit id")
 	}
 	if limits.Today.IsZero() {
-		return BatchFile{}, nil, errors.New("signer: ParseBatch needs today's date")
+		return File{}, nil, errors.New("batchfile: Parse needs today's date")
 	}
 	if limits.MaxRows <= 0 {
-		limits.MaxRows = DefaultBatchMaxRows
+		limits.MaxRows = DefaultMaxRows
 	}
 	if limits.MaxBytes <= 0 {
-		limits.MaxBytes = DefaultBatchMaxBytes
+		limits.MaxBytes = DefaultMaxBytes
 	}
 	media, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		media = ""
 	}
 	if media != ContentTypeJSON && media != ContentTypeCSV && media != ContentTypeXLSX {
-		return BatchFile{}, nil, registry.FieldErr("content_type",
+		return File{}, nil, registry.FieldErr("content_type",
 			"a batch must be %s (JSON array), %s or %s (XLSX)", ContentTypeJSON, ContentTypeCSV, ContentTypeXLSX)
 	}
 	if int64(len(body)) > limits.MaxBytes {
-		return BatchFile{}, nil, fileErr("the file is %d bytes; at most %d are accepted: split it", len(body), limits.MaxBytes)
+		return File{}, nil, fileErr("the file is %d bytes; at most %d are accepted: split it", len(body), limits.MaxBytes)
 	}
 	if len(body) == 0 {
-		return BatchFile{}, nil, fileErr("the file is empty")
+		return File{}, nil, fileErr("the file is empty")
 	}
 
 	var (
@@ -181,24 +181,24 @@ func ParseBatch(ctx context.Context, contentType string, body []byte, unitID int
 		recs, err = readXLSXRows(ctx, body, limits.MaxRows, max(4*limits.MaxBytes, 1<<20))
 	}
 	if err != nil {
-		return BatchFile{}, nil, err
+		return File{}, nil, err
 	}
 
 	var (
-		out     BatchFile
+		out     File
 		rowErrs []RowError
 		seen    = make(map[string]int, len(recs))
 	)
 	for i := range recs {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
-				return BatchFile{}, nil, err
+				return File{}, nil, err
 			}
 		}
 		r := &recs[i]
 		a, err := r.appointment(unitID, limits.Today, parseDate)
 		if err != nil {
-			return BatchFile{}, nil, err
+			return File{}, nil, err
 		}
 		if len(r.errs) == 0 {
 			key := strings.Join([]string{a.IDNumber, a.Series, string(a.Level), a.TermFrom.String()}, "\x00")
@@ -396,7 +396,7 @@ func (r *sheetRecord) appointment(unitID int64, today registry.Date, parseDate f
 	}
 	var re *registry.Error
 	if !errors.As(err, &re) || re.Field == "" {
-		return a, fmt.Errorf("signer: batch row %d: %w", r.row, err)
+		return a, fmt.Errorf("batchfile: row %d: %w", r.row, err)
 	}
 	for c := range numColumns {
 		if c.field() == re.Field {
@@ -830,8 +830,8 @@ func readXLSXRows(ctx context.Context, body []byte, maxRows int, unzipLimit int6
 		return nil, fileErr("the workbook has no sheets")
 	}
 	sheet := sheets[0]
-	if slices.Contains(sheets, BatchSheetName) {
-		sheet = BatchSheetName
+	if slices.Contains(sheets, SheetName) {
+		sheet = SheetName
 	}
 	props, err := f.GetWorkbookProps()
 	if err != nil {

@@ -1,4 +1,4 @@
-package signer
+package batchfile
 
 import (
 	"archive/zip"
@@ -25,7 +25,7 @@ import (
 
 func batchToday() registry.Date { return registry.Date{Year: 2026, Month: time.January, Day: 15} }
 
-func batchLimits() BatchLimits { return BatchLimits{Today: batchToday()} }
+func testLimits() Limits { return Limits{Today: batchToday()} }
 
 // batchID completes 17 digits with the GB 11643 check character.
 func batchID(first17 string) string {
@@ -215,15 +215,15 @@ func TestParseBatchValid(t *testing.T) {
 			[]byte(strings.ReplaceAll(string(batchCSV(t, batchTable(t, batchFields(), batchRow(id1), row2))), "\n", "\r\n") + ",,,,,,,,,,,,\r\n\r\n"), []int{2, 3}, nil},
 		{"csv gbk", ContentTypeCSV, gbk, []int{2, 3}, nil},
 		{"csv spreadsheet dates", ContentTypeCSV, batchCSV(t, batchTable(t, batchHeaders(), spreadsheetDates)), []int{2}, nil},
-		{"xlsx on its named sheet", ContentTypeXLSX, batchXLSX(t, BatchSheetName, false, xlsxRows), []int{3, 4}, nil},
+		{"xlsx on its named sheet", ContentTypeXLSX, batchXLSX(t, SheetName, false, xlsxRows), []int{3, 4}, nil},
 		{"xlsx first sheet", ContentTypeXLSX, batchXLSX(t, "Sheet1", true, batchAny(batchTable(t, mixed, batchRow(id1), row2))), []int{2, 3},
 			map[string]string{"photo": "照片", "name": "姓  名", "series": "职称系列（专业）名称"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, rowErrs, err := ParseBatch(context.Background(), tc.contentType, tc.body, 7, batchLimits())
+			got, rowErrs, err := Parse(context.Background(), tc.contentType, tc.body, 7, testLimits())
 			if err != nil {
-				t.Fatalf("ParseBatch: %v", err)
+				t.Fatalf("Parse: %v", err)
 			}
 			if len(rowErrs) > 0 {
 				t.Fatalf("row errors:\n%s", batchDump(rowErrs))
@@ -398,9 +398,9 @@ func TestParseBatchRowErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, rowErrs, err := ParseBatch(context.Background(), tc.contentType, tc.body, 7, batchLimits())
+			got, rowErrs, err := Parse(context.Background(), tc.contentType, tc.body, 7, testLimits())
 			if err != nil {
-				t.Fatalf("ParseBatch: %v", err)
+				t.Fatalf("Parse: %v", err)
 			}
 			if fmt.Sprint(got.RowNumbers) != fmt.Sprint(tc.okRows) {
 				t.Errorf("valid rows %v, want %v", got.RowNumbers, tc.okRows)
@@ -442,56 +442,56 @@ func TestParseBatchFileErrors(t *testing.T) {
 	tests := []struct {
 		name, contentType string
 		body              []byte
-		limits            BatchLimits
+		limits            Limits
 		field             string
 		msg               []string // substrings
 	}{
-		{"content type", "application/pdf", csvOf(fields...), batchLimits(), "content_type", []string{"text/csv"}},
-		{"no content type", "", csvOf(fields...), batchLimits(), "content_type", nil},
-		{"empty", ContentTypeCSV, nil, batchLimits(), "file", []string{"empty"}},
-		{"only blank lines", ContentTypeCSV, []byte("\n\n,,,\n"), batchLimits(), "file", []string{"empty"}},
-		{"too big", ContentTypeCSV, csvOf(fields...), BatchLimits{Today: batchToday(), MaxBytes: 100}, "file", []string{"at most 100"}},
-		{"too many rows", ContentTypeCSV, batchCSV(t, many), BatchLimits{Today: batchToday(), MaxRows: 2}, "file", []string{"more than 2 rows"}},
-		{"too many json rows", ContentTypeJSON, batchJSON(t, good, good, good), BatchLimits{Today: batchToday(), MaxRows: 2}, "file", []string{"more than 2 rows"}},
-		{"unknown and missing columns", ContentTypeCSV, csvOf(append(fields[:11:11], "备注", "Remark")...), batchLimits(), "file",
+		{"content type", "application/pdf", csvOf(fields...), testLimits(), "content_type", []string{"text/csv"}},
+		{"no content type", "", csvOf(fields...), testLimits(), "content_type", nil},
+		{"empty", ContentTypeCSV, nil, testLimits(), "file", []string{"empty"}},
+		{"only blank lines", ContentTypeCSV, []byte("\n\n,,,\n"), testLimits(), "file", []string{"empty"}},
+		{"too big", ContentTypeCSV, csvOf(fields...), Limits{Today: batchToday(), MaxBytes: 100}, "file", []string{"at most 100"}},
+		{"too many rows", ContentTypeCSV, batchCSV(t, many), Limits{Today: batchToday(), MaxRows: 2}, "file", []string{"more than 2 rows"}},
+		{"too many json rows", ContentTypeJSON, batchJSON(t, good, good, good), Limits{Today: batchToday(), MaxRows: 2}, "file", []string{"more than 2 rows"}},
+		{"unknown and missing columns", ContentTypeCSV, csvOf(append(fields[:11:11], "备注", "Remark")...), testLimits(), "file",
 			[]string{"unknown columns: 备注, Remark", "missing columns: 聘任日期 (appointed_on), 照片 (photo)"}},
-		{"many unknown columns", ContentTypeCSV, csvOf(append(fields, strings.Split("a b c d e f g h i j k l m n o p q "+strings.Repeat("长", 50), " ")...)...), batchLimits(), "file",
+		{"many unknown columns", ContentTypeCSV, csvOf(append(fields, strings.Split("a b c d e f g h i j k l m n o p q "+strings.Repeat("长", 50), " ")...)...), testLimits(), "file",
 			[]string{"unknown columns: a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, and 3 more"}},
-		{"column twice", ContentTypeCSV, csvOf(append(fields, "姓名")...), batchLimits(), "file", []string{"columns given twice: name and 姓名"}},
-		{"no header", ContentTypeCSV, []byte("a,b\n1,2\n"), batchLimits(), "file", []string{"no header row", "姓名 (name)"}},
-		{"no data rows", ContentTypeCSV, csvOf(fields...)[:len(strings.Join(fields, ","))+1], batchLimits(), "file", []string{"no data rows"}},
-		{"data after an empty row only", ContentTypeCSV, []byte(strings.Join(fields, ",") + "\n\n" + strings.Repeat("x,", 12) + "x\n"), batchLimits(), "file", []string{"row 3 has data below row 2"}},
+		{"column twice", ContentTypeCSV, csvOf(append(fields, "姓名")...), testLimits(), "file", []string{"columns given twice: name and 姓名"}},
+		{"no header", ContentTypeCSV, []byte("a,b\n1,2\n"), testLimits(), "file", []string{"no header row", "姓名 (name)"}},
+		{"no data rows", ContentTypeCSV, csvOf(fields...)[:len(strings.Join(fields, ","))+1], testLimits(), "file", []string{"no data rows"}},
+		{"data after an empty row only", ContentTypeCSV, []byte(strings.Join(fields, ",") + "\n\n" + strings.Repeat("x,", 12) + "x\n"), testLimits(), "file", []string{"row 3 has data below row 2"}},
 		{"rows after an empty line in the table", ContentTypeCSV, append(append(batchCSV(t, batchTable(t, batchHeaders(), batchRow(batchPersonID(1)))), '\n'),
-			batchCSV(t, batchTable(t, batchHeaders(), batchRow(batchPersonID(2))))[len(strings.Join(batchHeaders(), ","))+1:]...), batchLimits(), "file",
+			batchCSV(t, batchTable(t, batchHeaders(), batchRow(batchPersonID(2))))[len(strings.Join(batchHeaders(), ","))+1:]...), testLimits(), "file",
 			[]string{"row 4 has data below row 3, which is empty"}},
-		{"value without a header", ContentTypeCSV, []byte(string(csvOf(fields...)[:len(csvOf(fields...))-1]) + ",extra\n"), batchLimits(), "file", []string{"row 2 has a value in column P, which has no header"}},
-		{"bad csv quote", ContentTypeCSV, []byte(strings.Join(fields, ",") + "\n\"a\"b,c\n"), batchLimits(), "file", []string{"not valid CSV", "line 2"}},
-		{"not text", ContentTypeCSV, []byte{0x81, 0x30, 0xff, 0xff, '\n'}, batchLimits(), "file", []string{"neither UTF-8 nor GB18030"}},
-		{"utf-16", ContentTypeCSV, []byte{0xFF, 0xFE, 'a', 0}, batchLimits(), "file", []string{"UTF-16"}},
-		{"xlsx sent as csv", ContentTypeCSV, xlsx, batchLimits(), "file", []string{"XLSX workbook, not CSV"}},
-		{"xls", ContentTypeXLSX, []byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1 rest of an OLE file"), batchLimits(), "file", []string{".xls"}},
-		{"broken xlsx", ContentTypeXLSX, xlsx[:len(xlsx)/2], batchLimits(), "file", []string{"not an XLSX workbook"}},
+		{"value without a header", ContentTypeCSV, []byte(string(csvOf(fields...)[:len(csvOf(fields...))-1]) + ",extra\n"), testLimits(), "file", []string{"row 2 has a value in column P, which has no header"}},
+		{"bad csv quote", ContentTypeCSV, []byte(strings.Join(fields, ",") + "\n\"a\"b,c\n"), testLimits(), "file", []string{"not valid CSV", "line 2"}},
+		{"not text", ContentTypeCSV, []byte{0x81, 0x30, 0xff, 0xff, '\n'}, testLimits(), "file", []string{"neither UTF-8 nor GB18030"}},
+		{"utf-16", ContentTypeCSV, []byte{0xFF, 0xFE, 'a', 0}, testLimits(), "file", []string{"UTF-16"}},
+		{"xlsx sent as csv", ContentTypeCSV, xlsx, testLimits(), "file", []string{"XLSX workbook, not CSV"}},
+		{"xls", ContentTypeXLSX, []byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1 rest of an OLE file"), testLimits(), "file", []string{".xls"}},
+		{"broken xlsx", ContentTypeXLSX, xlsx[:len(xlsx)/2], testLimits(), "file", []string{"not an XLSX workbook"}},
 		// found by fuzzing: the XML parser's message quoted the file
 		{"xlsx with bad bytes in its workbook XML", ContentTypeXLSX, batchPatchXLSX(t, xlsx, "xl/workbook.xml", "xmlns:r=", "xmlns:r\xf4="),
-			batchLimits(), "file", []string{"not a readable XLSX workbook"}},
+			testLimits(), "file", []string{"not a readable XLSX workbook"}},
 		{"xlsx with bad bytes in its sheet XML", ContentTypeXLSX, batchPatchXLSX(t, xlsx, "xl/worksheets/sheet1.xml", "<sheetData>", "<sheetData><x\xf4/>"),
-			batchLimits(), "file", []string{"cannot read sheet \"Sheet1\""}},
+			testLimits(), "file", []string{"cannot read sheet \"Sheet1\""}},
 		{"xlsx with broken XML right after the data", ContentTypeXLSX,
 			batchPatchXLSX(t, batchXLSX(t, "Sheet1", true, batchAny(many)), "xl/worksheets/sheet1.xml", `<row r="3">`, `<row r="3"><x></y>`),
-			batchLimits(), "file", []string{"cannot read sheet \"Sheet1\": its XML is broken"}},
-		{"csv sent as xlsx", ContentTypeXLSX, csvOf(fields...), batchLimits(), "file", []string{"not an XLSX workbook"}},
-		{"xlsx zip bomb", ContentTypeXLSX, bomb, BatchLimits{Today: batchToday(), MaxBytes: 64 << 10}, "file", []string{"unpacks to more than 1048576 bytes"}},
-		{"json element not an object", ContentTypeJSON, []byte(`[{"name": "x"}, 42]`), batchLimits(), "file", []string{"row 2 is not an object"}},
-		{"json unknown and repeated keys", ContentTypeJSON, []byte(`[{"name": "x", "姓名": "x", "nickname": "y", "remark": ""}]`), batchLimits(), "file",
+			testLimits(), "file", []string{"cannot read sheet \"Sheet1\": its XML is broken"}},
+		{"csv sent as xlsx", ContentTypeXLSX, csvOf(fields...), testLimits(), "file", []string{"not an XLSX workbook"}},
+		{"xlsx zip bomb", ContentTypeXLSX, bomb, Limits{Today: batchToday(), MaxBytes: 64 << 10}, "file", []string{"unpacks to more than 1048576 bytes"}},
+		{"json element not an object", ContentTypeJSON, []byte(`[{"name": "x"}, 42]`), testLimits(), "file", []string{"row 2 is not an object"}},
+		{"json unknown and repeated keys", ContentTypeJSON, []byte(`[{"name": "x", "姓名": "x", "nickname": "y", "remark": ""}]`), testLimits(), "file",
 			[]string{"row 1: unknown columns: nickname, remark; columns given twice: name and 姓名"}},
-		{"json not an array", ContentTypeJSON, []byte(`{"name":"x"}`), batchLimits(), "file", []string{"array of objects"}},
-		{"json broken", ContentTypeJSON, []byte(`[{"name":"x"`), batchLimits(), "file", []string{"not valid JSON"}},
-		{"json trailing data", ContentTypeJSON, []byte(`[] []`), batchLimits(), "file", []string{"after the JSON array"}},
-		{"json empty array", ContentTypeJSON, []byte(` [ ] `), batchLimits(), "file", []string{"no rows"}},
+		{"json not an array", ContentTypeJSON, []byte(`{"name":"x"}`), testLimits(), "file", []string{"array of objects"}},
+		{"json broken", ContentTypeJSON, []byte(`[{"name":"x"`), testLimits(), "file", []string{"not valid JSON"}},
+		{"json trailing data", ContentTypeJSON, []byte(`[] []`), testLimits(), "file", []string{"after the JSON array"}},
+		{"json empty array", ContentTypeJSON, []byte(` [ ] `), testLimits(), "file", []string{"no rows"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, rowErrs, err := ParseBatch(context.Background(), tc.contentType, tc.body, 7, tc.limits)
+			got, rowErrs, err := Parse(context.Background(), tc.contentType, tc.body, 7, tc.limits)
 			var re *registry.Error
 			if !errors.As(err, &re) || re.Code != registry.CodeInvalid || re.Field != tc.field {
 				t.Fatalf("err = %v, want an invalid error on field %q", err, tc.field)
@@ -513,36 +513,33 @@ func TestParseBatchFileErrors(t *testing.T) {
 
 func TestParseBatchNeedsTodayAndUnit(t *testing.T) {
 	body := batchJSON(t, batchRow(batchPersonID(1)))
-	if _, _, err := ParseBatch(context.Background(), ContentTypeJSON, body, 7, BatchLimits{}); err == nil || registry.CodeOf(err) != "" {
+	if _, _, err := Parse(context.Background(), ContentTypeJSON, body, 7, Limits{}); err == nil || registry.CodeOf(err) != "" {
 		t.Errorf("no today: err = %v, want a programming error", err)
 	}
-	if _, _, err := ParseBatch(context.Background(), ContentTypeJSON, body, 0, batchLimits()); err == nil || registry.CodeOf(err) != "" {
+	if _, _, err := Parse(context.Background(), ContentTypeJSON, body, 0, testLimits()); err == nil || registry.CodeOf(err) != "" {
 		t.Errorf("no unit: err = %v, want a programming error", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, _, err := ParseBatch(ctx, ContentTypeJSON, body, 7, batchLimits()); !errors.Is(err, context.Canceled) {
+	if _, _, err := Parse(ctx, ContentTypeJSON, body, 7, testLimits()); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: err = %v", err)
 	}
 }
 
 // The real photo survives the trip through base64 in every format.
 func TestParseBatchPhotoBytes(t *testing.T) {
-	photo, err := os.ReadFile("../testdata/photo.jpg")
+	photo, err := os.ReadFile("../../testdata/photo.jpg")
 	if err != nil {
 		t.Fatal(err)
 	}
 	row := batchRow(batchPersonID(1))
 	row["photo"] = "data:image/jpeg;base64," + base64.RawStdEncoding.EncodeToString(photo)
-	got, rowErrs, err := ParseBatch(context.Background(), ContentTypeJSON, batchJSON(t, row), 7, batchLimits())
+	got, rowErrs, err := Parse(context.Background(), ContentTypeJSON, batchJSON(t, row), 7, testLimits())
 	if err != nil || len(rowErrs) > 0 {
 		t.Fatalf("err %v, row errors %+v", err, rowErrs)
 	}
 	if !bytes.Equal(got.Rows[0].Photo, photo) {
 		t.Error("photo changed")
-	}
-	if _, err := CheckPhoto(got.Rows[0].Photo); err != nil {
-		t.Errorf("CheckPhoto: %v", err)
 	}
 }
 
@@ -563,26 +560,26 @@ func batchCSV10k(t testing.TB, n int) []byte {
 }
 
 func TestParseBatchCSV10k(t *testing.T) {
-	body := batchCSV10k(t, DefaultBatchMaxRows)
-	got, rowErrs, err := ParseBatch(context.Background(), ContentTypeCSV, body, 7, batchLimits())
+	body := batchCSV10k(t, DefaultMaxRows)
+	got, rowErrs, err := Parse(context.Background(), ContentTypeCSV, body, 7, testLimits())
 	if err != nil || len(rowErrs) > 0 {
 		t.Fatalf("err %v, %d row errors, first %+v", err, len(rowErrs), rowErrs[:min(1, len(rowErrs))])
 	}
-	if len(got.Rows) != DefaultBatchMaxRows || got.RowNumbers[DefaultBatchMaxRows-1] != DefaultBatchMaxRows+1 {
+	if len(got.Rows) != DefaultMaxRows || got.RowNumbers[DefaultMaxRows-1] != DefaultMaxRows+1 {
 		t.Fatalf("%d rows, last row number %d", len(got.Rows), got.RowNumbers[len(got.RowNumbers)-1])
 	}
-	_, _, err = ParseBatch(context.Background(), ContentTypeCSV, batchCSV10k(t, DefaultBatchMaxRows+1), 7, batchLimits())
+	_, _, err = Parse(context.Background(), ContentTypeCSV, batchCSV10k(t, DefaultMaxRows+1), 7, testLimits())
 	if !errors.Is(err, registry.ErrInvalid) {
 		t.Fatalf("10001 rows: err = %v", err)
 	}
 }
 
 func BenchmarkParseBatchCSV10k(b *testing.B) {
-	body := batchCSV10k(b, DefaultBatchMaxRows)
+	body := batchCSV10k(b, DefaultMaxRows)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, rowErrs, err := ParseBatch(context.Background(), ContentTypeCSV, body, 7, batchLimits()); err != nil || len(rowErrs) > 0 {
+		if _, rowErrs, err := Parse(context.Background(), ContentTypeCSV, body, 7, testLimits()); err != nil || len(rowErrs) > 0 {
 			b.Fatal(err, len(rowErrs))
 		}
 	}
@@ -607,7 +604,7 @@ func TestParseBatchXLSXDate1904(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, rowErrs, err := ParseBatch(context.Background(), ContentTypeXLSX, buf.Bytes(), 7, batchLimits())
+	got, rowErrs, err := Parse(context.Background(), ContentTypeXLSX, buf.Bytes(), 7, testLimits())
 	if err != nil || len(rowErrs) > 0 {
 		t.Fatalf("err %v, row errors %+v", err, rowErrs)
 	}
@@ -648,7 +645,7 @@ func TestParseBatchOptionalDeadlineColumns(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			file, rowErrs, err := ParseBatch(t.Context(), ContentTypeCSV, batchCSV(t, batchTable(t, tc.header, tc.row)), 7, batchLimits())
+			file, rowErrs, err := Parse(t.Context(), ContentTypeCSV, batchCSV(t, batchTable(t, tc.header, tc.row)), 7, testLimits())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package signer
+package batchfile
 
 import (
 	"archive/zip"
@@ -13,19 +13,19 @@ import (
 	"github.com/certseal/certseal/registry"
 )
 
-// fuzzBatchLimits keeps each input small so that the fuzzer explores
+// fuzzLimits keeps each input small so that the fuzzer explores
 // structure, and bounds the memory an XLSX may unpack to (4 x MaxBytes,
 // at least 1 MiB).
-func fuzzBatchLimits() BatchLimits {
-	return BatchLimits{MaxRows: 50, MaxBytes: 64 << 10, Today: batchToday()}
+func fuzzLimits() Limits {
+	return Limits{MaxRows: 50, MaxBytes: 64 << 10, Today: batchToday()}
 }
 
 // checkParseBatch is what must hold for any input: no panic; either a clean
 // file error and nothing else, or rows that are each valid and row errors
 // that point at rows not returned.
 func checkParseBatch(t *testing.T, contentType string, body []byte) {
-	limits := fuzzBatchLimits()
-	got, rowErrs, err := ParseBatch(context.Background(), contentType, body, 7, limits)
+	limits := fuzzLimits()
+	got, rowErrs, err := Parse(context.Background(), contentType, body, 7, limits)
 	if err != nil {
 		var re *registry.Error
 		if !errors.As(err, &re) || re.Code != registry.CodeInvalid || re.Field != "file" {
@@ -95,7 +95,7 @@ func FuzzParseBatchXLSX(f *testing.F) {
 	// The same workbook stored without compression or checksums, so that
 	// mutations reach the XML instead of breaking the deflate stream.
 	stored := storedZip(f, xlsx)
-	if got, rowErrs, err := ParseBatch(context.Background(), ContentTypeXLSX, stored, 7, fuzzBatchLimits()); err != nil || len(got.Rows) != 2 {
+	if got, rowErrs, err := Parse(context.Background(), ContentTypeXLSX, stored, 7, fuzzLimits()); err != nil || len(got.Rows) != 2 {
 		f.Fatalf("stored seed: %d rows, row errors %+v, %v", len(got.Rows), rowErrs, err)
 	}
 	f.Add(stored)
