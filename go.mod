@@ -54,10 +54,11 @@ require (
 	modernc.org/memory v1.12.1 // indirect
 )
 
-// A copy of pdfsign at the pinned commit with three patches: the appearance
+// A copy of pdfsign at the pinned commit with four patches: the appearance
 // image is decoded and compressed once per seal version (sign.PrepareImage)
 // instead of on every signature, which took half the CPU of a certificate;
-// the time-stamp token can come from certseal's TSA in process; and the
-// signed revision can carry a Document Security Store.
+// the time-stamp token can come from certseal's TSA in process; the
+// signed revision can carry a Document Security Store; and upstream's later
+// fix of the EOL before the appearance stream's endstream.
 // See internal/third_party/pdfsign/PATCHES.md.
 replace github.com/digitorus/pdfsign => ./internal/third_party/pdfsign

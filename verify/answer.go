@@ -141,7 +141,8 @@ type pageView struct {
 	OfferPDF       bool
 }
 
-// Format of a rendered answer.
+// Format of a rendered answer. Which one a request gets is internal/api's
+// decision (answerFormat), made once for the answer and its problems.
 type Format int
 
 const (
@@ -155,16 +156,6 @@ func (f Format) ContentType() string {
 		return "application/json; charset=utf-8"
 	}
 	return "text/html; charset=utf-8"
-}
-
-// FormatFor picks JSON when the client asks for it, HTML otherwise.
-func FormatFor(r *http.Request) Format {
-	for _, v := range r.Header.Values("Accept") {
-		if bytes.Contains([]byte(v), []byte("application/json")) {
-			return JSON
-		}
-	}
-	return HTML
 }
 
 // render writes an answer in a format. withPhoto puts the photo on the HTML

@@ -18,87 +18,50 @@ import (
 	"github.com/certseal/certseal/signer/batchfile"
 )
 
-// certificateRequest is one appointment as the platform or a unit sends it.
-type certificateRequest struct {
-	UnitID            int64           `json:"unit_id"`
-	Name              string          `json:"name"`
-	Gender            registry.Gender `json:"gender"`
-	IDNumber          string          `json:"id_number"`
-	Series            string          `json:"series"`
-	Specialty         string          `json:"specialty"`
-	Level             registry.Level  `json:"level"`
-	Post              string          `json:"post"`
-	TermFrom          registry.Date   `json:"term_from"`
-	TermTo            registry.Date   `json:"term_to"`
-	Committee         string          `json:"committee"`
-	PublicationNumber string          `json:"publication_number"`
-	AppointedOn       registry.Date   `json:"appointed_on"`
-	Photo             []byte          `json:"photo"` // base64 JPEG or PNG
-	// Optional: the appraisal's end and the day its result was filed
-	// (聘用结果备案), for the 5-working-day deadline.
-	AppraisalEndedOn registry.Date `json:"appraisal_ended_on"`
-	ResultFiledOn    registry.Date `json:"result_filed_on"`
-}
-
-func (c certificateRequest) appointment() registry.Appointment {
-	return registry.Appointment{UnitID: c.UnitID, Name: c.Name, Gender: c.Gender, IDNumber: c.IDNumber, Series: c.Series,
-		Specialty: c.Specialty, Level: c.Level, Post: c.Post, TermFrom: c.TermFrom, TermTo: c.TermTo, Committee: c.Committee,
-		PublicationNumber: c.PublicationNumber, AppointedOn: c.AppointedOn, Photo: c.Photo,
-		AppraisalEndedOn: c.AppraisalEndedOn, ResultFiledOn: c.ResultFiledOn}
-}
-
-// certificateJSON is the record as its owners see it. The ID number is
-// masked here too: the API answer is logged and cached by clients.
+// certificateJSON is the record as its owners see it: the certificate's
+// members, and the appointment's, derived from registry.AppointmentFields
+// (appointmentAnswer). The ID number is masked there too: the API answer is
+// logged and cached by clients.
 type certificateJSON struct {
-	Number            string             `json:"number"`
-	Version           int                `json:"version"`
-	Status            registry.CertState `json:"status"`
-	UnitID            int64              `json:"unit_id"`
-	Name              string             `json:"name"`
-	Gender            registry.Gender    `json:"gender"`
-	IDNumberMasked    string             `json:"id_number_masked"`
-	Series            string             `json:"series"`
-	Specialty         string             `json:"specialty"`
-	Level             registry.Level     `json:"level"`
-	Post              string             `json:"post"`
-	TermFrom          registry.Date      `json:"term_from"`
-	TermTo            registry.Date      `json:"term_to"`
-	Committee         string             `json:"committee"`
-	PublicationNumber string             `json:"publication_number"`
-	AppointedOn       registry.Date      `json:"appointed_on"`
-	SealVersion       int                `json:"seal_version"`
-	IssuedAt          time.Time          `json:"issued_at"`
-	PDFSHA256         string             `json:"pdf_sha256"`
-	RevokedAt         *time.Time         `json:"revoked_at,omitempty"`
-	RevokeReason      string             `json:"revoke_reason,omitempty"`
-	RevokeCategory    string             `json:"revoke_category,omitempty"`
+	Number         string             `json:"number"`
+	Version        int                `json:"version"`
+	Status         registry.CertState `json:"status"`
+	UnitID         int64              `json:"unit_id"`
+	SealVersion    int                `json:"seal_version"`
+	IssuedAt       time.Time          `json:"issued_at"`
+	PDFSHA256      string             `json:"pdf_sha256"`
+	RevokedAt      *time.Time         `json:"revoked_at,omitempty"`
+	RevokeReason   string             `json:"revoke_reason,omitempty"`
+	RevokeCategory string             `json:"revoke_category,omitempty"`
 	// The notice's deadlines, counted when the information came in.
 	Backfill           bool          `json:"backfill"`
 	SubmittedOn        registry.Date `json:"submitted_on,omitzero"`
 	InfoLateWorkdays   int           `json:"info_late_workdays"`
-	AppraisalEndedOn   registry.Date `json:"appraisal_ended_on,omitzero"`
-	ResultFiledOn      registry.Date `json:"result_filed_on,omitzero"`
 	ResultLateWorkdays int           `json:"result_late_workdays"`
 	LatenessUnchecked  string        `json:"lateness_unchecked,omitempty"`
 	// VerifyURL is only in the answer that created the version: the token
 	// is not stored, only its hash.
 	VerifyURL string `json:"verify_url,omitempty"`
+	// The link that downloads the PDF, for the platform to hand to the
+	// logged-in holder (GET /api/v1/holder-certificates only).
+	DownloadURL       string     `json:"download_url,omitempty"`
+	DownloadExpiresAt *time.Time `json:"download_expires_at,omitempty"`
+
+	appointment registry.Appointment
 }
 
 func certificateView(c registry.Certificate, now time.Time) certificateJSON {
 	a := c.Appointment
 	return certificateJSON{Number: c.Number, Version: c.Version, Status: registry.CertStatusOn(c, registry.Today(now)), UnitID: a.UnitID,
-		Name: a.Name, Gender: a.Gender, IDNumberMasked: registry.MaskIDNumber(a.IDNumber), Series: a.Series, Specialty: a.Specialty,
-		Level: a.Level, Post: a.Post, TermFrom: a.TermFrom, TermTo: a.TermTo, Committee: a.Committee,
-		PublicationNumber: a.PublicationNumber, AppointedOn: a.AppointedOn, SealVersion: c.SealVersion, IssuedAt: c.IssuedAt,
-		PDFSHA256: hex.EncodeToString(c.PDFSHA256), RevokedAt: c.RevokedAt, RevokeReason: c.RevokeReason, RevokeCategory: string(c.Category),
-		Backfill: a.Backfill, SubmittedOn: a.SubmittedOn, InfoLateWorkdays: a.InfoLateWorkdays, AppraisalEndedOn: a.AppraisalEndedOn,
-		ResultFiledOn: a.ResultFiledOn, ResultLateWorkdays: a.ResultLateWorkdays, LatenessUnchecked: a.LatenessUnchecked}
+		SealVersion: c.SealVersion, IssuedAt: c.IssuedAt, PDFSHA256: hex.EncodeToString(c.PDFSHA256), RevokedAt: c.RevokedAt,
+		RevokeReason: c.RevokeReason, RevokeCategory: string(c.Category), Backfill: a.Backfill, SubmittedOn: a.SubmittedOn,
+		InfoLateWorkdays: a.InfoLateWorkdays, ResultLateWorkdays: a.ResultLateWorkdays, LatenessUnchecked: a.LatenessUnchecked,
+		appointment: a}
 }
 
 func (s *server) issueCertificate(w http.ResponseWriter, r *http.Request) {
-	var req certificateRequest
-	if err := DecodeJSON(r, &req); err != nil {
+	req, err := decodeAppointment(r)
+	if err != nil {
 		WriteProblem(w, r, err)
 		return
 	}
@@ -106,7 +69,7 @@ func (s *server) issueCertificate(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, registry.NotFound("unit", req.UnitID))
 		return
 	}
-	issued, err := s.certs.Issue(r.Context(), caller(r), req.appointment())
+	issued, err := s.certs.Issue(r.Context(), caller(r), req)
 	if err != nil {
 		WriteProblem(w, r, err)
 		return
@@ -211,12 +174,12 @@ func (s *server) revokeCertificate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) reissueCertificate(w http.ResponseWriter, r *http.Request) {
-	var req certificateRequest
-	if err := DecodeJSON(r, &req); err != nil {
+	req, err := decodeAppointment(r)
+	if err != nil {
 		WriteProblem(w, r, err)
 		return
 	}
-	issued, err := s.certs.Reissue(r.Context(), caller(r), chi.URLParam(r, "number"), req.appointment())
+	issued, err := s.certs.Reissue(r.Context(), caller(r), chi.URLParam(r, "number"), req)
 	if err != nil {
 		WriteProblem(w, r, err)
 		return

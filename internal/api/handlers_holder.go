@@ -125,14 +125,6 @@ func writePDF(w http.ResponseWriter, c registry.Certificate, pdf []byte) {
 	w.Write(pdf)
 }
 
-// holderCertificateJSON is a holder's certificate with the link that
-// downloads it, for the platform to hand to the logged-in holder.
-type holderCertificateJSON struct {
-	certificateJSON
-	DownloadURL       string     `json:"download_url,omitempty"`
-	DownloadExpiresAt *time.Time `json:"download_expires_at,omitempty"`
-}
-
 // holderCertificates lists the certificates of the holder named by
 // HolderIDHeader, across units, newest version of each, with a download
 // link for those that are valid or whose term ended (a revoked or
@@ -161,9 +153,9 @@ func (s *server) holderCertificates(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.Now()
-	out := make([]holderCertificateJSON, len(list))
+	out := make([]certificateJSON, len(list))
 	for i, c := range list {
-		out[i].certificateJSON = certificateView(c, now)
+		out[i] = certificateView(c, now)
 		if st := out[i].Status; st == registry.CertValid || st == registry.CertExpired {
 			link, expires := s.links.link(c, now)
 			out[i].DownloadURL, out[i].DownloadExpiresAt = link, &expires

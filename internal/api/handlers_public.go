@@ -20,7 +20,7 @@ import (
 )
 
 func (s *server) verifyByToken(w http.ResponseWriter, r *http.Request) {
-	number, format := chi.URLParam(r, "number"), verify.FormatFor(r)
+	number, format := chi.URLParam(r, "number"), answerFormat(w, r, verify.HTML)
 	resp, err := s.Verifier.ByToken(r.Context(), number, r.URL.Query().Get("k"), format)
 	if err == nil && resp.Outcome == registry.CertUnknown && format == verify.HTML {
 		// A number typed from paper, or a token lost on the way: the typed
@@ -31,47 +31,36 @@ func (s *server) verifyByToken(w http.ResponseWriter, r *http.Request) {
 		s.writeLookupPage(w, r, http.StatusOK, lookupView{Number: number, AskName: true})
 		return
 	}
-	s.answer(w, r, resp, err, lookupView{Number: number})
+	s.answer(w, r, format, resp, err, lookupView{Number: number})
 }
 
 // verifyByName is the typed lookup; asked without a number and a name it
 // is the page to type them into, for every client but one asking for JSON
 // (browsers send many Accept headers, some without text/html).
 func (s *server) verifyByName(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q, format := r.URL.Query(), answerFormat(w, r, verify.HTML)
 	typed := lookupView{Number: q.Get("no"), Name: q.Get("name")}
 	switch {
-	case typed.Number == "" && typed.Name == "" && verify.FormatFor(r) == verify.HTML:
+	case typed.Number == "" && typed.Name == "" && format == verify.HTML:
 		s.writeLookupPage(w, r, http.StatusOK, typed)
 		return
 	case typed.Number == "" || typed.Name == "":
-		s.publicProblem(w, r, registry.FieldErr("no", "give the certificate number (no) and the holder's name (name)"), typed)
+		s.problemAs(w, r, format, registry.FieldErr("no", "give the certificate number (no) and the holder's name (name)"), typed)
 		return
 	}
-	resp, err := s.Verifier.ByName(r.Context(), typed.Number, typed.Name, verify.FormatFor(r))
-	s.answer(w, r, resp, err, typed)
+	resp, err := s.Verifier.ByName(r.Context(), typed.Number, typed.Name, format)
+	s.answer(w, r, format, resp, err, typed)
 }
 
-func (s *server) answer(w http.ResponseWriter, r *http.Request, resp verify.Response, err error, typed lookupView) {
+func (s *server) answer(w http.ResponseWriter, r *http.Request, format verify.Format, resp verify.Response, err error, typed lookupView) {
 	if err != nil {
 		// A database that cannot answer is 503, never "unknown".
 		s.Metrics.Verification("error")
-		s.publicProblem(w, r, err, typed)
+		s.problemAs(w, r, format, err, typed)
 		return
 	}
 	s.Metrics.Verification(string(resp.Outcome))
 	resp.WriteTo(w)
-}
-
-// wantsHTML is whether the client is a browser (it names text/html):
-// others, curl's */* included, get problem+json and JSON verdicts.
-func wantsHTML(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept") {
-		if strings.Contains(v, "text/html") {
-			return true
-		}
-	}
-	return false
 }
 
 //go:embed lookup.html
@@ -113,21 +102,35 @@ func (s *server) writeLookupPage(w http.ResponseWriter, r *http.Request, status 
 	w.Write(buf.Bytes())
 }
 
-// publicProblem answers an error of a public route: problem+json, or for
-// a browser the lookup page saying in words what went wrong.
+// publicProblem answers an error of a public route that answers JSON
+// unless asked for the page (the downloads): problem+json, or for a
+// browser the lookup page saying in words what went wrong.
 func (s *server) publicProblem(w http.ResponseWriter, r *http.Request, err error, typed lookupView) {
-	if !wantsHTML(r) {
+	s.problemAs(w, r, answerFormat(w, r, verify.JSON), err, typed)
+}
+
+// problemAs answers an error in the format answerFormat chose for the
+// request: problem+json, or the lookup page saying it in words.
+func (s *server) problemAs(w http.ResponseWriter, r *http.Request, format verify.Format, err error, typed lookupView) {
+	if format == verify.JSON {
 		WriteProblem(w, r, err)
 		return
 	}
+	p := pageProblem(w, r, err)
+	typed.Problem = problemInWords(p)
+	s.writeLookupPage(w, r, p.Status, typed)
+}
+
+// pageProblem is what WriteProblem does for a problem that a page will
+// say in words: the log, the code for the access log, Retry-After.
+func pageProblem(w http.ResponseWriter, r *http.Request, err error) Problem {
 	p := problemFor(r, err)
 	logServerError(r, p, err)
 	setInfoCode(r.Context(), p.Code)
 	if p.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "5")
 	}
-	typed.Problem = problemInWords(p)
-	s.writeLookupPage(w, r, p.Status, typed)
+	return p
 }
 
 // problemInWords says what went wrong for the employer at the page.
@@ -163,29 +166,31 @@ func uploadInWords(ans verify.UploadAnswer) *uploadView {
 
 // verifyUpload takes a PDF as the raw body or as the multipart field "file".
 func (s *server) verifyUpload(w http.ResponseWriter, r *http.Request) {
+	// JSON unless asked for the page: the page's form is a browser's.
+	format := answerFormat(w, r, verify.JSON)
 	pdf, err := uploadedPDF(r)
 	if err != nil {
-		s.publicProblem(w, r, err, lookupView{})
+		s.problemAs(w, r, format, err, lookupView{})
 		return
 	}
 	ans, err := s.Verifier.CheckUpload(r.Context(), pdf)
 	if err != nil {
 		s.Metrics.Verification("error")
-		s.publicProblem(w, r, err, lookupView{})
+		s.problemAs(w, r, format, err, lookupView{})
 		return
 	}
 	s.Metrics.Verification("upload_" + ans.Indication)
 	if claimed := r.URL.Query().Get("no"); claimed != "" {
 		number, err := registry.ParseCertNumber(claimed)
 		if err != nil {
-			s.publicProblem(w, r, err, lookupView{})
+			s.problemAs(w, r, format, err, lookupView{})
 			return
 		}
 		if suspicious(ans, number) {
 			s.noteSuspectedForgery(r, number, ans)
 		}
 	}
-	if wantsHTML(r) {
+	if format == verify.HTML {
 		s.writeLookupPage(w, r, http.StatusOK, lookupView{Upload: uploadInWords(ans)})
 		return
 	}
@@ -324,6 +329,10 @@ func (s *server) catalogJSON(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, err)
 		return
 	}
+	writeCatalogJSON(w, out, page)
+}
+
+func writeCatalogJSON(w http.ResponseWriter, out []catalogEntry, page registry.Page) {
 	resp := listJSON[catalogEntry]{Items: out}
 	if resp.Items == nil {
 		resp.Items = []catalogEntry{}
@@ -339,19 +348,31 @@ var catalogPage string
 
 var catalogTemplate = template.Must(template.New("catalog").Parse(catalogPage))
 
-func (s *server) catalogHTML(w http.ResponseWriter, r *http.Request) {
+// catalogPage is GET /catalog: the page, or for a client asking for JSON
+// what GET /api/v1/catalog answers; a problem comes the same way.
+func (s *server) catalogPage(w http.ResponseWriter, r *http.Request) {
+	format := answerFormat(w, r, verify.HTML)
 	out, page, err := s.catalog(r)
-	if err != nil {
+	switch {
+	case err != nil && format == verify.JSON:
 		WriteProblem(w, r, err)
 		return
+	case format == verify.JSON:
+		writeCatalogJSON(w, out, page)
+		return
+	}
+	status, view := http.StatusOK, map[string]any{"Entries": out, "Today": registry.Today(s.Now()), "Query": r.URL.Query(),
+		"Next": page.AfterID, "Generated": s.Now().In(registry.ChinaTZ).Format(time.DateTime)}
+	if err != nil {
+		p := pageProblem(w, r, err)
+		status, view["Problem"] = p.Status, problemInWords(p)
 	}
 	var b bytes.Buffer
-	err = catalogTemplate.Execute(&b, map[string]any{"Entries": out, "Today": registry.Today(s.Now()), "Query": r.URL.Query(),
-		"Next": page.AfterID, "Generated": s.Now().In(registry.ChinaTZ).Format(time.DateTime)})
-	if err != nil {
+	if err := catalogTemplate.Execute(&b, view); err != nil {
 		WriteProblem(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
 	w.Write(b.Bytes())
 }

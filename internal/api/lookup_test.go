@@ -77,8 +77,9 @@ func TestLookupPageForBrowsers(t *testing.T) {
 			}
 		})
 	}
-	// curl and programs: as before.
-	if rec := w.do(call{method: "GET", path: "/v?no=" + mistyped + "&name=x"}); rec.Code != 422 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/problem+json") {
+	// Programs asking for JSON get problem+json; the upload answers JSON
+	// unless asked for the page.
+	if rec := w.do(call{method: "GET", path: "/v?no=" + mistyped + "&name=x", header: acceptJSON}); rec.Code != 422 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/problem+json") {
 		t.Errorf("a program's mistyped number: %d %s", rec.Code, rec.Header().Get("Content-Type"))
 	}
 	if rec := w.do(call{method: "POST", path: "/v/pdf", body: pdf, header: map[string]string{"Content-Type": "application/pdf"}}); !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {

@@ -124,7 +124,7 @@ func New(d Deps) http.Handler {
 		// The site's front door is the page to type a number into.
 		r.Get("/", http.RedirectHandler("/v", http.StatusFound).ServeHTTP)
 		r.With(MaxBody(limitUpload)).Post("/v/pdf", s.verifyUpload)
-		r.Get("/catalog", s.catalogHTML)
+		r.Get("/catalog", s.catalogPage)
 		r.Get("/api/v1/catalog", s.catalogJSON)
 		r.Get("/pki/root.crt", d.PKI.HandleRoot())
 		r.Get("/pki/issuing.crt", d.PKI.HandleIssuing())

@@ -20,6 +20,7 @@ import (
 	"maps"
 	"mime"
 	"path"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -124,13 +125,10 @@ func (f File) Column(i int, field string) string {
 // there are no RowErrors. Photos are decoded but not checked: signer.Issuer.Prepare
 // does that.
 //
-// Columns (header cell, or the JSON key) may be given by their Chinese
-// header or their JSON name, in any order: 姓名 name, 性别 gender, 身份证号
-// id_number, 职称系列 series, 从事专业 specialty, 职称层级 level, 评聘岗位 post,
-// 聘期开始 term_from, 聘期结束 term_to, 评聘委员会名称 committee, 公布文号
-// publication_number, 聘任日期 appointed_on, 照片 photo (base64 of a JPEG or
-// PNG), all required; and, optional, 评聘结束日期 appraisal_ended_on and
-// 聘用结果备案日期 result_filed_on. Dates are YYYY-MM-DD; CSV and XLSX also take
+// The columns are registry.AppointmentFields (姓名 name, 性别 gender, ...,
+// 照片 photo as base64 of a JPEG or PNG, and the optional deadline days):
+// each (header cell, or the JSON key) may be given by its Chinese header or
+// its JSON name, in any order. Dates are YYYY-MM-DD; CSV and XLSX also take
 // 2023/7/1, 2023.7.1 and 2023年7月1日 (how spreadsheets show dates), and XLSX
 // takes date cells. A spreadsheet's data ends at its first empty row, so
 // notes below the table are ignored. Two rows with the same ID number,
@@ -230,49 +228,43 @@ func fileErr(format string, args ...any) error {
 	return registry.FieldErr("file", format, args...)
 }
 
-// sheetColumn is one column of the batch file.
+// sheetColumn is one column of the batch file: registry.AppointmentFields
+// in their order, the one list of an appointment's fields.
 type sheetColumn int
 
-const (
-	colName sheetColumn = iota
-	colGender
-	colIDNumber
-	colSeries
-	colSpecialty
-	colLevel
-	colPost
-	colTermFrom
-	colTermTo
-	colCommittee
-	colPublicationNumber
-	colAppointedOn
-	colPhoto
-	// Optional columns from here on.
-	colAppraisalEndedOn
-	colResultFiledOn
-	numColumns
+const numColumns = sheetColumn(len(registry.AppointmentFields))
+
+// Columns the checks here name.
+var (
+	colIDNumber         = columnNamed("id_number")
+	colSeries           = columnNamed("series")
+	colLevel            = columnNamed("level")
+	colTermFrom         = columnNamed("term_from")
+	colPhoto            = columnNamed("photo")
+	colAppraisalEndedOn = columnNamed("appraisal_ended_on")
 )
 
+func columnNamed(name string) sheetColumn {
+	for c := range numColumns {
+		if c.field() == name {
+			return c
+		}
+	}
+	panic("batchfile: registry.AppointmentFields has no " + name)
+}
+
+func (c sheetColumn) spec() registry.AppointmentField { return registry.AppointmentFields[c] }
+
 // optional columns may be left out of the header, and their cells empty.
-func (c sheetColumn) optional() bool { return c >= colAppraisalEndedOn }
+func (c sheetColumn) optional() bool { return c.spec().Optional }
 
 // field is the JSON name, which is also how registry.FieldErr names it.
-func (c sheetColumn) field() string {
-	return [numColumns]string{"name", "gender", "id_number", "series", "specialty", "level", "post",
-		"term_from", "term_to", "committee", "publication_number", "appointed_on", "photo",
-		"appraisal_ended_on", "result_filed_on"}[c]
-}
+func (c sheetColumn) field() string { return c.spec().Name }
 
 // header is the Chinese column header, as on the certificate.
-func (c sheetColumn) header() string {
-	return [numColumns]string{"姓名", "性别", "身份证号", "职称系列", "从事专业", "职称层级", "评聘岗位",
-		"聘期开始", "聘期结束", "评聘委员会名称", "公布文号", "聘任日期", "照片",
-		"评聘结束日期", "聘用结果备案日期"}[c]
-}
+func (c sheetColumn) header() string { return c.spec().Header }
 
-func (c sheetColumn) isDate() bool {
-	return c == colTermFrom || c == colTermTo || c == colAppointedOn || c == colAppraisalEndedOn || c == colResultFiledOn
-}
+func (c sheetColumn) isDate() bool { return c.spec().Kind == registry.FieldDate }
 
 // describe names the column both ways, for messages.
 func (c sheetColumn) describe() string { return c.header() + " (" + c.field() + ")" }
@@ -364,22 +356,15 @@ func (r *sheetRecord) appointment(unitID int64, today registry.Date, parseDate f
 		}
 		return d
 	}
-	a := registry.Appointment{
-		UnitID:            unitID,
-		Name:              r.cells[colName],
-		Gender:            registry.Gender(r.cells[colGender]),
-		IDNumber:          r.cells[colIDNumber],
-		Series:            r.cells[colSeries],
-		Specialty:         r.cells[colSpecialty],
-		Level:             registry.Level(r.cells[colLevel]),
-		Post:              r.cells[colPost],
-		TermFrom:          date(colTermFrom),
-		TermTo:            date(colTermTo),
-		Committee:         r.cells[colCommittee],
-		PublicationNumber: r.cells[colPublicationNumber],
-		AppointedOn:       date(colAppointedOn),
-		AppraisalEndedOn:  date(colAppraisalEndedOn),
-		ResultFiledOn:     date(colResultFiledOn),
+	a := registry.Appointment{UnitID: unitID}
+	for c := range numColumns {
+		switch p := c.spec().Addr(&a).(type) {
+		case *registry.Date:
+			*p = date(c)
+		case *[]byte: // the photo, decoded below
+		default: // text: string, registry.Gender, registry.Level
+			reflect.ValueOf(p).Elem().SetString(r.cells[c])
+		}
 	}
 	if !r.failed[colIDNumber] && strings.ContainsAny(a.IDNumber, "Ee") && strings.Contains(a.IDNumber, "+") {
 		r.fail(colIDNumber, "was saved as a number (like 1.10105E+17), which loses digits and the final X: format the column as text and type the numbers again")

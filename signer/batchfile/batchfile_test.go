@@ -23,6 +23,14 @@ import (
 	"github.com/certseal/certseal/registry"
 )
 
+// Columns the tests fill, besides those the parser names itself.
+var (
+	colName        = columnNamed("name")
+	colPost        = columnNamed("post")
+	colTermTo      = columnNamed("term_to")
+	colAppointedOn = columnNamed("appointed_on")
+)
+
 func batchToday() registry.Date { return registry.Date{Year: 2026, Month: time.January, Day: 15} }
 
 func testLimits() Limits { return Limits{Today: batchToday()} }

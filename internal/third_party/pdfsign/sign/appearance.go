@@ -61,7 +61,10 @@ func writeFormTypeAndLength(buffer *bytes.Buffer, streamLength int) {
 func writeAppearanceStreamBuffer(buffer *bytes.Buffer, stream []byte) {
 	buffer.WriteString("stream\n")
 	buffer.Write(stream)
-	buffer.WriteString("endstream\n")
+	// An EOL between the data and endstream, not counted in /Length (ISO
+	// 32000-1, 7.3.8.1); upstream's fix, digitorus/pdfsign#115 (certseal
+	// patch 4).
+	buffer.WriteString("\nendstream\n")
 }
 
 // PreparedImage is a signature appearance image decoded and compressed,
