@@ -29,6 +29,7 @@ type KEK struct {
 	pii  []byte // key for personal data in the registry (registry.NewPII)
 	page []byte // key for answers kept in a shared cache (rediscache)
 	link []byte // key that signs holders' download links
+	peer []byte // key of the hash of verifiers' addresses
 }
 
 // PersonalDataKey is the secret under which the registry seals personal
@@ -45,6 +46,10 @@ func (k *KEK) SharedCacheKey() []byte { return bytes.Clone(k.page) }
 // their certificate PDF without an API key: derived from the KEK, so every
 // replica accepts a link another made.
 func (k *KEK) DownloadLinkKey() []byte { return bytes.Clone(k.link) }
+
+// VerifierHashKey keys the hash kept of a verifier's address in the
+// holder's list of verifications (never the address itself).
+func (k *KEK) VerifierHashKey() []byte { return bytes.Clone(k.peer) }
 
 // ID is a fingerprint of the KEK (16 hex digits): safe to log and stored in
 // every sealed key, so a key sealed under another KEK is named as such.
@@ -76,6 +81,10 @@ func newKEK(secret []byte) (*KEK, error) {
 	if err != nil {
 		return nil, err
 	}
+	peer, err := hkdf.Key(sha256.New, secret, nil, "certseal verifier hash v1", 32)
+	if err != nil {
+		return nil, err
+	}
 	block, err := aes.NewCipher(wrap)
 	if err != nil {
 		return nil, err
@@ -85,7 +94,7 @@ func newKEK(secret []byte) (*KEK, error) {
 		return nil, err
 	}
 	clear(wrap)
-	k := &KEK{aead: aead, pii: pii, page: page, link: link}
+	k := &KEK{aead: aead, pii: pii, page: page, link: link, peer: peer}
 	copy(k.id[:], fp)
 	return k, nil
 }

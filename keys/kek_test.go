@@ -166,6 +166,7 @@ func TestKEKDerivedKeys(t *testing.T) {
 		"personal data": {kek.PersonalDataKey(), again.PersonalDataKey()},
 		"shared cache":  {kek.SharedCacheKey(), again.SharedCacheKey()},
 		"download link": {kek.DownloadLinkKey(), again.DownloadLinkKey()},
+		"verifier hash": {kek.VerifierHashKey(), again.VerifierHashKey()},
 	}
 	seen := map[string]string{string(secret): "the KEK"}
 	for name, k := range derived {

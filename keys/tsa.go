@@ -4,23 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha1"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"math/big"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/digitorus/pkcs7"
@@ -74,30 +67,14 @@ func OpenTSA(certFile, keyFile string, ca *CA, baseURL string, create bool, logg
 	if now == nil {
 		now = time.Now
 	}
-	logger = orDiscard(logger)
-	_, errCert := os.Lstat(certFile)
-	_, errKey := os.Lstat(keyFile)
-	switch {
-	case errors.Is(errCert, fs.ErrNotExist) && errors.Is(errKey, fs.ErrNotExist):
-		if !create {
-			return nil, fmt.Errorf("no time-stamping authority at %s: %w", certFile, fs.ErrNotExist)
-		}
-		if err := createTSA(certFile, keyFile, ca, baseURL, now()); err != nil {
-			return nil, fmt.Errorf("time-stamping authority: %w", err)
-		}
-		logger.Warn("created the time-stamping authority's key and certificate: back them up with the CA, and give every replica the same files (CERTSEAL_TSA_CERT, CERTSEAL_TSA_KEY)", "cert", certFile, "key", keyFile)
-	case errCert != nil || errKey != nil:
-		return nil, fmt.Errorf("time-stamping authority: need both %s and %s (%v; %v)", certFile, keyFile, errCert, errKey)
-	}
-	cert, err := readCertFile(certFile)
+	cert, key, err := openLeaf(leafFiles{what: "time-stamping authority", certFile: certFile, keyFile: keyFile,
+		variables: "CERTSEAL_TSA_CERT, CERTSEAL_TSA_KEY", create: create}, logger, now, func(now time.Time) error {
+		return createTSA(certFile, keyFile, ca, baseURL, now)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("time-stamping authority certificate: %w", err)
+		return nil, err
 	}
-	key, err := readKeyFile(keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("time-stamping authority key: %w", err)
-	}
-	t := &TSA{cert: cert, chain: []*x509.Certificate{ca.issuing}, key: key, now: now, log: logger}
+	t := &TSA{cert: cert, chain: []*x509.Certificate{ca.issuing}, key: key, now: now, log: orDiscard(logger)}
 	if err := t.check(ca); err != nil {
 		return nil, fmt.Errorf("time-stamping authority %s: %w", certFile, err)
 	}
@@ -144,60 +121,17 @@ func TimestampingCert(c *x509.Certificate) error {
 // as long as the issuing CA does: a timestamp is checked at its own time,
 // and the archive keeps certificates ten years.
 func createTSA(certFile, keyFile string, ca *CA, baseURL string, now time.Time) error {
-	base, err := pkiBase(baseURL)
-	if err != nil {
-		return err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	skid, err := subjectKeyID(key.Public())
-	if err != nil {
-		return err
-	}
 	eku, err := asn1.Marshal([]asn1.ObjectIdentifier{oidTimeStamping})
 	if err != nil {
 		return err
 	}
-	org := ca.issuing.Subject.Organization
-	tmpl := &x509.Certificate{
-		SerialNumber: randomSerial(),
-		Subject:      pkix.Name{Country: []string{"CN"}, Organization: org, CommonName: "certseal time-stamping authority"},
-		NotBefore:    now.Add(-time.Minute).Truncate(time.Second),
-		NotAfter:     ca.issuing.NotAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
+	return createLeaf(certFile, keyFile, ca, baseURL, now, &x509.Certificate{
+		Subject:  pkix.Name{Country: []string{"CN"}, Organization: ca.issuing.Subject.Organization, CommonName: "certseal time-stamping authority"},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
 		// Go marks the extended key usage it writes non-critical; RFC 3161
 		// requires it critical, so it is written by hand.
-		ExtraExtensions:       []pkix.Extension{{Id: oidExtKeyUsage, Critical: true, Value: eku}},
-		BasicConstraintsValid: true,
-		SubjectKeyId:          skid,
-		CRLDistributionPoints: []string{base + PathCRL},
-		OCSPServer:            []string{base + PathOCSP}, // the responder vouches for it (Responder.Vouch)
-		IssuingCertificateURL: []string{base + PathIssuing},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.issuing, key.Public(), ca.key)
-	if err != nil {
-		return fmt.Errorf("certify the TSA key: %w", err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return err
-	}
-	if err := ensureDir(filepath.Dir(keyFile)); err != nil {
-		return err
-	}
-	if err := ensureDir(filepath.Dir(certFile)); err != nil {
-		return err
-	}
-	if err := writeNewFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		return err
-	}
-	if err := writeNewFile(certFile, pemCert(der), 0o644); err != nil {
-		os.Remove(keyFile)
-		return err
-	}
-	return nil
+		ExtraExtensions: []pkix.Extension{{Id: oidExtKeyUsage, Critical: true, Value: eku}},
+	})
 }
 
 // Certificate is the TSA's certificate.

@@ -77,6 +77,8 @@ type CertFilter struct {
 // record's Rev and return ErrConflict when another transaction changed it
 // first, so of two concurrent identical transitions exactly one wins.
 type Tx interface {
+	ReceiptTx
+
 	CreateUnit(ctx context.Context, u *Unit) error // duplicate USCC: ErrDuplicate
 	Unit(ctx context.Context, id int64) (Unit, error)
 	UnitByUSCC(ctx context.Context, uscc string) (Unit, error)

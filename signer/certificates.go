@@ -50,7 +50,7 @@ func (cs *Certificates) Reissue(ctx context.Context, c registry.Caller, number s
 	if corrected.UnitID == 0 {
 		corrected.UnitID = old.Appointment.UnitID
 	}
-	return cs.is.reissue(ctx, cs.w, old.Number, corrected, request(c, corrected))
+	return cs.is.reissue(ctx, cs.w, old.Number, corrected, request(c, corrected), nil)
 }
 
 // Revoke revokes certificate number for reason. A category that makes an

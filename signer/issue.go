@@ -198,10 +198,13 @@ func (is *Issuer) issue(ctx context.Context, w *registry.Writer, req Request) (I
 // Reissue corrects a certificate: the number stays, the version goes up,
 // a new token is made, and the old version is marked superseded.
 func (is *Issuer) Reissue(ctx context.Context, number string, corrected registry.Appointment, req Request) (Issued, error) {
-	return is.reissue(ctx, is.w, number, corrected, req)
+	return is.reissue(ctx, is.w, number, corrected, req, nil)
 }
 
-func (is *Issuer) reissue(ctx context.Context, w *registry.Writer, number string, corrected registry.Appointment, req Request) (Issued, error) {
+// reissue is Reissue through w; also, when set, runs in its transaction
+// once the old version is superseded.
+func (is *Issuer) reissue(ctx context.Context, w *registry.Writer, number string, corrected registry.Appointment, req Request,
+	also func(ctx context.Context, tx registry.Tx, old registry.Certificate) error) (Issued, error) {
 	a, err := is.Prepare(corrected)
 	if err != nil {
 		return Issued{}, err
@@ -238,6 +241,11 @@ func (is *Issuer) reissue(ctx context.Context, w *registry.Writer, number string
 		}
 		if err := appendEvent(ctx, tx, req, "certificate.supersede", old.Number, map[string]any{"number": old.Number, "version": old.Version}); err != nil {
 			return err
+		}
+		if also != nil {
+			if err := also(ctx, tx, old); err != nil {
+				return err
+			}
 		}
 		// The corrected data may be another certificate's appointment.
 		if err := is.checkNotIssued(ctx, tx, a); err != nil {
@@ -487,18 +495,24 @@ func NewDSS(rev Revocation, s registry.Seal, chain, tsaCerts []*x509.Certificate
 	for _, c := range chain {
 		d.Certs = append(d.Certs, c.Raw)
 	}
-	for _, c := range tsaCerts {
+	return d, d.addVouched(rev, tsaCerts)
+}
+
+// addVouched adds certificates and, for those rev vouches for (certseal's
+// own TSA and document signer), a fresh OCSP answer on each.
+func (d *DSS) addVouched(rev Revocation, certs []*x509.Certificate) error {
+	for _, c := range certs {
 		d.Certs = append(d.Certs, c.Raw)
-		tsaAnswer, err := rev.VouchedOCSP(c)
+		answer, err := rev.VouchedOCSP(c)
 		switch {
-		case errors.Is(err, keys.ErrNotVouched): // an outside TSA's: its own responder answers for it
+		case errors.Is(err, keys.ErrNotVouched): // an outside TSA's, or a CA: their own responder or CRL answers
 		case err != nil:
-			return nil, fmt.Errorf("signer: OCSP answer for the TSA: %w", err)
+			return fmt.Errorf("signer: OCSP answer for %s: %w", c.Subject.CommonName, err)
 		default:
-			d.OCSPs = append(d.OCSPs, tsaAnswer)
+			d.OCSPs = append(d.OCSPs, answer)
 		}
 	}
-	return d, nil
+	return nil
 }
 
 func (is *Issuer) appearance(seal registry.Seal) (*Appearance, error) {

@@ -5,6 +5,7 @@
 package signer
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -40,6 +41,7 @@ type Renderer struct {
 	spacing float64
 	static  []block // titles, fixed lines and field labels
 	fields  []fieldSlot
+	kind    layoutKind
 }
 
 type fieldSlot struct {
@@ -60,7 +62,11 @@ const (
 // fontTTF is DefaultFont() unless the operator supplies another TrueType
 // font.
 func NewRenderer(t Template, fontTTF []byte) (*Renderer, error) {
-	if err := t.Validate(); err != nil {
+	return newRenderer(t, fontTTF, certificateLayout)
+}
+
+func newRenderer(t Template, fontTTF []byte, kind layoutKind) (*Renderer, error) {
+	if err := t.validate(kind); err != nil {
 		return nil, fmt.Errorf("signer: template: %w", err)
 	}
 	fc, err := newFace(fontTTF)
@@ -71,7 +77,7 @@ func NewRenderer(t Template, fontTTF []byte) (*Renderer, error) {
 	if err := fonts.AddTTFFontData(fontFamily, fontTTF); err != nil {
 		return nil, fmt.Errorf("signer: font: %w", err)
 	}
-	r := &Renderer{tpl: t, face: fc, fonts: fonts, spacing: t.lineSpacing()}
+	r := &Renderer{tpl: t, face: fc, fonts: fonts, spacing: t.lineSpacing(), kind: kind}
 	for i, x := range t.Texts {
 		b, err := r.layout(fmt.Sprintf("texts[%d]", i), x.Text, x.Box, x.Size, x.Align, x.Color)
 		if err != nil {
@@ -133,13 +139,29 @@ func (r *Renderer) Render(doc Document) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	qr, err := qrcode.New(doc.VerifyURL, qrcode.Medium)
+	pb := fitBox(r.tpl.Photo, info.Width, info.Height)
+	return r.draw(blocks, doc.VerifyURL, func(pdf *gopdf.GoPdf) error {
+		holder, err := gopdf.ImageHolderByBytes(photo)
+		if err != nil {
+			return fmt.Errorf("signer: photo: %w", err)
+		}
+		if err := pdf.ImageByHolderWithOptions(holder, gopdf.ImageOptions{X: pb.X, Y: pb.Y, Rect: &gopdf.Rect{W: pb.W, H: pb.H}}); err != nil {
+			return fmt.Errorf("signer: photo: %w", err)
+		}
+		return nil
+	})
+}
+
+// draw makes the page: the template's decoration and fixed texts, the laid
+// out values, extra (the photo; nil for none) and a QR code of qrText.
+func (r *Renderer) draw(blocks []block, qrText string, extra func(*gopdf.GoPdf) error) ([]byte, error) {
+	qr, err := qrcode.New(qrText, qrcode.Medium)
 	if err != nil {
 		return nil, registry.FieldErr(FieldVerifyURL, "cannot be put in a QR code: %v", err)
 	}
 	bits := qr.Bitmap()
 	if m := min(r.tpl.QR.W, r.tpl.QR.H) / float64(len(bits)); m < minQRModule {
-		return nil, registry.FieldErr(FieldVerifyURL, "is too long for a QR code readable from paper (%d characters)", len(doc.VerifyURL))
+		return nil, registry.FieldErr(FieldVerifyURL, "is too long for a QR code readable from paper (%d characters)", len(qrText))
 	}
 
 	t := r.tpl
@@ -182,14 +204,10 @@ func (r *Renderer) Render(doc Document) ([]byte, error) {
 			return nil, err
 		}
 	}
-
-	holder, err := gopdf.ImageHolderByBytes(photo)
-	if err != nil {
-		return nil, fmt.Errorf("signer: photo: %w", err)
-	}
-	pb := fitBox(t.Photo, info.Width, info.Height)
-	if err := pdf.ImageByHolderWithOptions(holder, gopdf.ImageOptions{X: pb.X, Y: pb.Y, Rect: &gopdf.Rect{W: pb.W, H: pb.H}}); err != nil {
-		return nil, fmt.Errorf("signer: photo: %w", err)
+	if extra != nil {
+		if err := extra(pdf); err != nil {
+			return nil, err
+		}
 	}
 
 	drawQR(pdf, bits, t.QR)
@@ -214,6 +232,9 @@ func (r *Renderer) CheckText(a registry.Appointment) error {
 // PDF work so that bad input costs little. Without issued, the fields that
 // issuing supplies (number, verify_url, seal_line) are skipped.
 func (r *Renderer) layoutFields(doc Document, issued bool) ([]block, error) {
+	if !r.kind.photo {
+		return nil, errors.New("signer: this renderer draws receipts, not certificates")
+	}
 	a := doc.Appointment
 	term, err := formatTerm(a.TermFrom, a.TermTo)
 	if err != nil {
@@ -236,6 +257,12 @@ func (r *Renderer) layoutFields(doc Document, issued bool) ([]block, error) {
 		values[FieldVerifyURL] = doc.VerifyURL
 		values[FieldSealLine] = doc.SealLine
 	}
+	return r.layoutValues(values)
+}
+
+// layoutValues places the values of the fields the template places;
+// optional fields may be empty.
+func (r *Renderer) layoutValues(values map[string]string) ([]block, error) {
 	blocks := make([]block, 0, len(r.fields))
 	for _, f := range r.fields {
 		v, ok := values[f.Field.Field]
@@ -243,7 +270,7 @@ func (r *Renderer) layoutFields(doc Document, issued bool) ([]block, error) {
 			continue
 		}
 		v = strings.TrimSpace(v)
-		if f.Field.Field == FieldSealLine && v == "" {
+		if v == "" && slices.Contains(r.kind.optional, f.Field.Field) {
 			continue // optional
 		}
 		b, err := r.face.fit(f.Field.Field, v, f.Box, f.Size, r.tpl.MinFontSize, r.spacing, f.align)

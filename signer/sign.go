@@ -99,12 +99,38 @@ func Sign(ctx context.Context, unsigned []byte, s SealSigning) (Signed, error) {
 	if err := s.check(); err != nil {
 		return Signed{}, err
 	}
+	rect := s.Appearance.rect(s.Rect)
+	return signDocument(ctx, unsigned, docSigning{
+		signer: s.Signer, cert: s.Certificate, chain: s.Chain, time: s.Time,
+		name:   fmt.Sprintf("Seal NTRCN-%s v%d", s.USCC, s.SealVersion),
+		reason: "Certificate issued by " + s.USCC,
+		appearance: sign.Appearance{Visible: true, Page: 1, LowerLeftX: rect.LLX, LowerLeftY: rect.LLY,
+			UpperRightX: rect.URX, UpperRightY: rect.URY, Prepared: s.Appearance.prepared},
+		tsa: s.Timestamper, tsaTrust: s.TimestampTrust, dss: s.DSS,
+	})
+}
+
+// docSigning is one approval signature: by a seal (Sign) or by the
+// platform's document signer (SignPlatform).
+type docSigning struct {
+	signer       crypto.Signer
+	cert         *x509.Certificate
+	chain        []*x509.Certificate // issuers of cert, issuing CA first
+	time         time.Time
+	name, reason string // ASCII: see SealSigning.USCC
+	appearance   sign.Appearance
+	tsa          Timestamper
+	tsaTrust     keys.TimestampTrust
+	dss          *DSS
+}
+
+// signDocument signs and self-checks (checkSigned) an unsigned PDF.
+func signDocument(ctx context.Context, unsigned []byte, d docSigning) (Signed, error) {
 	rdr, err := pdf.NewReader(bytes.NewReader(unsigned), int64(len(unsigned)))
 	if err != nil {
 		return Signed{}, fmt.Errorf("signer: sign: input is not a readable PDF: %w", err)
 	}
-	rect := s.Appearance.rect(s.Rect)
-	reserve, err := signatureReserve(s.Signer.Public())
+	reserve, err := signatureReserve(d.signer.Public())
 	if err != nil {
 		return Signed{}, err
 	}
@@ -116,35 +142,23 @@ func Sign(ctx context.Context, unsigned []byte, s SealSigning) (Signed, error) {
 		SignData: sign.SignData{
 			Signature: sign.SignDataSignature{
 				CertType: sign.ApprovalSignature,
-				Info: sign.SignDataSignatureInfo{
-					Name:   fmt.Sprintf("Seal NTRCN-%s v%d", s.USCC, s.SealVersion),
-					Reason: "Certificate issued by " + s.USCC,
-					Date:   s.Time,
-				},
+				Info:     sign.SignDataSignatureInfo{Name: d.name, Reason: d.reason, Date: d.time},
 			},
-			Signer:            s.Signer,
+			Signer:            d.signer,
 			DigestAlgorithm:   crypto.SHA256,
-			Certificate:       s.Certificate,
-			CertificateChains: [][]*x509.Certificate{append([]*x509.Certificate{s.Certificate}, s.Chain...)},
-			Appearance: sign.Appearance{
-				Visible:     true,
-				Page:        1,
-				LowerLeftX:  rect.LLX,
-				LowerLeftY:  rect.LLY,
-				UpperRightX: rect.URX,
-				UpperRightY: rect.URY,
-				Prepared:    s.Appearance.prepared,
-			},
+			Certificate:       d.cert,
+			CertificateChains: [][]*x509.Certificate{append([]*x509.Certificate{d.cert}, d.chain...)},
+			Appearance:        d.appearance,
 		},
 		SignatureMaxLengthBase: uint32(hex.EncodedLen(reserve)),
 	}
-	if s.Timestamper != nil {
-		sc.SignData.TSA = sign.TSA{ReserveBytes: tokenReserve(s.Timestamper), Stamp: func(req []byte) ([]byte, error) {
-			return s.Timestamper.Stamp(ctx, req)
+	if d.tsa != nil {
+		sc.SignData.TSA = sign.TSA{ReserveBytes: tokenReserve(d.tsa), Stamp: func(req []byte) ([]byte, error) {
+			return d.tsa.Stamp(ctx, req)
 		}}
 	}
-	if s.DSS != nil {
-		sc.SignData.DSS = &sign.DSS{Certs: s.DSS.Certs, OCSPs: s.DSS.OCSPs, CRLs: s.DSS.CRLs}
+	if d.dss != nil {
+		sc.SignData.DSS = &sign.DSS{Certs: d.dss.Certs, OCSPs: d.dss.OCSPs, CRLs: d.dss.CRLs}
 	}
 	if err := signPDF(&sc); err != nil {
 		return Signed{}, fmt.Errorf("signer: sign: %w", err)
@@ -154,7 +168,7 @@ func Sign(ctx context.Context, unsigned []byte, s SealSigning) (Signed, error) {
 		return Signed{}, errors.New("signer: sign: the signature did not fit the space reserved for it")
 	}
 	signed := out.buf.Bytes()
-	if err := checkSigned(signed, s.Certificate, s.Timestamper != nil, s.TimestampTrust); err != nil {
+	if err := checkSigned(signed, d.cert, d.tsa != nil, d.tsaTrust); err != nil {
 		return Signed{}, fmt.Errorf("signer: sign: self-check of the signed PDF failed: %w", err)
 	}
 	return Signed{PDF: signed, SHA256: sha256.Sum256(signed)}, nil

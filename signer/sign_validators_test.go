@@ -87,18 +87,7 @@ func ocspResponder(t *testing.T, pki **testPKI, hits *atomic.Int32) *httptest.Se
 func nssDB(t *testing.T, p *testPKI) string { return nssDBFor(t, p.root.Raw) }
 
 // nssDBFor makes an NSS database that trusts the root certificate rootDER.
-func nssDBFor(t *testing.T, rootDER []byte) string {
-	t.Helper()
-	certutil := testenv.Tool(t, "certutil")
-	dir := t.TempDir()
-	run(t, certutil, "-N", "--empty-password", "-d", "sql:"+dir)
-	rootFile := filepath.Join(dir, "root.der")
-	if err := os.WriteFile(rootFile, rootDER, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	run(t, certutil, "-A", "-d", "sql:"+dir, "-n", "certseal test root", "-t", "CT,C,C", "-i", rootFile)
-	return "sql:" + dir
-}
+func nssDBFor(t *testing.T, rootDER []byte) string { return testenv.NSSDB(t, rootDER) }
 
 // run returns the tool's standard output (zbarimg chatters about D-Bus on
 // standard error).

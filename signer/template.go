@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -154,7 +155,9 @@ func LoadTemplate(path string) (Template, error) {
 
 // ParseTemplate decodes a template (unknown keys are refused, so a typo does
 // not silently drop a setting) and validates it.
-func ParseTemplate(b []byte) (Template, error) {
+func ParseTemplate(b []byte) (Template, error) { return parseTemplate(b, certificateLayout) }
+
+func parseTemplate(b []byte, k layoutKind) (Template, error) {
 	if len(b) > maxTemplateBytes {
 		return Template{}, fmt.Errorf("template is larger than %d bytes", maxTemplateBytes)
 	}
@@ -167,17 +170,30 @@ func ParseTemplate(b []byte) (Template, error) {
 	if dec.More() {
 		return Template{}, errors.New("template: trailing data after the JSON object")
 	}
-	if err := t.Validate(); err != nil {
+	if err := t.validate(k); err != nil {
 		return Template{}, err
 	}
 	return t, nil
 }
 
+// layoutKind is what one kind of page (a certificate, a receipt) must
+// place: the same template shape draws both.
+type layoutKind struct {
+	fields   []string // every field the page may place
+	optional []string // of them, those it may leave out
+	mustText string   // a fixed text the page must carry
+	photo    bool     // it places the holder's photo, and the seal imprint
+}
+
+var certificateLayout = layoutKind{fields: FieldNames, optional: []string{FieldSealLine}, mustText: ValidityLine, photo: true}
+
 // Validate checks that the layout can be drawn: every box on the page,
 // every required field placed once, sizes and colours well-formed, the QR
 // code large enough to scan from paper. Whether texts fit their boxes in
 // the chosen font is checked by NewRenderer.
-func (t Template) Validate() error {
+func (t Template) Validate() error { return t.validate(certificateLayout) }
+
+func (t Template) validate(k layoutKind) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
@@ -237,20 +253,20 @@ func (t Template) Validate() error {
 		if strings.TrimSpace(x.Text) == "" {
 			bad("texts[%d] is empty", i)
 		}
-		validity = validity || strings.Contains(x.Text, ValidityLine)
+		validity = validity || strings.Contains(x.Text, k.mustText)
 		box(what, x.Box)
 		size(what, x.Size)
 		color(what, x.Color)
 		align(what, x.Align)
 	}
 	if !validity {
-		bad("no text carries the line %s", ValidityLine)
+		bad("no text carries the line %s", k.mustText)
 	}
 	seen := map[string]bool{}
 	for i, f := range t.Fields {
 		what := fmt.Sprintf("fields[%d] %q", i, f.Field)
-		if !isFieldName(f.Field) {
-			bad("%s: unknown field (known: %s)", what, strings.Join(FieldNames, ", "))
+		if !slices.Contains(k.fields, f.Field) {
+			bad("%s: unknown field (known: %s)", what, strings.Join(k.fields, ", "))
 		}
 		if seen[f.Field] {
 			bad("%s: placed twice", what)
@@ -269,27 +285,22 @@ func (t Template) Validate() error {
 		color(what, f.Color)
 		align(what, f.Align)
 	}
-	for _, name := range FieldNames {
-		if name != FieldSealLine && !seen[name] {
+	for _, name := range k.fields {
+		if !slices.Contains(k.optional, name) && !seen[name] {
 			bad("required field %q is not placed", name)
 		}
 	}
-	box("photo", t.Photo)
+	if k.photo {
+		box("photo", t.Photo)
+		box("seal", t.Seal)
+	} else if t.Photo != (Box{}) || t.Seal != (Box{}) {
+		bad("this page has no photo and no seal imprint, but the template places them")
+	}
 	box("qr", t.QR)
-	box("seal", t.Seal)
 	if t.QR.W < minQRSide-0.01 || t.QR.H < minQRSide-0.01 {
 		bad("qr box %v is smaller than 25 mm (%.1f pt): too small to scan from paper", t.QR, minQRSide)
 	}
 	return errors.Join(errs...)
-}
-
-func isFieldName(s string) bool {
-	for _, n := range FieldNames {
-		if s == n {
-			return true
-		}
-	}
-	return false
 }
 
 // SealRect is the seal box in PDF coordinates, for SealSigning.Rect.

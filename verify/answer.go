@@ -139,6 +139,7 @@ type pageView struct {
 	IssuedAtText   string
 	ServerTimeText string
 	OfferPDF       bool
+	TokenPage      bool // the QR code's page: a receipt form posts back to it
 }
 
 // Format of a rendered answer. Which one a request gets is internal/api's
@@ -165,7 +166,7 @@ func render(a Answer, f Format, withPhoto, offerPDF bool) ([]byte, error) {
 		b, err := json.Marshal(a)
 		return append(b, '\n'), err // as the API's own answers end, so curl output ends its line
 	}
-	v := pageView{Answer: a, SealStateText: sealStateText[a.SealState], OfferPDF: offerPDF,
+	v := pageView{Answer: a, SealStateText: sealStateText[a.SealState], OfferPDF: offerPDF, TokenPage: withPhoto,
 		ServerTimeText: a.ServerTime.In(registry.ChinaTZ).Format("2006-01-02 15:04:05")}
 	if a.IssuedAt != nil {
 		v.IssuedAtText = a.IssuedAt.In(registry.ChinaTZ).Format("2006-01-02 15:04")

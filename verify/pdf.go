@@ -79,6 +79,9 @@ type PDFTrust struct {
 	// Timestamps is what a signature's time-stamp token must chain to
 	// besides Root (certseal's own TSA chains there): an outside TSA's root.
 	Timestamps keys.TimestampTrust
+	// ReceiptSigner is the platform's document signer: a file it signed
+	// is a verification receipt, not a certificate.
+	ReceiptSigner *x509.Certificate
 	// MaxBytes is the largest file checked; 0 means DefaultMaxPDFBytes.
 	MaxBytes int
 }

@@ -192,6 +192,18 @@ func (s *Service) PDFByToken(ctx context.Context, number, token string) (registr
 	return c, pdf, err
 }
 
+// versionByToken finds the version whose token hashes to secret, looking
+// at every version whatever matches, so a wrong token costs what a right
+// one does.
+func versionByToken(versions []registry.Certificate, secret []byte) (c registry.Certificate, found bool) {
+	for _, v := range versions {
+		if subtle.ConstantTimeCompare(v.TokenHash, secret) == 1 {
+			c, found = v, true
+		}
+	}
+	return c, found
+}
+
 // load reads a number's versions and renders every answer a lookup of this
 // kind can give. An unknown number is an empty entry, cached briefly.
 func (s *Service) load(ctx context.Context, kind, number string, f Format) ([]byte, time.Duration, error) {

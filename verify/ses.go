@@ -160,7 +160,7 @@ func (s *Service) SESByToken(ctx context.Context, number, token string) (registr
 var ErrNoSES = registry.Errf(registry.CodeNotFound, "no seal signature here: scan the QR code of the certificate")
 
 // byToken runs fn, in one view, on the versions of number and the one
-// whose QR token is token (compared in constant time per version); none
+// whose QR token is token (versionByToken); none
 // is notFound, the same answer as an unknown number.
 func (s *Service) byToken(ctx context.Context, number, token string, notFound error, fn func(tx registry.Tx, versions []registry.Certificate, c registry.Certificate) error) (registry.Certificate, error) {
 	number, err := registry.ParseCertNumber(number)
@@ -174,13 +174,8 @@ func (s *Service) byToken(ctx context.Context, number, token string, notFound er
 		if err != nil {
 			return err
 		}
-		found := false
-		for _, v := range versions {
-			if subtle.ConstantTimeCompare(v.TokenHash, secret) == 1 {
-				c, found = v, true
-			}
-		}
-		if !found {
+		var found bool
+		if c, found = versionByToken(versions, secret); !found {
 			return notFound
 		}
 		return fn(tx, versions, c)

@@ -38,6 +38,9 @@ type UploadAnswer struct {
 	Certificate *Answer `json:"certificate,omitempty"`
 	// SES is the verdict on its 国密 seal signature (ses.go), if it has one.
 	SES *SESVerdict `json:"ses,omitempty"`
+	// Receipt is what a verification receipt file says and whether it is
+	// genuine, when the file is one.
+	Receipt *ReceiptAnswer `json:"receipt,omitempty"`
 }
 
 // CheckUpload gives certseal's verdict on an uploaded PDF: the file's own
@@ -54,6 +57,9 @@ func (s *Service) CheckUpload(ctx context.Context, pdf []byte) (UploadAnswer, er
 	}
 	if res.Indication != Passed {
 		return ans, nil
+	}
+	if s.trust.ReceiptSigner != nil && res.Seal.Equal(s.trust.ReceiptSigner) {
+		return s.receiptUpload(ctx, ans, res.SHA256[:])
 	}
 	var c registry.Certificate
 	var seal registry.Seal

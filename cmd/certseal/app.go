@@ -123,9 +123,15 @@ func (a *app) timestamping(create bool) (own *keys.TSA, stamper signer.Timestamp
 }
 
 // pdfTrust is what an uploaded PDF's seal and timestamp must chain to.
+// A file signed by the platform's document signer is a receipt; there is
+// none before serve's first start made it.
 func (a *app) pdfTrust() verify.PDFTrust {
-	return verify.PDFTrust{Root: a.ca.Root(), Issuing: []*x509.Certificate{a.ca.Issuing()},
+	t := verify.PDFTrust{Root: a.ca.Root(), Issuing: []*x509.Certificate{a.ca.Issuing()},
 		Timestamps: keys.TimestampTrust{Roots: a.tsaRoots}}
+	if c, err := keys.ReadCertFile(a.cfg.DocSignCert); err == nil && a.ca.Verify(c, time.Now()) == nil {
+		t.ReceiptSigner = c
+	}
+	return t
 }
 
 // checkKeys refuses to run when an active seal's key does not open or does

@@ -30,10 +30,14 @@ type service struct {
 	cache    verify.Cache
 	verifier *verify.Service
 	pki      *keys.Responder
+	recorder *verify.Recorder
 }
 
+// Close runs after the HTTP server stopped: the recorder writes what it
+// still holds.
 func (s *service) Close() {
 	s.batches.Close()
+	s.recorder.Close()
 	s.cache.Close()
 }
 
@@ -52,7 +56,10 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	}
 	svc := &service{cache: cache}
 	cached := verify.NewCached(cache, verify.CachedOptions{Logger: a.log})
-	var err error
+	docSigner, err := keys.OpenDocSigner(cfg.DocSignCert, cfg.DocSignKey, a.ca, cfg.BaseURL, true, a.log, time.Now)
+	if err != nil {
+		return nil, err
+	}
 	if svc.verifier, err = verify.NewService(a.store, cached, cfg.BaseURL, a.pdfTrust(), time.Now); err != nil {
 		return nil, err
 	}
@@ -65,7 +72,7 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc.pki.Vouch(tsa.Certificate())
+	svc.pki.Vouch(tsa.Certificate(), docSigner.Certificate())
 	font := signer.DefaultFont()
 	if cfg.FontFile != "" {
 		if font, err = signer.LoadFont(cfg.FontFile); err != nil {
@@ -87,7 +94,13 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 		return nil, err
 	}
 	warnCalendarGaps(a.log, calendar, registry.Today(time.Now()))
+	receiptRenderer, err := signer.NewReceiptRenderer(font)
+	if err != nil {
+		return nil, err
+	}
 	metrics := api.NewMetrics()
+	svc.recorder = verify.NewRecorder(a.store, a.kek.VerifierHashKey(), verify.RecorderOptions{Logger: a.log})
+	metrics.WatchRecorder(svc.recorder.Stats)
 	metrics.WatchCache(func() (uint64, uint64) { s := cached.Stats(); return s.Hits, s.Loads })
 	// Every command writes through one Writer, whose after-commit hook
 	// (set by api.New) refreshes what each change made stale.
@@ -97,8 +110,11 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 		TSA: stamper, TSATrust: a.timestampTrust(), TSACerts: tsaCerts, Revocation: svc.pki, BaseURL: cfg.BaseURL, Calendar: calendar, Now: time.Now, Log: a.log})
 	svc.batches = signer.NewBatches(issuer, writer, a.log)
 	svc.batches.SetSubmitterCheck(api.BatchSubmitterAllowed)
+	receipts := signer.NewReceipts(signer.ReceiptsDeps{Store: writer, Renderer: receiptRenderer, Key: docSigner, TSA: stamper,
+		TSATrust: a.timestampTrust(), TSACerts: tsaCerts, Revocation: svc.pki, BaseURL: cfg.BaseURL, Now: time.Now})
 	svc.handler = api.New(api.Deps{
 		Store: writer, Keys: a.keys, CA: a.ca, SM2: a.sm2Twin(tpl), PKI: svc.pki, TSA: tsa.Handle(), Issuer: issuer, Batches: svc.batches, Verifier: svc.verifier,
+		Receipts: receipts, Recorder: svc.recorder,
 		Metrics: metrics, Log: a.log, BaseURL: cfg.BaseURL, KeyAlg: a.alg, Now: time.Now,
 		Ready:      map[string]func(context.Context) error{"store": a.store.Ping, "cache": cachePing(cache)},
 		PublicRate: cfg.PublicRateLimit, PublicBurst: cfg.PublicBurst, TrustProxy: cfg.TrustProxy,

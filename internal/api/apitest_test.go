@@ -107,7 +107,7 @@ type e2eEnv struct {
 	deps     Deps // what h was built of, for another replica
 	dbPath   string
 	verifier *verify.Service
-	store    *sqlite.Store
+	store    registry.Store
 	raw      *sql.Conn // one read-only connection to the same file: data_version is per connection
 	tables   []string
 	clock    *e2eClock
@@ -124,6 +124,13 @@ func newE2E(t testing.TB) *e2eEnv { return newE2EWith(t, nil) }
 
 // newE2EWith is newE2E whose handler sees the store through wrap.
 func newE2EWith(t testing.TB, wrap func(registry.Store) registry.Store) *e2eEnv {
+	t.Helper()
+	return newE2EOn(t, wrap, nil)
+}
+
+// newE2EOn is newE2EWith on the store open makes (nil: the SQLite file;
+// state and count keep reading that file).
+func newE2EOn(t testing.TB, wrap func(registry.Store) registry.Store, open func(*registry.PII) registry.Store) *e2eEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -143,11 +150,15 @@ func newE2EWith(t testing.TB, wrap func(registry.Store) registry.Store) *e2eEnv 
 		t.Fatal(err)
 	}
 	dbPath := filepath.Join(dir, "certseal.db")
-	store, err := sqlite.Open(ctx, dbPath, pii)
+	file, err := sqlite.Open(ctx, dbPath, pii)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { store.Close() })
+	t.Cleanup(func() { file.Close() })
+	var store registry.Store = file
+	if open != nil {
+		store = open(pii)
+	}
 	db, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=query_only(1)&_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +188,11 @@ func newE2EWith(t testing.TB, wrap func(registry.Store) registry.Store) *e2eEnv 
 	cache := memcache.New(memcache.Options{})
 	t.Cleanup(func() { cache.Close() })
 	cached := verify.NewCached(cache, verify.CachedOptions{Logger: log})
-	trust := verify.PDFTrust{Root: ca.Root(), Issuing: []*x509.Certificate{ca.Issuing()}}
+	docSigner, err := keys.OpenDocSigner(filepath.Join(dir, "pki", "docsign.crt"), filepath.Join(dir, "pki", "docsign.key"), ca, e2eBaseURL, true, log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust := verify.PDFTrust{Root: ca.Root(), Issuing: []*x509.Certificate{ca.Issuing()}, ReceiptSigner: docSigner.Certificate()}
 	verifier, err := verify.NewService(store, cached, e2eBaseURL, trust, clock.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +216,7 @@ func newE2EWith(t testing.TB, wrap func(registry.Store) registry.Store) *e2eEnv 
 	if err != nil {
 		t.Fatal(err)
 	}
-	pki.Vouch(tsa.Certificate())
+	pki.Vouch(tsa.Certificate(), docSigner.Certificate())
 	sm2CA, err := keys.LoadOrCreateDevSM2CA(filepath.Join(dir, "pki"), log, clock.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -210,6 +225,13 @@ func newE2EWith(t testing.TB, wrap func(registry.Store) registry.Store) *e2eEnv 
 	issuer := signer.NewIssuer(signer.IssuerDeps{Store: store, PII: pii, Keys: soft, SM2: soft, Chains: ca, Renderer: renderer,
 		TSA: tsa, TSATrust: keys.TimestampTrust{Roots: []*x509.Certificate{ca.Root()}}, TSACerts: []*x509.Certificate{tsa.Certificate()},
 		Revocation: pki, BaseURL: e2eBaseURL, Calendar: calendar, Now: clock.Now, Log: log})
+	receiptRenderer, err := signer.NewReceiptRenderer(signer.DefaultFont())
+	if err != nil {
+		t.Fatal(err)
+	}
+	receipts := signer.NewReceipts(signer.ReceiptsDeps{Store: store, Renderer: receiptRenderer, Key: docSigner, TSA: tsa,
+		TSATrust: keys.TimestampTrust{Roots: []*x509.Certificate{ca.Root()}}, TSACerts: []*x509.Certificate{tsa.Certificate()},
+		Revocation: pki, BaseURL: e2eBaseURL, Now: clock.Now})
 	var handlerStore registry.Store = store
 	if wrap != nil {
 		handlerStore = wrap(store)
@@ -222,7 +244,7 @@ func newE2EWith(t testing.TB, wrap func(registry.Store) registry.Store) *e2eEnv 
 	t.Cleanup(batches.Close) // runs before the store closes (cleanups are LIFO)
 	fk := &failingKeys{KeyManager: soft}
 	deps := Deps{
-		Store: writer, Keys: fk, CA: ca, SM2: &keys.SM2Twin{CA: sm2CA, Keys: soft, WidthMM: 42, HeightMM: 42}, PKI: pki, TSA: tsa.Handle(), Issuer: issuer, Batches: batches, Verifier: verifier,
+		Store: writer, Keys: fk, CA: ca, SM2: &keys.SM2Twin{CA: sm2CA, Keys: soft, WidthMM: 42, HeightMM: 42}, PKI: pki, TSA: tsa.Handle(), Issuer: issuer, Batches: batches, Verifier: verifier, Receipts: receipts,
 		Metrics: metrics, Log: log, BaseURL: e2eBaseURL, KeyAlg: keys.DefaultAlg, Now: clock.Now,
 		Ready:      map[string]func(context.Context) error{"store": store.Ping, "cache": func(context.Context) error { return nil }},
 		PublicRate: 1e6, PublicBurst: 1e6, LinkKey: kek.DownloadLinkKey(), LinkTTL: 15 * time.Minute,
@@ -550,7 +572,14 @@ func newWorld(t testing.TB) *e2eWorld { return newWorldWith(t, nil) }
 // newWorldWith is newWorld whose handler sees the store through wrap.
 func newWorldWith(t testing.TB, wrap func(registry.Store) registry.Store) *e2eWorld {
 	t.Helper()
-	w := &e2eWorld{e2eEnv: newE2EWith(t, wrap)}
+	return worldOf(newE2EWith(t, wrap))
+}
+
+// worldOf populates a service.
+func worldOf(e *e2eEnv) *e2eWorld {
+	t := e.t
+	t.Helper()
+	w := &e2eWorld{e2eEnv: e}
 	w.platform = w.platformKey()
 	w.reviewer = map[string]string{weihai: w.reviewerKey(weihai), jinan: w.reviewerKey(jinan)}
 	w.a = w.newUnit("威海示范大学", weihai)

@@ -184,6 +184,14 @@ func authzRoutes() []authzRoute {
 			func(w *e2eWorld, u *e2eUnit, _ bool) (string, any) {
 				return "/api/v1/holder-certificates", withHeader{HolderIDHeader: u.holder}
 			}, nil},
+		{"GET", "/api/v1/certificates/{number}/verifications", [5]int{ok200, no403, no403, no403, no403},
+			func(_ *e2eWorld, u *e2eUnit, _ bool) (string, any) {
+				return "/api/v1/certificates/" + u.cert + "/verifications", nil
+			}, nil},
+		{"POST", "/api/v1/certificates/{number}/rotate-token", [5]int{ok201, no403, no403, no403, no403},
+			func(w *e2eWorld, u *e2eUnit, fresh bool) (string, any) {
+				return "/api/v1/certificates/" + cert(w, u, fresh) + "/rotate-token", nil
+			}, nil},
 	}
 }
 

@@ -101,25 +101,29 @@ func (s *server) downloadByLink(w http.ResponseWriter, r *http.Request) {
 		s.publicProblem(w, r, err, lookupView{})
 		return
 	}
-	writePDF(w, c, pdf)
+	writePDF(w, c.Number, pdf)
 }
 
 // downloadByToken serves the PDF from the verification page's button,
 // which posts back to the page's own address (/v/{number}?k=TOKEN).
 func (s *server) downloadByToken(w http.ResponseWriter, r *http.Request) {
 	number := chi.URLParam(r, "number")
+	if r.PostFormValue("receipt") != "" { // the page's receipt button
+		s.receiptFor(w, r, number, r.URL.Query().Get("k"), "")
+		return
+	}
 	c, pdf, err := s.Verifier.PDFByToken(r.Context(), number, r.URL.Query().Get("k"))
 	if err != nil {
 		s.publicProblem(w, r, err, lookupView{Number: number})
 		return
 	}
-	writePDF(w, c, pdf)
+	writePDF(w, c.Number, pdf)
 }
 
-func writePDF(w http.ResponseWriter, c registry.Certificate, pdf []byte) {
+func writePDF(w http.ResponseWriter, name string, pdf []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/pdf")
-	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.pdf"`, c.Number))
+	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.pdf"`, name))
 	h.Set("Content-Length", strconv.Itoa(len(pdf)))
 	h.Set("Cache-Control", "no-store")
 	w.Write(pdf)

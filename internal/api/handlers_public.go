@@ -32,6 +32,7 @@ func (s *server) verifyByToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.answer(w, r, format, resp, err, lookupView{Number: number})
+	s.record(r, registry.VerifiedByScan, number, resp.Outcome)
 }
 
 // verifyByName is the typed lookup; asked without a number and a name it
@@ -50,6 +51,7 @@ func (s *server) verifyByName(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := s.Verifier.ByName(r.Context(), typed.Number, typed.Name, format)
 	s.answer(w, r, format, resp, err, typed)
+	s.record(r, registry.VerifiedByTyped, typed.Number, resp.Outcome)
 }
 
 func (s *server) answer(w http.ResponseWriter, r *http.Request, format verify.Format, resp verify.Response, err error, typed lookupView) {
@@ -180,6 +182,7 @@ func (s *server) verifyUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Metrics.Verification("upload_" + ans.Indication)
+	s.recordUpload(r, ans)
 	if claimed := r.URL.Query().Get("no"); claimed != "" {
 		number, err := registry.ParseCertNumber(claimed)
 		if err != nil {

@@ -25,7 +25,7 @@ type Metrics struct {
 // verificationOutcomes are the label values Verification accepts; anything
 // else is counted as "other", so a label can never grow without bound.
 var verificationOutcomes = [...]string{"valid", "revoked", "expired", "superseded", "unknown", "error",
-	"upload_passed", "upload_failed", "upload_indeterminate"}
+	"upload_passed", "upload_failed", "upload_indeterminate", "receipt_passed", "receipt_failed"}
 
 // NewMetrics registers certseal's metrics and the Go runtime and process
 // collectors on a new registry.
@@ -125,7 +125,8 @@ func (m *Metrics) CertificatesIssued(n int) {
 
 // Verification counts one public answer: valid, revoked, expired,
 // superseded, unknown, error, or upload_passed / upload_failed /
-// upload_indeterminate for uploaded PDFs.
+// upload_indeterminate for uploaded PDFs, receipt_passed / receipt_failed
+// for receipts checked by address or JWS.
 func (m *Metrics) Verification(outcome string) {
 	if m == nil {
 		return

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/certseal/certseal/verify"
 )
 
 // plumbScrape returns the metrics text.
@@ -70,6 +72,8 @@ func TestMetricsCounters(t *testing.T) {
 	hits, misses := uint64(0), uint64(0)
 	m.WatchCache(func() (uint64, uint64) { return hits, misses })
 	hits, misses = 2, 1 // read at the scrape
+	m.WatchRecorder(func() verify.RecorderStats { return verify.RecorderStats{Written: 5, Dropped: 7} })
+	m.Verification("receipt_passed")
 	text := plumbScrape(t, m)
 	for _, want := range []string{
 		"certseal_certificates_issued_total 3",
@@ -79,6 +83,10 @@ func TestMetricsCounters(t *testing.T) {
 		`certseal_verifications_total{outcome="revoked"} 0`, // present before the first event
 		"certseal_verify_cache_hits_total 2",
 		"certseal_verify_cache_misses_total 1",
+		"certseal_verification_records_written_total 5",
+		"certseal_verification_records_dropped_total 7",
+		"certseal_verification_records_failed_total 0",
+		`certseal_verifications_total{outcome="receipt_passed"} 1`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %s", want)

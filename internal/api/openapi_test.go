@@ -184,6 +184,13 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 		"GET /pki/seals/{id}/ses",
 		"GET /v/{number}/ses",
 		"GET /api/v1/certificates/{number}/ses",
+		// Receipts, the holder's view of verifications, token rotation.
+		"POST /v/{number}/receipt",
+		"POST /v/receipt",
+		"GET /r/{serial}",
+		"GET /r/{serial}/pdf",
+		"GET /api/v1/certificates/{number}/verifications",
+		"POST /api/v1/certificates/{number}/rotate-token",
 	}
 	ops, err := documentedOps(openAPIDoc)
 	if err != nil {
@@ -251,6 +258,8 @@ func TestOpenAPIDocumentIsConsistent(t *testing.T) {
 		"GET /readyz 503":     true, // per-check status for load balancers
 		"GET /v/{number} 404": true, // the verification page saying 不存在
 		"GET /v 404":          true, // the same for typed lookups
+		"GET /r/{serial} 404": true, // the receipt check saying it is no receipt
+		"POST /v/receipt 404": true,
 	}
 	ids := map[string]string{}
 	pathParam := regexp.MustCompile(`\{([^}]+)\}`)

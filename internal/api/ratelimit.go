@@ -127,12 +127,8 @@ func (l *limiter) sweep(now time.Time) {
 // clientOf names the client's bucket.
 func (l *limiter) clientOf(r *http.Request) string {
 	if l.trustXFF {
-		if vals := r.Header.Values("X-Forwarded-For"); len(vals) > 0 {
-			last := vals[len(vals)-1]
-			if i := strings.LastIndexByte(last, ','); i >= 0 {
-				last = last[i+1:]
-			}
-			if a, err := netip.ParseAddr(strings.TrimSpace(last)); err == nil {
+		if last, ok := lastForwardedFor(r); ok {
+			if a, err := netip.ParseAddr(last); err == nil {
 				return addrKey(a)
 			}
 		}
@@ -145,6 +141,20 @@ func (l *limiter) clientOf(r *http.Request) string {
 		return addrKey(a)
 	}
 	return host
+}
+
+// lastForwardedFor is the address the load balancer appended to
+// X-Forwarded-For: the one entry a client cannot forge.
+func lastForwardedFor(r *http.Request) (string, bool) {
+	vals := r.Header.Values("X-Forwarded-For")
+	if len(vals) == 0 {
+		return "", false
+	}
+	last := vals[len(vals)-1]
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	return strings.TrimSpace(last), true
 }
 
 // addrKey is an IPv4 address, or the /64 of an IPv6 one.

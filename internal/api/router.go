@@ -40,6 +40,10 @@ type Verifier interface {
 	PDFByToken(ctx context.Context, number, token string) (registry.Certificate, []byte, error)
 	// SESByToken is the 国密 seal signature of the token's version.
 	SESByToken(ctx context.Context, number, token string) (registry.Certificate, []byte, error)
+	// Receipts: what a verification found, and checks of a receipt.
+	ReceiptFacts(ctx context.Context, number, token, name string) (registry.Receipt, string, error)
+	CheckReceipt(ctx context.Context, serial string) (verify.ReceiptAnswer, error)
+	CheckReceiptJWS(ctx context.Context, jws string) (verify.ReceiptAnswer, error)
 }
 
 // Deps is what the API stands on; cmd/certseal builds it.
@@ -57,6 +61,8 @@ type Deps struct {
 	Issuer   *signer.Issuer
 	Batches  *signer.Batches
 	Verifier Verifier
+	Receipts *signer.Receipts     // nil: no receipts
+	Recorder VerificationRecorder // nil: verifications are not recorded
 	Metrics  *Metrics
 	Log      *slog.Logger
 	BaseURL  string
@@ -118,12 +124,16 @@ func New(d Deps) http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(RateLimit(d.PublicRate, d.PublicBurst, TrustForwardedFor(d.TrustProxy)))
 		r.With(MaxBody(0)).Get("/v/{number}", s.verifyByToken)
-		r.With(MaxBody(0)).Post("/v/{number}", s.downloadByToken)
+		r.With(MaxBody(limitSmall)).Post("/v/{number}", s.downloadByToken) // the page's buttons: PDF, receipt
 		r.With(MaxBody(0)).Get("/download/{number}", s.downloadByLink)
 		r.With(MaxBody(0)).Get("/v", s.verifyByName)
 		// The site's front door is the page to type a number into.
 		r.Get("/", http.RedirectHandler("/v", http.StatusFound).ServeHTTP)
 		r.With(MaxBody(limitUpload)).Post("/v/pdf", s.verifyUpload)
+		r.With(MaxBody(limitSmall)).Post("/v/receipt", s.checkReceiptJWS)
+		r.With(MaxBody(limitSmall)).Post("/v/{number}/receipt", s.issueReceipt)
+		r.With(MaxBody(0)).Get("/r/{serial}", s.checkReceipt)
+		r.With(MaxBody(0)).Get("/r/{serial}/pdf", s.receiptPDF)
 		r.Get("/catalog", s.catalogPage)
 		r.Get("/api/v1/catalog", s.catalogJSON)
 		r.Get("/pki/root.crt", d.PKI.HandleRoot())
@@ -180,6 +190,8 @@ func New(d Deps) http.Handler {
 		r.With(platform).Get("/certificates/{number}/ses", s.getCertificateSES)
 		r.With(units, small).Post("/certificates/{number}/revoke", s.revokeCertificate)
 		r.With(units, MaxBody(limitPhoto)).Post("/certificates/{number}/reissue", s.reissueCertificate)
+		r.With(platform).Get("/certificates/{number}/verifications", s.listVerifications)
+		r.With(platform, small).Post("/certificates/{number}/rotate-token", s.rotateToken)
 	})
 	return r
 }

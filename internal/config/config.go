@@ -38,6 +38,9 @@ type Config struct {
 	// whose tokens chain to the root in TSARoot.
 	TSACert, TSAKey, TSAURL, TSARoot string
 	CRLValidity, OCSPValidity        time.Duration // nextUpdate - thisUpdate
+	// The platform's document signer (signs verification receipts): key
+	// and certificate files; empty: DATA/pki/docsign.*, made on first start.
+	DocSignCert, DocSignKey string
 
 	PublicRateLimit float64 // requests per second per client on public routes
 	PublicBurst     int
@@ -81,6 +84,8 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.TSACert, "tsa-cert", env("CERTSEAL_TSA_CERT", ""), "time-stamping authority certificate PEM (CERTSEAL_TSA_CERT; default DATA/pki/tsa.crt, created on first start)")
 	fs.StringVar(&c.TSAKey, "tsa-key", env("CERTSEAL_TSA_KEY", ""), "time-stamping authority private key PEM (CERTSEAL_TSA_KEY; default DATA/pki/tsa.key)")
 	fs.StringVar(&c.TSAURL, "tsa-url", env("CERTSEAL_TSA_URL", ""), "outside RFC 3161 time-stamping authority to use instead of certseal's own (CERTSEAL_TSA_URL; needs --tsa-root)")
+	fs.StringVar(&c.DocSignCert, "docsign-cert", env("CERTSEAL_DOCSIGN_CERT", ""), "platform document-signing certificate PEM, signs verification receipts (CERTSEAL_DOCSIGN_CERT; default DATA/pki/docsign.crt, created on first start)")
+	fs.StringVar(&c.DocSignKey, "docsign-key", env("CERTSEAL_DOCSIGN_KEY", ""), "platform document-signing private key PEM (CERTSEAL_DOCSIGN_KEY; default DATA/pki/docsign.key)")
 	fs.StringVar(&c.TSARoot, "tsa-root", env("CERTSEAL_TSA_ROOT", ""), "root certificate PEM of the outside time-stamping authority (CERTSEAL_TSA_ROOT)")
 	// A variable that does not parse is an error (Validate), not its default.
 	parsed := func(name, def string, parse func(string) error) {
@@ -214,6 +219,12 @@ func (c *Config) Validate() error {
 	}
 	if c.TSACert == "" {
 		c.TSACert, c.TSAKey = filepath.Join(c.DataDir, "pki", "tsa.crt"), filepath.Join(c.DataDir, "pki", "tsa.key")
+	}
+	if (c.DocSignCert == "") != (c.DocSignKey == "") {
+		errs = append(errs, errors.New("the platform's document signer needs both --docsign-cert and --docsign-key, or neither"))
+	}
+	if c.DocSignCert == "" {
+		c.DocSignCert, c.DocSignKey = filepath.Join(c.DataDir, "pki", "docsign.crt"), filepath.Join(c.DataDir, "pki", "docsign.key")
 	}
 	if c.CRLValidity < time.Minute || c.OCSPValidity < time.Minute {
 		errs = append(errs, errors.New("--crl-validity and --ocsp-validity must be at least 1m"))

@@ -50,6 +50,10 @@ func TestParse(t *testing.T) {
 		}},
 		{name: "outside TSA without its root", args: []string{"--tsa-url", "https://tsa.example"}, wantErr: "--tsa-root"},
 		{name: "outside TSA not http", args: []string{"--tsa-url", "tsa.example", "--tsa-root", "r.pem"}, wantErr: "--tsa-url"},
+		{name: "document signer files default to the data directory", args: []string{"--data", "/srv/cs"}, check: func(c *Config) bool {
+			return c.DocSignCert == "/srv/cs/pki/docsign.crt" && c.DocSignKey == "/srv/cs/pki/docsign.key"
+		}},
+		{name: "half a document signer", env: map[string]string{"CERTSEAL_DOCSIGN_KEY": "d.key"}, wantErr: "--docsign-cert"},
 		{name: "half a TSA", env: map[string]string{"CERTSEAL_TSA_CERT": "t.crt"}, wantErr: "--tsa-key"},
 		{name: "revocation validity from env", env: map[string]string{"CERTSEAL_CRL_VALIDITY": "6h", "CERTSEAL_OCSP_VALIDITY": "90m"}, check: func(c *Config) bool {
 			return c.CRLValidity == 6*time.Hour && c.OCSPValidity == 90*time.Minute

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,7 +66,11 @@ func TestREADMEWalkthrough(t *testing.T) {
 	// holder, valid, revoked, the unit key revoked and refused, audit clean.
 	steps := []string{`certificate 37`, `pdf: `, "passed", `"indication":"passed"`, `"download_url":"` + s.URL + `/download/`,
 		"the holder's download is the signed PDF", "<h1>有效</h1>", `"status":"valid"`,
-		`"status":"revoked"`, "<h1>已撤销</h1>", "人事处", "the unit key after its revocation: 401", "audit chain intact"}
+		`"receipt":{"indication":"passed"`, `"indication":"passed"`, // the receipt, by upload and by its JWS
+		`"version":2`, "the leaked address now: 404", "rotated: ", `"status_text":"已更正"`,
+		`"status":"revoked"`, "<h1>已撤销</h1>", `"status_then_text":"有效"`, `"status_text":"已撤销"`,
+		"人事处", "the unit key after its revocation: 401", "audit chain intact",
+		`"kind":"scan"`, `"kind":"upload"`, `"kind":"receipt"`}
 	rest := out
 	for _, want := range steps {
 		i := strings.Index(rest, want)
@@ -85,7 +90,14 @@ func TestREADMEWalkthrough(t *testing.T) {
 	if m == nil || p == nil {
 		t.Fatalf("the walkthrough printed no certificate number, address or PDF path:\n%s", out)
 	}
-	number, address, pdf := m[1], m[2], p[1]
+	rotated := regexp.MustCompile(`rotated: (\S+)`).FindStringSubmatch(out)
+	if rotated == nil {
+		t.Fatalf("the walkthrough printed no rotated address:\n%s", out)
+	}
+	number, leaked, address, pdf := m[1], m[2], rotated[1], p[1]
+	if !strings.HasPrefix(leaked, s.URL+"/v/"+number+"?k=") || leaked == address {
+		t.Errorf("first address %s, rotated %s", leaked, address)
+	}
 	if !strings.HasPrefix(address, s.URL+"/v/"+number+"?k=") {
 		t.Errorf("verification address %s is not on the server %s", address, s.URL)
 	}
@@ -98,13 +110,20 @@ func TestREADMEWalkthrough(t *testing.T) {
 	if !bytes.HasPrefix(readFile(t, pdf), []byte("%PDF-")) {
 		t.Errorf("%s is not a PDF", pdf)
 	}
-	// A revoked certificate's PDF does not pass: the command says why and fails.
-	if out, err := CLIResult(s.Env, "verify-pdf", pdf); err == nil || !strings.Contains(out, "已撤销") {
+	// The first PDF was superseded by the token's rotation: the command says so and fails.
+	if out, err := CLIResult(s.Env, "verify-pdf", pdf); err == nil || !strings.Contains(out, "已更正") {
 		t.Errorf("certseal verify-pdf of the walkthrough's PDF after revocation (err %v):\n%s", err, out)
+	}
+	// The receipt it saved is one, offline too.
+	if out, err := CLIResult(s.Env, "verify-pdf", filepath.Join(data, "walkthrough", "receipt.pdf")); err != nil || !strings.Contains(out, "回执真实") {
+		t.Errorf("certseal verify-pdf of the walkthrough's receipt (err %v):\n%s", err, out)
 	}
 	c := &client{t: t, base: s.URL}
 	if a := c.verifyJSON(address); a.Status != "revoked" || a.Name != "李华" {
 		t.Errorf("the walkthrough's certificate answers %+v, want revoked", a)
+	}
+	if status, body, _ := c.do("", "GET", leaked, "", nil, http.Header{"Accept": {"application/json"}}); status != 404 || !strings.Contains(string(body), `"status":"unknown"`) {
+		t.Errorf("the leaked address after the rotation: %d %s", status, body)
 	}
 }
 

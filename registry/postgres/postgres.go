@@ -184,7 +184,7 @@ var appUpdates = []struct{ table, columns string }{
 	{"filings", "state, review_json, valid_from, valid_until, rev"},
 	{"seal_applications", "state, review_json, seal_id, rev"},
 	{"seals", "state, revoked_at, reason, invalidity_date, rev"},
-	{"certificates", "state, revoked_at, revoke_reason, revoked_by, category, rev"},
+	{"certificates", "state, revoked_at, revoke_reason, revoked_by, category, rev, token_hash"},
 	{"sequences", "value"},
 	{"batches", "state, finished_at, issued, failed, rev, runner, lease_until"},
 	{"batch_rows", "state, number, error"},

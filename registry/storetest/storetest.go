@@ -72,6 +72,7 @@ func run(t *testing.T, b Backend, owner bool) {
 		{"APIKeyLifecycle", testAPIKeyLifecycle, true},
 		{"CertificateListing", testCertificateListing, false},
 		{"SM2Twin", testSM2Twin, false},
+		{"Receipts", testReceipts, false},
 	}
 	for _, tc := range tests {
 		if tc.needsOwner && !owner {

@@ -63,6 +63,7 @@ func BackToVersion2(digest, setVersion string) []string {
 		`DROP INDEX certificates_unit_series`, `DROP INDEX certificates_series_level`, `DROP INDEX certificates_batch`,
 		`DROP INDEX certificates_issued`, `DROP INDEX certificates_holder`, `DROP INDEX certificates_level_issued`, `DROP INDEX certificates_unit_state`, `ALTER TABLE certificates DROP COLUMN series`,
 		`ALTER TABLE certificates DROP COLUMN level`, `ALTER TABLE certificates DROP COLUMN term_to`, `ALTER TABLE certificates DROP COLUMN holder_hash`,
+		`DROP TABLE receipts`, `DROP TABLE verifications`, `DROP TABLE token_rotations`,
 		duplicates(digest), setVersion,
 	}
 }
