@@ -117,30 +117,9 @@ func LoadDevCA(dir string, logger *slog.Logger, now time.Time) (*CA, error) {
 func openDevCA(dir string, logger *slog.Logger, now time.Time, create bool) (*CA, error) {
 	logger = orDiscard(logger)
 	paths := []string{filepath.Join(dir, RootCertFile), filepath.Join(dir, IssuingCertFile), filepath.Join(dir, IssuingKeyFile)}
-	var missing []string
-	for _, p := range paths {
-		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
-			missing = append(missing, p)
-		} else if err != nil {
-			return nil, fmt.Errorf("development CA: %w", err)
-		}
-	}
-	created := false
-	switch len(missing) {
-	case 0:
-	case len(paths):
-		if !create {
-			return nil, fmt.Errorf("no development CA in %s: %w", dir, fs.ErrNotExist)
-		}
-		if err := ensureDir(dir); err != nil {
-			return nil, fmt.Errorf("development CA: %w", err)
-		}
-		if err := createDevCA(paths, now); err != nil {
-			return nil, fmt.Errorf("development CA in %s: %w", dir, err)
-		}
-		created = true
-	default:
-		return nil, fmt.Errorf("development CA in %s is incomplete (missing %v); restore the files or remove the directory to start a new CA", dir, missing)
+	created, err := devFiles(dir, paths, create, func() error { return createDevCA(paths, now) })
+	if err != nil {
+		return nil, fmt.Errorf("development CA: %w", err)
 	}
 	ca, err := LoadCA(paths[0], paths[1], paths[2], now)
 	if err != nil {
@@ -152,9 +131,38 @@ func openDevCA(dir string, logger *slog.Logger, now time.Time, create bool) (*CA
 	return ca, nil
 }
 
+// devFiles makes sure the files of a development CA in dir are all there,
+// making them with mk when none is and create allows: half a CA is an
+// error, never silently replaced.
+func devFiles(dir string, paths []string, create bool, mk func() error) (created bool, err error) {
+	var missing []string
+	for _, p := range paths {
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			missing = append(missing, p)
+		} else if err != nil {
+			return false, err
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return false, nil
+	case len(paths):
+		if !create {
+			return false, fmt.Errorf("none in %s: %w", dir, fs.ErrNotExist)
+		}
+		if err := ensureDir(dir); err != nil {
+			return false, err
+		}
+		if err := mk(); err != nil {
+			return false, fmt.Errorf("in %s: %w", dir, err)
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("%s is incomplete (missing %v); restore the files or remove them to start a new CA", dir, missing)
+}
+
 // createDevCA writes a fresh root and issuing CA to paths (root cert,
-// issuing cert, issuing key). On failure it removes what it wrote so the
-// next start does not meet half a CA.
+// issuing cert, issuing key).
 func createDevCA(paths []string, now time.Time) (err error) {
 	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -164,20 +172,7 @@ func createDevCA(paths []string, now time.Time) (err error) {
 	if err != nil {
 		return err
 	}
-	notBefore := now.Add(-time.Hour).Truncate(time.Second)
-	name := func(cn string) pkix.Name {
-		return pkix.Name{Country: []string{"CN"}, Organization: []string{"certseal development CA"}, CommonName: cn}
-	}
-	rootTmpl := &x509.Certificate{
-		SerialNumber:          randomSerial(),
-		Subject:               name("certseal development root CA - NOT FOR PRODUCTION"),
-		NotBefore:             notBefore,
-		NotAfter:              now.AddDate(25, 0, 0),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLen:            1,
-	}
+	rootTmpl, issTmpl := devCATemplates(now, "certseal development")
 	rootDER, err := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, rootKey.Public(), rootKey)
 	if err != nil {
 		return fmt.Errorf("create root certificate: %w", err)
@@ -185,18 +180,6 @@ func createDevCA(paths []string, now time.Time) (err error) {
 	root, err := x509.ParseCertificate(rootDER)
 	if err != nil {
 		return err
-	}
-	issTmpl := &x509.Certificate{
-		SerialNumber: randomSerial(),
-		Subject:      name("certseal development issuing CA - NOT FOR PRODUCTION"),
-		NotBefore:    notBefore,
-		NotAfter:     now.AddDate(20, 0, 0),
-		// digitalSignature because this CA signs OCSP responses itself.
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLen:            0,
-		MaxPathLenZero:        true,
 	}
 	issDER, err := x509.CreateCertificate(rand.Reader, issTmpl, root, issKey.Public(), rootKey)
 	if err != nil {
@@ -206,13 +189,52 @@ func createDevCA(paths []string, now time.Time) (err error) {
 	if err != nil {
 		return err
 	}
+	return writeCAFiles(paths, rootDER, issDER, keyDER)
+}
+
+// devCATemplates are the root and issuing certificates of a development
+// CA named by label.
+func devCATemplates(now time.Time, label string) (root, issuing *x509.Certificate) {
+	notBefore := now.Add(-time.Hour).Truncate(time.Second)
+	name := func(cn string) pkix.Name {
+		return pkix.Name{Country: []string{"CN"}, Organization: []string{label + " CA"}, CommonName: cn}
+	}
+	rootTmpl := &x509.Certificate{
+		SerialNumber:          randomSerial(),
+		Subject:               name(label + " root CA - NOT FOR PRODUCTION"),
+		NotBefore:             notBefore,
+		NotAfter:              now.AddDate(25, 0, 0),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLen:            1,
+	}
+	issTmpl := &x509.Certificate{
+		SerialNumber: randomSerial(),
+		Subject:      name(label + " issuing CA - NOT FOR PRODUCTION"),
+		NotBefore:    notBefore,
+		NotAfter:     now.AddDate(20, 0, 0),
+		// digitalSignature because this CA signs OCSP responses itself.
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLen:            0,
+		MaxPathLenZero:        true,
+	}
+	return rootTmpl, issTmpl
+}
+
+// writeCAFiles writes a CA's root and issuing certificates (PEM, 0644) and
+// issuing key (PEM PKCS#8, 0600) to paths. On failure it removes what it
+// wrote so the next start does not meet half a CA.
+func writeCAFiles(paths []string, rootDER, issDER, keyPKCS8 []byte) error {
 	files := []struct {
 		data []byte
 		mode fs.FileMode
 	}{
 		{pemCert(rootDER), 0o644},
 		{pemCert(issDER), 0o644},
-		{pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600},
+		{pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyPKCS8}), 0o600},
 	}
 	for i, f := range files {
 		if err := writeNewFile(paths[i], f.data, f.mode); err != nil {

@@ -55,11 +55,17 @@ func ReadCertFile(path string) (*x509.Certificate, error) { return readCertFile(
 
 // readCertFile reads a PEM file holding exactly one certificate.
 func readCertFile(path string) (*x509.Certificate, error) {
+	return readPEMCert(path, x509.ParseCertificate)
+}
+
+// readPEMCert reads a PEM file holding exactly one certificate, parsed by
+// parse (crypto/x509's, or gmsm's for SM2 certificates).
+func readPEMCert[C any](path string, parse func([]byte) (*C, error)) (*C, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var cert *x509.Certificate
+	var cert *C
 	for rest := data; ; {
 		var b *pem.Block
 		b, rest = pem.Decode(rest)
@@ -72,7 +78,7 @@ func readCertFile(path string) (*x509.Certificate, error) {
 		if cert != nil {
 			return nil, fmt.Errorf("%s: holds more than one certificate; give exactly one", path)
 		}
-		if cert, err = x509.ParseCertificate(b.Bytes); err != nil {
+		if cert, err = parse(b.Bytes); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 	}
@@ -86,16 +92,9 @@ func readCertFile(path string) (*x509.Certificate, error) {
 // writes them) from a file only its owner may read. Errors never quote the
 // file's content.
 func readKeyFile(path string) (crypto.Signer, error) {
-	data, err := readSecretFile(path)
+	b, err := readKeyPEM(path)
 	if err != nil {
 		return nil, err
-	}
-	b, _ := pem.Decode(data)
-	if b == nil {
-		return nil, fmt.Errorf("%s: no PEM block", path)
-	}
-	if _, encrypted := b.Headers["Proc-Type"]; encrypted || b.Type == "ENCRYPTED PRIVATE KEY" {
-		return nil, fmt.Errorf("%s: encrypted PEM keys are not supported; protect the file by its permissions", path)
 	}
 	var key any
 	switch b.Type {
@@ -131,6 +130,23 @@ func caSigner(key any) (crypto.Signer, error) {
 		return k, nil
 	}
 	return nil, fmt.Errorf("unsupported key type %T (want ECDSA or RSA)", key)
+}
+
+// readKeyPEM reads the one unencrypted PEM block of a key file only its
+// owner may read.
+func readKeyPEM(path string) (*pem.Block, error) {
+	data, err := readSecretFile(path)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := pem.Decode(data)
+	if b == nil {
+		return nil, fmt.Errorf("%s: no PEM block", path)
+	}
+	if _, encrypted := b.Headers["Proc-Type"]; encrypted || b.Type == "ENCRYPTED PRIVATE KEY" {
+		return nil, fmt.Errorf("%s: encrypted PEM keys are not supported; protect the file by its permissions", path)
+	}
+	return b, nil
 }
 
 func pemCert(der []byte) []byte {

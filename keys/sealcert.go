@@ -42,14 +42,8 @@ const SealCertYears = 10
 // against the CA before it is returned; serial is its lower-case hex serial
 // (registry.Seal.Serial).
 func (ca *CA) IssueSealCert(unit registry.Unit, version int, pub crypto.PublicKey, now time.Time, baseURL string) (der []byte, serial string, err error) {
-	if strings.TrimSpace(unit.Name) == "" {
-		return nil, "", registry.FieldErr("name", "the unit has no name")
-	}
-	if !validUSCCChars(unit.USCC) {
-		return nil, "", registry.FieldErr("uscc", "must be 18 characters 0-9 and A-Z to be certified")
-	}
-	if version <= 0 {
-		return nil, "", registry.FieldErr("version", "must be positive")
+	if err := checkSealSubject(unit, version); err != nil {
+		return nil, "", err
 	}
 	if err := checkSealPublicKey(pub); err != nil {
 		return nil, "", err
@@ -62,41 +56,17 @@ func (ca *CA) IssueSealCert(unit registry.Unit, version int, pub crypto.PublicKe
 	if err != nil {
 		return nil, "", err
 	}
-	// Back-dated a minute so a signature made at once on a replica whose
-	// clock is a little behind still falls inside the validity.
-	notBefore := now.Add(-time.Minute).Truncate(time.Second)
-	if notBefore.Before(ca.issuing.NotBefore) {
-		notBefore = ca.issuing.NotBefore
+	tmpl, err := sealTemplate(unit, version, now, ca.issuing)
+	if err != nil {
+		return nil, "", err
 	}
-	notAfter := now.AddDate(SealCertYears, 0, 0).Truncate(time.Second)
-	if notAfter.After(ca.issuing.NotAfter) {
-		notAfter = ca.issuing.NotAfter
-	}
-	if !notAfter.After(now) {
-		return nil, "", fmt.Errorf("the issuing CA expired on %s", ca.issuing.NotAfter.UTC().Format(time.RFC3339))
-	}
-	sn := randomSerial()
-	tmpl := &x509.Certificate{
-		SerialNumber: sn,
-		Subject: pkix.Name{
-			Country:      []string{"CN"},
-			Organization: []string{unit.Name},
-			CommonName:   fmt.Sprintf("%s职称专用章 v%d", unit.Name, version),
-			ExtraNames: []pkix.AttributeTypeAndValue{
-				{Type: asn1.ObjectIdentifier{2, 5, 4, 97}, Value: "NTRCN-" + unit.USCC},
-			},
-		},
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
-		UnknownExtKeyUsage:    []asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 36}}, // documentSigning, RFC 9336
-		BasicConstraintsValid: true,
-		SubjectKeyId:          skid,
-		CRLDistributionPoints: []string{base + PathCRL},
-		OCSPServer:            []string{base + PathOCSP},
-		IssuingCertificateURL: []string{base + PathIssuing},
-	}
+	sn := tmpl.SerialNumber
+	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}
+	tmpl.UnknownExtKeyUsage = []asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 36}} // documentSigning, RFC 9336
+	tmpl.SubjectKeyId = skid
+	tmpl.CRLDistributionPoints = []string{base + PathCRL}
+	tmpl.OCSPServer = []string{base + PathOCSP}
+	tmpl.IssuingCertificateURL = []string{base + PathIssuing}
 	der, err = x509.CreateCertificate(rand.Reader, tmpl, ca.issuing, pub, ca.key)
 	if err != nil {
 		return nil, "", fmt.Errorf("sign seal certificate for unit %d version %d: %w", unit.ID, version, err)
@@ -112,6 +82,68 @@ func (ca *CA) IssueSealCert(unit registry.Unit, version int, pub crypto.PublicKe
 		return nil, "", fmt.Errorf("seal certificate for unit %d version %d: %w", unit.ID, version, ErrKeyMismatch)
 	}
 	return der, SerialHex(sn), nil
+}
+
+// checkSealSubject refuses a unit or version that cannot be certified.
+func checkSealSubject(unit registry.Unit, version int) error {
+	if strings.TrimSpace(unit.Name) == "" {
+		return registry.FieldErr("name", "the unit has no name")
+	}
+	if !validUSCCChars(unit.USCC) {
+		return registry.FieldErr("uscc", "must be 18 characters 0-9 and A-Z to be certified")
+	}
+	if version <= 0 {
+		return registry.FieldErr("version", "must be positive")
+	}
+	return nil
+}
+
+// sealSubject names seal version `version` of unit (see IssueSealCert).
+func sealSubject(unit registry.Unit, version int) pkix.Name {
+	return pkix.Name{
+		Country:      []string{"CN"},
+		Organization: []string{unit.Name},
+		CommonName:   fmt.Sprintf("%s职称专用章 v%d", unit.Name, version),
+		ExtraNames: []pkix.AttributeTypeAndValue{
+			{Type: asn1.ObjectIdentifier{2, 5, 4, 97}, Value: "NTRCN-" + unit.USCC},
+		},
+	}
+}
+
+// sealTemplate is what every certificate of seal version `version` of
+// unit has: a fresh serial, the subject, the validity from now, key usage
+// digitalSignature + nonRepudiation, no CA.
+func sealTemplate(unit registry.Unit, version int, now time.Time, issuing *x509.Certificate) (*x509.Certificate, error) {
+	notBefore, notAfter, err := sealValidity(now, issuing)
+	if err != nil {
+		return nil, err
+	}
+	return &x509.Certificate{
+		SerialNumber:          randomSerial(),
+		Subject:               sealSubject(unit, version),
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
+		BasicConstraintsValid: true,
+	}, nil
+}
+
+// sealValidity is a seal certificate's validity from now: SealCertYears,
+// within the issuing CA's. Back-dated a minute so a signature made at once
+// on a replica whose clock is a little behind still falls inside it.
+func sealValidity(now time.Time, issuing *x509.Certificate) (notBefore, notAfter time.Time, err error) {
+	notBefore = now.Add(-time.Minute).Truncate(time.Second)
+	if notBefore.Before(issuing.NotBefore) {
+		notBefore = issuing.NotBefore
+	}
+	notAfter = now.AddDate(SealCertYears, 0, 0).Truncate(time.Second)
+	if notAfter.After(issuing.NotAfter) {
+		notAfter = issuing.NotAfter
+	}
+	if !notAfter.After(now) {
+		return notBefore, notAfter, fmt.Errorf("the issuing CA expired on %s", issuing.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return notBefore, notAfter, nil
 }
 
 func validUSCCChars(s string) bool {

@@ -68,9 +68,10 @@ type KeyManager interface {
 // caches opened signers per seal id because opening is on the hot path of
 // signing. Safe for concurrent use.
 type SoftwareKeys struct {
-	kek     *KEK
-	mu      sync.RWMutex
-	signers map[int64]openedKey
+	kek *KEK
+	mu  sync.RWMutex
+	// Opened signers by seal id: the PDF signing keys, and the SM2 keys.
+	signers, sm2Signers map[int64]openedKey
 }
 
 type openedKey struct {
@@ -80,18 +81,15 @@ type openedKey struct {
 
 // NewSoftwareKeys returns a manager that seals and opens keys with kek.
 func NewSoftwareKeys(kek *KEK) *SoftwareKeys {
-	return &SoftwareKeys{kek: kek, signers: make(map[int64]openedKey)}
+	return &SoftwareKeys{kek: kek, signers: make(map[int64]openedKey), sm2Signers: make(map[int64]openedKey)}
 }
 
 // GenerateSealKey creates the key of seal version `version` of unit unitID
 // and returns its public key (to certify) and the sealed key to store in
 // registry.Seal.KeyBlob. The private key leaves only sealed.
 func (m *SoftwareKeys) GenerateSealKey(ctx context.Context, alg Alg, unitID int64, version int) (crypto.PublicKey, []byte, error) {
-	if err := ctx.Err(); err != nil {
+	if err := checkKeyBinding(ctx, unitID, version); err != nil {
 		return nil, nil, err
-	}
-	if unitID <= 0 || version <= 0 || int64(version) > int64(^uint32(0)) {
-		return nil, nil, registry.Errf(registry.CodeInvalid, "seal key for unit %d version %d: both must be positive", unitID, version)
 	}
 	alg, err := ParseAlg(string(alg))
 	if err != nil {
@@ -110,32 +108,53 @@ func (m *SoftwareKeys) GenerateSealKey(ctx context.Context, alg Alg, unitID int6
 	if err != nil {
 		return nil, nil, err
 	}
-	blob := sealBlob(m.kek, der, unitID, version)
+	blob := sealBlob(m.kek, blobMagic, der, unitID, version)
 	clear(der)
 	return key.Public(), blob, nil
 }
 
+// checkKeyBinding refuses to make a key that cannot be bound to its seal
+// version (the sealed blob's header holds both).
+func checkKeyBinding(ctx context.Context, unitID int64, version int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if unitID <= 0 || version <= 0 || int64(version) > int64(^uint32(0)) {
+		return registry.Errf(registry.CodeInvalid, "seal key for unit %d version %d: both must be positive", unitID, version)
+	}
+	return nil
+}
+
 // Signer implements KeyManager.
 func (m *SoftwareKeys) Signer(_ context.Context, s registry.Seal) (crypto.Signer, error) {
+	return m.cachedSigner(m.signers, s, s.KeyBlob, func() (crypto.Signer, error) {
+		return openBlob(m.kek, s.KeyBlob, s.UnitID, s.Version)
+	})
+}
+
+// cachedSigner is the signer of one of seal s's keys, sealed in blob,
+// opened once and kept in cache while the blob stays the same. A seal
+// that may not sign is refused and forgotten.
+func (m *SoftwareKeys) cachedSigner(cache map[int64]openedKey, s registry.Seal, blob []byte, open func() (crypto.Signer, error)) (crypto.Signer, error) {
 	if err := registry.CanSign(s); err != nil {
 		m.mu.Lock()
-		delete(m.signers, s.ID)
+		delete(cache, s.ID)
 		m.mu.Unlock()
 		return nil, fmt.Errorf("seal %d: %w", s.ID, err)
 	}
 	m.mu.RLock()
-	o, ok := m.signers[s.ID]
+	o, ok := cache[s.ID]
 	m.mu.RUnlock()
-	if ok && bytes.Equal(o.blob, s.KeyBlob) {
+	if ok && bytes.Equal(o.blob, blob) {
 		return o.signer, nil
 	}
-	key, err := openBlob(m.kek, s.KeyBlob, s.UnitID, s.Version)
+	key, err := open()
 	if err != nil {
 		return nil, fmt.Errorf("seal %d (unit %d, version %d): open key: %w", s.ID, s.UnitID, s.Version, err)
 	}
 	signer := sealSigner{key: key}
 	m.mu.Lock()
-	m.signers[s.ID] = openedKey{blob: bytes.Clone(s.KeyBlob), signer: signer}
+	cache[s.ID] = openedKey{blob: bytes.Clone(blob), signer: signer}
 	m.mu.Unlock()
 	return signer, nil
 }
@@ -193,14 +212,18 @@ func checkSealKey(ctx context.Context, km KeyManager, s registry.Seal) error {
 // data, so the binding to the seal cannot be edited):
 //
 //	"CSK" 0x01 | KEK id (8) | unit id (8, big-endian) | version (4) | nonce (12) | AES-256-GCM(PKCS#8)
+//
+// The magic tells the seal's keys apart: 0x01 its PDF signing key, 0x02
+// its SM2 key (sm2.go), so one can never be opened as the other.
 const (
-	blobMagic  = "CSK\x01"
-	blobHeader = len(blobMagic) + 8 + 8 + 4 + 12
+	blobMagic    = "CSK\x01"
+	sm2BlobMagic = "CSK\x02"
+	blobHeader   = len(blobMagic) + 8 + 8 + 4 + 12
 )
 
-func sealBlob(kek *KEK, pkcs8 []byte, unitID int64, version int) []byte {
+func sealBlob(kek *KEK, magic string, pkcs8 []byte, unitID int64, version int) []byte {
 	out := make([]byte, blobHeader, blobHeader+len(pkcs8)+kek.aead.Overhead())
-	copy(out, blobMagic)
+	copy(out, magic)
 	copy(out[4:], kek.id[:])
 	binary.BigEndian.PutUint64(out[12:], uint64(unitID))
 	binary.BigEndian.PutUint32(out[20:], uint32(version))
@@ -208,21 +231,12 @@ func sealBlob(kek *KEK, pkcs8 []byte, unitID int64, version int) []byte {
 	return kek.aead.Seal(out, out[24:blobHeader], pkcs8, out[:blobHeader])
 }
 
-// openBlob opens a sealed key and checks it is bound to (unitID, version).
+// openBlob opens a sealed PDF signing key and checks it is bound to
+// (unitID, version).
 func openBlob(kek *KEK, blob []byte, unitID int64, version int) (crypto.Signer, error) {
-	if len(blob) < blobHeader+kek.aead.Overhead() || string(blob[:4]) != blobMagic {
-		return nil, fmt.Errorf("%w: %d bytes, not a certseal sealed key", ErrCorruptBlob, len(blob))
-	}
-	if id := blob[4:12]; !bytes.Equal(id, kek.id[:]) {
-		return nil, fmt.Errorf("%w: sealed under KEK %s, this service has KEK %s", ErrWrongKEK, hex.EncodeToString(id), kek.ID())
-	}
-	u, v := int64(binary.BigEndian.Uint64(blob[12:])), int64(binary.BigEndian.Uint32(blob[20:]))
-	if u != unitID || v != int64(version) {
-		return nil, fmt.Errorf("%w: it was sealed for unit %d version %d", ErrForeignBlob, u, v)
-	}
-	plain, err := kek.aead.Open(nil, blob[24:blobHeader], blob[blobHeader:], blob[:blobHeader])
+	plain, err := openBlobPKCS8(kek, blobMagic, blob, unitID, version)
 	if err != nil {
-		return nil, fmt.Errorf("%w: authentication failed", ErrCorruptBlob)
+		return nil, err
 	}
 	defer clear(plain)
 	key, err := x509.ParsePKCS8PrivateKey(plain)
@@ -240,4 +254,24 @@ func openBlob(kek *KEK, blob []byte, unitID int64, version int) (crypto.Signer, 
 		}
 	}
 	return nil, fmt.Errorf("%w: unexpected key type %T", ErrCorruptBlob, key)
+}
+
+// openBlobPKCS8 opens a sealed key of the kind magic names, bound to
+// (unitID, version). The caller clears the PKCS#8 it returns.
+func openBlobPKCS8(kek *KEK, magic string, blob []byte, unitID int64, version int) ([]byte, error) {
+	if len(blob) < blobHeader+kek.aead.Overhead() || string(blob[:4]) != magic {
+		return nil, fmt.Errorf("%w: %d bytes, not a certseal sealed key of this kind", ErrCorruptBlob, len(blob))
+	}
+	if id := blob[4:12]; !bytes.Equal(id, kek.id[:]) {
+		return nil, fmt.Errorf("%w: sealed under KEK %s, this service has KEK %s", ErrWrongKEK, hex.EncodeToString(id), kek.ID())
+	}
+	u, v := int64(binary.BigEndian.Uint64(blob[12:])), int64(binary.BigEndian.Uint32(blob[20:]))
+	if u != unitID || v != int64(version) {
+		return nil, fmt.Errorf("%w: it was sealed for unit %d version %d", ErrForeignBlob, u, v)
+	}
+	plain, err := kek.aead.Open(nil, blob[24:blobHeader], blob[blobHeader:], blob[:blobHeader])
+	if err != nil {
+		return nil, fmt.Errorf("%w: authentication failed", ErrCorruptBlob)
+	}
+	return plain, nil
 }

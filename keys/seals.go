@@ -22,6 +22,7 @@ type Seals struct {
 	alg     Alg
 	baseURL string // written into seal certificates (CRL, OCSP, CA addresses)
 	now     func() time.Time
+	twin    *SM2Twin // makes each new seal version's 国密 twin (sm2.go); nil: none
 }
 
 // NewSeals returns the seal commands over store (see registry.Writing).
@@ -143,6 +144,9 @@ func (s *Seals) approve(ctx context.Context, tx registry.Tx, c registry.Caller, 
 		return 0, err
 	}
 	if err := tx.CreateSeal(ctx, &seal); err != nil {
+		return 0, err
+	}
+	if err := s.addTwin(ctx, tx, unit, seal, now); err != nil {
 		return 0, err
 	}
 	return seal.ID, tx.AppendAudit(ctx, audit.Event(c, now, "seal.create", "seal", seal.ID,

@@ -132,6 +132,14 @@ type SealTx interface {
 	// SealRevocationMark changes whenever a seal is revoked: CRL and OCSP
 	// answers built before it changed are stale.
 	SealRevocationMark(ctx context.Context) (string, error)
+	// CreateSM2Seal records a seal's 国密 twin; a seal has one (ErrDuplicate).
+	CreateSM2Seal(ctx context.Context, t *SM2Seal) error
+	SM2Seal(ctx context.Context, sealID int64) (SM2Seal, error)
+	SM2SealBySerial(ctx context.Context, serial string) (SM2Seal, error)
+	// CreateCertificateSES records the seal signature (SES_Signature) over
+	// a certificate version's PDF; CertificateSES reads it.
+	CreateCertificateSES(ctx context.Context, number string, version int, der []byte) error
+	CertificateSES(ctx context.Context, number string, version int) ([]byte, error)
 }
 
 // SeqTx reads and records numbering: gapless sequences and the numbers held from them.

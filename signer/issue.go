@@ -39,6 +39,7 @@ type Revocation interface {
 type Issuer struct {
 	w        *registry.Writer
 	keys     keys.KeyManager
+	sm2      SM2Keys
 	chains   Chains
 	tsa      Timestamper
 	tsaTrust keys.TimestampTrust
@@ -60,9 +61,12 @@ type Issuer struct {
 
 // IssuerDeps is what an Issuer works with. All are required but Log.
 type IssuerDeps struct {
-	Store    registry.Store
-	PII      *registry.PII   // the store's key, for the dedup key of an appointment
-	Keys     keys.KeyManager // the one seal-key interface: keys.Seals makes the keys it signs with
+	Store registry.Store
+	PII   *registry.PII   // the store's key, for the dedup key of an appointment
+	Keys  keys.KeyManager // the one seal-key interface: keys.Seals makes the keys it signs with
+	// SM2, if set, signs every certificate also with the seal's 国密
+	// twin (ses.go).
+	SM2      SM2Keys
 	Chains   Chains
 	Renderer *Renderer
 	// TSA stamps every signature; its tokens must chain to TSATrust, and
@@ -88,7 +92,7 @@ func NewIssuer(d IssuerDeps) *Issuer {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Issuer{w: registry.Writing(d.Store), pii: d.PII, keys: d.Keys, chains: d.Chains, renderer: d.Renderer,
+	return &Issuer{w: registry.Writing(d.Store), pii: d.PII, keys: d.Keys, sm2: d.SM2, chains: d.Chains, renderer: d.Renderer,
 		tsa: d.TSA, tsaTrust: d.TSATrust, tsaCerts: d.TSACerts, revoc: d.Revocation, baseURL: d.BaseURL, calendar: d.Calendar, now: d.Now, log: d.Log}
 }
 
@@ -425,6 +429,7 @@ func (is *Issuer) recordDraft(ctx context.Context, w *registry.Writer, d draft, 
 // stamp is what signing with a unit's seal needs from the store.
 type stamp struct {
 	seal registry.Seal
+	twin *registry.SM2Seal // the seal's 国密 twin, if it has one
 	uscc string
 }
 
@@ -442,7 +447,8 @@ func stampOf(ctx context.Context, tx registry.SealTx, unit registry.Unit, lock r
 	if err != nil {
 		return stamp{}, err
 	}
-	return stamp{seal: seal, uscc: unit.USCC}, nil
+	twin, err := twinOf(ctx, tx, seal.ID)
+	return stamp{seal: seal, twin: twin, uscc: unit.USCC}, err
 }
 
 // grant is what allows a unit to issue in a series on a day: a filing in
@@ -506,6 +512,7 @@ type draft struct {
 	tokenHash []byte
 	verifyURL string
 	signed    Signed
+	ses       []byte    // the seal signature over signed.PDF (ses.go), if any
 	at        time.Time // the signing time, recorded as IssuedAt
 }
 
@@ -527,14 +534,19 @@ func (is *Issuer) draft(ctx context.Context, a registry.Appointment, number stri
 	if err != nil {
 		return draft{}, err
 	}
+	sesDER, err := is.sesSign(ctx, st, signed.PDF, number, version, at)
+	if err != nil {
+		return draft{}, err
+	}
 	return draft{a: a, number: number, version: version, seal: st.seal, token: token, tokenHash: tokenHash,
-		verifyURL: verifyURL, signed: signed, at: at}, nil
+		verifyURL: verifyURL, signed: signed, ses: sesDER, at: at}, nil
 }
 
 // recordTx is what recording a certificate needs of a transaction.
 type recordTx interface {
 	registry.CertTx
 	registry.AuditTx
+	sesRecorder
 }
 
 // record stores a drafted certificate and the record of the seal's use.
@@ -546,6 +558,9 @@ func (is *Issuer) record(ctx context.Context, tx recordTx, changed *registry.Cha
 	c := registry.Certificate{Number: d.number, Version: d.version, Appointment: d.a, TokenHash: d.tokenHash, State: registry.CertValid,
 		SealID: d.seal.ID, SealVersion: d.seal.Version, IssuedAt: d.at, PDFSHA256: d.signed.SHA256[:], BatchID: batchID}
 	if err := tx.CreateCertificate(ctx, &c, d.signed.PDF); err != nil {
+		return Issued{}, err
+	}
+	if err := recordSES(ctx, tx, d); err != nil {
 		return Issued{}, err
 	}
 	// The record of every use of the seal (国办发〔2025〕33号).

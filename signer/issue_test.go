@@ -38,6 +38,7 @@ type fixture struct {
 	now      time.Time
 	keys     *keys.SoftwareKeys
 	ca       *keys.CA
+	sm2      *keys.SM2CA // the 国密 twin's CA; the seal has a twin
 	render   *signer.Renderer
 	calendar *workday.Calendar
 	tsa      *keys.TSA
@@ -88,6 +89,9 @@ func newFixture(t testing.TB, store registry.Store) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{store: store, photo: photo, now: now, keys: km, ca: ca}
+	if f.sm2, err = keys.LoadOrCreateDevSM2CA(filepath.Join(dir, "pki"), nil, now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	// The TSA and the responder keep the real clock, as the CMS
 	// signingTime does: every certificate is stamped and carries its DSS,
 	// as the service issues them.
@@ -122,7 +126,10 @@ func newFixture(t testing.TB, store registry.Store) *fixture {
 		}
 		f.seal = registry.Seal{UnitID: f.unit.ID, Version: 1, State: registry.SealActive, ImprintPNG: imprint, KeyBlob: blob,
 			CertDER: der, Serial: serial, CreatedAt: now}
-		return tx.CreateSeal(ctx, &f.seal)
+		if err := tx.CreateSeal(ctx, &f.seal); err != nil {
+			return err
+		}
+		return (&keys.SM2Twin{CA: f.sm2, Keys: km, WidthMM: 42, HeightMM: 42}).AddSeal(ctx, tx, f.unit, f.seal, now.Add(-time.Minute))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -138,9 +145,15 @@ func newFixture(t testing.TB, store registry.Store) *fixture {
 }
 
 func (f *fixture) issuerWithClock(now func() time.Time) *signer.Issuer {
-	return signer.NewIssuer(signer.IssuerDeps{Store: f.store, PII: storetest.PII(), Keys: f.keys, Chains: f.ca, Renderer: f.render,
+	return signer.NewIssuer(f.issuerDeps(now))
+}
+
+// issuerDeps are the fixture issuer's: as the service issues (time-stamp,
+// DSS, 国密 seal signature).
+func (f *fixture) issuerDeps(now func() time.Time) signer.IssuerDeps {
+	return signer.IssuerDeps{Store: f.store, PII: storetest.PII(), Keys: f.keys, SM2: f.keys, Chains: f.ca, Renderer: f.render,
 		TSA: f.tsa, TSATrust: keys.TimestampTrust{Roots: []*x509.Certificate{f.ca.Root()}}, TSACerts: []*x509.Certificate{f.tsa.Certificate()},
-		Revocation: f.rsp, BaseURL: "https://zc.example.cn", Calendar: f.calendar, Now: now})
+		Revocation: f.rsp, BaseURL: "https://zc.example.cn", Calendar: f.calendar, Now: now}
 }
 
 // revokeSeal revokes the fixture's seal, as its unit would.

@@ -26,6 +26,9 @@ type Service struct {
 	// serving). The button posts back to the page's own address, so the
 	// token is never written into a page or a cache.
 	OfferPDF bool
+	// SES is the trust of the certificates' 国密 seal signatures (ses.go);
+	// set it before serving. Without a CA they are reported invalid.
+	SES SESTrust
 
 	store    registry.Store
 	cache    *Cached
@@ -189,22 +192,8 @@ func (s *Service) PDFByToken(ctx context.Context, number, token string) (registr
 	if !s.OfferPDF {
 		return registry.Certificate{}, nil, ErrNoDownload
 	}
-	number, err := registry.ParseCertNumber(number)
-	if err != nil {
-		return registry.Certificate{}, nil, err
-	}
-	secret := sha256Of(token)
-	var c registry.Certificate
 	var pdf []byte
-	err = s.store.View(ctx, func(tx registry.Tx) error {
-		versions, err := tx.ListCertificates(ctx, registry.CertFilter{Number: number, WithoutPersonalData: true})
-		if err != nil {
-			return err
-		}
-		var found bool
-		if c, found = versionByToken(versions, secret[:]); !found {
-			return ErrNoDownload
-		}
+	c, err := s.byToken(ctx, number, token, ErrNoDownload, func(tx registry.Tx, versions []registry.Certificate, c registry.Certificate) error {
 		seal, err := tx.Seal(ctx, c.SealID, registry.NoLock)
 		if err != nil {
 			return err

@@ -36,6 +36,8 @@ type UploadAnswer struct {
 	TimestampStatus string    `json:"timestamp_status,omitempty"`
 	// Certificate is the registered version the file is, when it is one.
 	Certificate *Answer `json:"certificate,omitempty"`
+	// SES is the verdict on its 国密 seal signature (ses.go), if it has one.
+	SES *SESVerdict `json:"ses,omitempty"`
 	// Receipt is what a verification receipt file says and whether it is
 	// genuine, when the file is one.
 	Receipt *ReceiptAnswer `json:"receipt,omitempty"`
@@ -88,6 +90,9 @@ func (s *Service) CheckUpload(ctx context.Context, pdf []byte) (UploadAnswer, er
 	a := answerFor(c, current, unit, seal, s.platform, s.now())
 	a.photo = nil
 	ans.Certificate = &a
+	if ans.SES, err = s.recordedSES(ctx, c, pdf); err != nil {
+		return ans, err
+	}
 	if seal.Serial != res.SealSerial {
 		return fail(ans, SubSealMismatch, "签名所用印章与登记不符。 / The file is signed with another seal than the one on record."), nil
 	}

@@ -28,6 +28,7 @@ type app struct {
 	pii   *registry.PII
 	kek   *keys.KEK
 	ca    *keys.CA
+	sm2   *keys.SM2CA // the 国密 twin's CA (sm2.go)
 	keys  *keys.SoftwareKeys
 	alg   keys.Alg
 	// tsaRoots are the roots an outside TSA's tokens chain to
@@ -75,6 +76,9 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, create b
 		a.ca, err = keys.LoadDevCA(filepath.Join(cfg.DataDir, "pki"), log, now)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := a.openSM2CA(create); err != nil {
 		return nil, err
 	}
 	if cfg.TSARoot != "" {
@@ -147,7 +151,7 @@ func (a *app) checkKeys(ctx context.Context) error {
 	if err := keys.CheckSealKeys(ctx, a.keys, seals); err != nil {
 		return fmt.Errorf("seal keys do not match their certificates (wrong --kek-file?): %w", err)
 	}
-	return nil
+	return a.checkSM2Keys(ctx, seals)
 }
 
 func (a *app) Close() error {

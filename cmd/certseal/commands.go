@@ -245,7 +245,11 @@ func runAudit(ctx context.Context, env *cliEnv, args []string) error {
 // local data directory or database.
 func runVerifyPDF(ctx context.Context, env *cliEnv, args []string) error {
 	var asJSON bool
-	extra := func(fs *flagSet) { fs.BoolVar(&asJSON, "json", false, "print the verdict as JSON") }
+	var sesFile string
+	extra := func(fs *flagSet) {
+		fs.BoolVar(&asJSON, "json", false, "print the verdict as JSON")
+		fs.StringVar(&sesFile, "ses", "", "also check this GB/T 38540 seal signature (.ses, from /v/{number}/ses) over the PDF")
+	}
 	var verdict verify.UploadAnswer
 	err := withAppOperands(ctx, env, "verify-pdf", false, args, extra, 1, func(a *app, fs *flagSet) error {
 		pdf, err := os.ReadFile(fs.Arg(0))
@@ -258,7 +262,11 @@ func runVerifyPDF(ctx context.Context, env *cliEnv, args []string) error {
 		if err != nil {
 			return err
 		}
+		svc.SES = a.sesTrust()
 		if verdict, err = svc.CheckUpload(ctx, pdf); err != nil {
+			return err
+		}
+		if err := checkSESFile(ctx, svc, sesFile, pdf, &verdict); err != nil {
 			return err
 		}
 		if asJSON {
@@ -280,10 +288,14 @@ func runVerifyPDF(ctx context.Context, env *cliEnv, args []string) error {
 		if c := verdict.Certificate; c != nil {
 			fmt.Fprintf(env.stdout, "certificate %s version %d: %s (%s), %s, seal version %d\n", c.Number, c.Version, c.StatusText, c.Status, c.Unit, c.SealVersion)
 		}
+		printSES(env.stdout, verdict.SES)
 		return nil
 	})
 	if err == nil && verdict.Indication != verify.Passed {
 		return fmt.Errorf("the PDF did not pass: %s", verdict.SubIndication)
+	}
+	if err == nil && verdict.SES != nil && !verdict.SES.Valid {
+		return fmt.Errorf("the 国密 seal signature is not valid: %s", verdict.SES.Reason)
 	}
 	return err
 }

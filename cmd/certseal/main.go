@@ -42,7 +42,7 @@ func commands() []command {
 			"certseal apikey list [settings]", "certseal apikey revoke [--with-created] [settings] ID"},
 			"make, list or revoke API keys (a new key is printed alone on stdout)", runAPIKey},
 		{"demo", []string{"certseal demo [settings]"}, "create a demo unit, filing, seal and certificate", runDemo},
-		{"verify-pdf", []string{"certseal verify-pdf [--json] [settings] FILE"}, "check a certificate PDF offline", runVerifyPDF},
+		{"verify-pdf", []string{"certseal verify-pdf [--json] [--ses FILE.ses] [settings] FILE"}, "check a certificate PDF offline", runVerifyPDF},
 		{"audit", []string{"certseal audit verify [--head SEQ:HASH] [settings]"}, "walk the audit chain and name the first broken event", runAudit},
 		{"log", []string{"certseal log verify [--checkpoint FILE] [settings]",
 			"certseal log monitor --server URL --verifier-key VKEY [--checkpoint FILE]", "certseal log keygen ORIGIN"},

@@ -109,14 +109,15 @@ func buildService(ctx context.Context, a *app) (*service, error) {
 	// Every command writes through one Writer, whose after-commit hook
 	// (set by api.New) refreshes what each change made stale.
 	writer := registry.NewWriter(a.store)
-	issuer := signer.NewIssuer(signer.IssuerDeps{Store: writer, PII: a.pii, Keys: a.keys, Chains: a.ca, Renderer: renderer,
+	svc.verifier.SES = a.sesTrust()
+	issuer := signer.NewIssuer(signer.IssuerDeps{Store: writer, PII: a.pii, Keys: a.keys, SM2: a.keys, Chains: a.ca, Renderer: renderer,
 		TSA: stamper, TSATrust: a.timestampTrust(), TSACerts: tsaCerts, Revocation: svc.pki, BaseURL: cfg.BaseURL, Calendar: calendar, Now: time.Now, Log: a.log})
 	svc.batches = signer.NewBatches(issuer, writer, a.log)
 	svc.batches.SetSubmitterCheck(api.BatchSubmitterAllowed)
 	receipts := signer.NewReceipts(signer.ReceiptsDeps{Store: writer, Renderer: receiptRenderer, Key: docSigner, TSA: stamper,
 		TSATrust: a.timestampTrust(), TSACerts: tsaCerts, Revocation: svc.pki, BaseURL: cfg.BaseURL, Now: time.Now})
 	svc.handler = api.New(api.Deps{
-		Store: writer, Keys: a.keys, CA: a.ca, PKI: svc.pki, TSA: tsa.Handle(), Issuer: issuer, Batches: svc.batches, Verifier: svc.verifier,
+		Store: writer, Keys: a.keys, CA: a.ca, SM2: a.sm2Twin(tpl), PKI: svc.pki, TSA: tsa.Handle(), Issuer: issuer, Batches: svc.batches, Verifier: svc.verifier,
 		Receipts: receipts, Recorder: svc.recorder,
 		Metrics: metrics, Log: a.log, AccessLog: a.accessLog, BaseURL: cfg.BaseURL, KeyAlg: a.alg, Now: time.Now,
 		Ready:      map[string]func(context.Context) error{"store": a.store.Ping, "cache": cachePing(cache)},

@@ -217,7 +217,12 @@ func newE2EOn(t testing.TB, wrap func(registry.Store) registry.Store, open func(
 		t.Fatal(err)
 	}
 	pki.Vouch(tsa.Certificate(), docSigner.Certificate())
-	issuer := signer.NewIssuer(signer.IssuerDeps{Store: store, PII: pii, Keys: soft, Chains: ca, Renderer: renderer,
+	sm2CA, err := keys.LoadOrCreateDevSM2CA(filepath.Join(dir, "pki"), log, clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier.SES = verify.SESTrust{CA: sm2CA, Timestamps: keys.TimestampTrust{Roots: []*x509.Certificate{ca.Root()}}}
+	issuer := signer.NewIssuer(signer.IssuerDeps{Store: store, PII: pii, Keys: soft, SM2: soft, Chains: ca, Renderer: renderer,
 		TSA: tsa, TSATrust: keys.TimestampTrust{Roots: []*x509.Certificate{ca.Root()}}, TSACerts: []*x509.Certificate{tsa.Certificate()},
 		Revocation: pki, BaseURL: e2eBaseURL, Calendar: calendar, Now: clock.Now, Log: log})
 	receiptRenderer, err := signer.NewReceiptRenderer(signer.DefaultFont())
@@ -243,7 +248,7 @@ func newE2EOn(t testing.TB, wrap func(registry.Store) registry.Store, open func(
 		t.Fatal(err)
 	}
 	deps := Deps{
-		Store: writer, Keys: fk, CA: ca, PKI: pki, TSA: tsa.Handle(), Issuer: issuer, Batches: batches, Verifier: verifier, Receipts: receipts,
+		Store: writer, Keys: fk, CA: ca, SM2: &keys.SM2Twin{CA: sm2CA, Keys: soft, WidthMM: 42, HeightMM: 42}, PKI: pki, TSA: tsa.Handle(), Issuer: issuer, Batches: batches, Verifier: verifier, Receipts: receipts,
 		Metrics: metrics, Log: log, BaseURL: e2eBaseURL, KeyAlg: keys.DefaultAlg, Now: clock.Now,
 		Ready:      map[string]func(context.Context) error{"store": store.Ping, "cache": func(context.Context) error { return nil }},
 		PublicRate: 1e6, PublicBurst: 1e6, LinkKey: kek.DownloadLinkKey(), LinkTTL: 15 * time.Minute,

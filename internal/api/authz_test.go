@@ -150,6 +150,10 @@ func authzRoutes() []authzRoute {
 			func(_ *e2eWorld, u *e2eUnit, _ bool) (string, any) {
 				return "/api/v1/certificates/" + u.cert + "/pdf", nil
 			}, nil},
+		{"GET", "/api/v1/certificates/{number}/ses", [5]int{ok200, no403, no403, no403, no403},
+			func(_ *e2eWorld, u *e2eUnit, _ bool) (string, any) {
+				return "/api/v1/certificates/" + u.cert + "/ses", nil
+			}, nil},
 		{"POST", "/api/v1/certificates/{number}/revoke", [5]int{ok200, no403, no403, ok200, no404},
 			func(w *e2eWorld, u *e2eUnit, fresh bool) (string, any) {
 				return "/api/v1/certificates/" + cert(w, u, fresh) + "/revoke", map[string]any{"reason": "误发", "category": "error"}

@@ -107,11 +107,9 @@ func (s *server) getCertificatePDF(w http.ResponseWriter, r *http.Request) {
 		if c, err = signer.VisibleCertificate(r.Context(), tx, caller(r), chi.URLParam(r, "number")); err != nil {
 			return err
 		}
-		version := c.Version
-		if v := r.URL.Query().Get("version"); v != "" {
-			if version, err = strconv.Atoi(v); err != nil || version < 1 || version > c.Version {
-				return registry.Errf(registry.CodeNotFound, "certificate %s has no version %q", c.Number, v)
-			}
+		version, err := versionParam(r, c)
+		if err != nil {
+			return err
 		}
 		pdf, err = tx.CertificatePDF(r.Context(), c.Number, version)
 		return err
@@ -124,6 +122,20 @@ func (s *server) getCertificatePDF(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.pdf"`, c.Number))
 	w.Header().Set("Content-Length", strconv.Itoa(len(pdf)))
 	w.Write(pdf)
+}
+
+// versionParam is the ?version= of a certificate's download, by default
+// its newest.
+func versionParam(r *http.Request, c registry.Certificate) (int, error) {
+	v := r.URL.Query().Get("version")
+	if v == "" {
+		return c.Version, nil
+	}
+	version, err := strconv.Atoi(v)
+	if err != nil || version < 1 || version > c.Version {
+		return 0, registry.Errf(registry.CodeNotFound, "certificate %s has no version %q", c.Number, v)
+	}
+	return version, nil
 }
 
 type revokeCertificateRequest struct {

@@ -89,6 +89,7 @@ type lookupView struct {
 type uploadView struct {
 	Word, Class, Message string
 	Certificate          *verify.Answer
+	SES                  *verify.SESVerdict // 国密签章, beside the PDF verdict
 }
 
 func (s *server) writeLookupPage(w http.ResponseWriter, r *http.Request, status int, v lookupView) {
@@ -158,7 +159,7 @@ func problemInWords(p Problem) string {
 
 // uploadInWords is an upload's verdict for the page.
 func uploadInWords(ans verify.UploadAnswer) *uploadView {
-	v := &uploadView{Message: ans.Message, Certificate: ans.Certificate}
+	v := &uploadView{Message: ans.Message, Certificate: ans.Certificate, SES: ans.SES}
 	switch ans.Indication {
 	case verify.Passed:
 		v.Word, v.Class = "验证通过", "good"

@@ -178,6 +178,12 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 		"GET /api/v1/holder-certificates",
 		"POST /v/{number}",
 		"GET /download/{number}",
+		// The 国密 twin (GB/T 38540).
+		"GET /pki/sm2-root.crt",
+		"GET /pki/sm2-issuing.crt",
+		"GET /pki/seals/{id}/ses",
+		"GET /v/{number}/ses",
+		"GET /api/v1/certificates/{number}/ses",
 		// Receipts, the holder's view of verifications, token rotation.
 		"POST /v/{number}/receipt",
 		"POST /v/receipt",

@@ -38,6 +38,8 @@ type Verifier interface {
 	Invalidate(ctx context.Context, numbers ...string)
 	// PDFByToken is the PDF the verification page offers, if it does.
 	PDFByToken(ctx context.Context, number, token string) (registry.Certificate, []byte, error)
+	// SESByToken is the 国密 seal signature of the token's version.
+	SESByToken(ctx context.Context, number, token string) (registry.Certificate, []byte, error)
 	// Receipts: what a verification found, and checks of a receipt.
 	ReceiptFacts(ctx context.Context, number, token, name string) (registry.Receipt, string, error)
 	CheckReceipt(ctx context.Context, serial string) (verify.ReceiptAnswer, error)
@@ -53,6 +55,7 @@ type Deps struct {
 	Store    registry.Store
 	Keys     keys.KeyManager
 	CA       *keys.CA
+	SM2      *keys.SM2Twin // the 国密 twin (handlers_ses.go); nil: none
 	PKI      PKI
 	TSA      http.Handler // RFC 3161 over HTTP (keys.TSA.Handle)
 	Issuer   *signer.Issuer
@@ -110,7 +113,7 @@ func New(d Deps) http.Handler {
 	s := &server{Deps: d, noting: make(chan struct{}, suspectedForgeryWriters),
 		links: downloadLinks{key: d.LinkKey, ttl: d.LinkTTL, base: d.BaseURL},
 		certs: signer.NewCertificates(d.Store, d.Issuer),
-		seals: keys.NewSeals(d.Store, d.Keys, d.CA, d.KeyAlg, d.BaseURL, d.Now),
+		seals: keys.NewSeals(d.Store, d.Keys, d.CA, d.KeyAlg, d.BaseURL, d.Now).WithSM2Twin(d.SM2),
 		units: units.New(d.Store, d.Now)}
 	registry.Writing(d.Store).AfterCommit(s.refresh)
 	r := chi.NewRouter()
@@ -150,6 +153,7 @@ func New(d Deps) http.Handler {
 		if d.TSA != nil {
 			r.With(MaxBody(limitSmall)).Post(keys.PathTSA, d.TSA.ServeHTTP)
 		}
+		s.sesPublicRoutes(r)
 	})
 
 	r.Route("/api/v1", func(r chi.Router) {
@@ -192,6 +196,7 @@ func New(d Deps) http.Handler {
 		r.With(units).Get("/certificate-batches/{id}/rows", s.getBatchRows)
 		r.With(units).Get("/certificates/{number}", s.getCertificate)
 		r.With(units).Get("/certificates/{number}/pdf", s.getCertificatePDF)
+		r.With(platform).Get("/certificates/{number}/ses", s.getCertificateSES)
 		r.With(units, small).Post("/certificates/{number}/revoke", s.revokeCertificate)
 		r.With(units, MaxBody(limitPhoto)).Post("/certificates/{number}/reissue", s.reissueCertificate)
 		r.With(platform).Get("/certificates/{number}/verifications", s.listVerifications)

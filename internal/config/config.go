@@ -26,10 +26,12 @@ type Config struct {
 	RedisURL    string // Redis; empty: in-process cache
 
 	CARootCert, CAIssuingCert, CAIssuingKey string // operator CA (PEM); empty: development CA
-	KEKFile                                 string // key-encryption key for seal keys and personal data
-	SealKeyAlg                              string
-	FontFile, TemplateFile                  string
-	CalendarDir                             string
+	// The operator's SM2 CA of the 国密 twin (PEM); empty: development SM2 CA.
+	SM2CARootCert, SM2CAIssuingCert, SM2CAIssuingKey string
+	KEKFile                                          string // key-encryption key for seal keys and personal data
+	SealKeyAlg                                       string
+	FontFile, TemplateFile                           string
+	CalendarDir                                      string
 
 	// Time-stamping: certseal's own TSA (key and certificate files; empty:
 	// DATA/pki/tsa.*, created on first start), or an outside one at TSAURL
@@ -74,6 +76,9 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.CARootCert, "ca-root", env("CERTSEAL_CA_ROOT", ""), "root CA certificate PEM (CERTSEAL_CA_ROOT)")
 	fs.StringVar(&c.CAIssuingCert, "ca-issuing-cert", env("CERTSEAL_CA_ISSUING_CERT", ""), "issuing CA certificate PEM (CERTSEAL_CA_ISSUING_CERT)")
 	fs.StringVar(&c.CAIssuingKey, "ca-issuing-key", env("CERTSEAL_CA_ISSUING_KEY", ""), "issuing CA private key PEM (CERTSEAL_CA_ISSUING_KEY)")
+	fs.StringVar(&c.SM2CARootCert, "sm2-ca-root", env("CERTSEAL_SM2_CA_ROOT", ""), "SM2 root CA certificate PEM of the 国密 seals (CERTSEAL_SM2_CA_ROOT)")
+	fs.StringVar(&c.SM2CAIssuingCert, "sm2-ca-issuing-cert", env("CERTSEAL_SM2_CA_ISSUING_CERT", ""), "SM2 issuing CA certificate PEM, maker of the 国密 seals (CERTSEAL_SM2_CA_ISSUING_CERT)")
+	fs.StringVar(&c.SM2CAIssuingKey, "sm2-ca-issuing-key", env("CERTSEAL_SM2_CA_ISSUING_KEY", ""), "SM2 issuing CA private key PEM, PKCS#8 (CERTSEAL_SM2_CA_ISSUING_KEY)")
 	fs.StringVar(&c.KEKFile, "kek-file", env("CERTSEAL_KEK_FILE", ""), "key-encryption key file (CERTSEAL_KEK_FILE; default DATA/kek, created for development)")
 	fs.StringVar(&c.SealKeyAlg, "seal-key-alg", env("CERTSEAL_SEAL_KEY_ALG", "ecdsa-p256"), "seal key algorithm: ecdsa-p256 or rsa-2048 (CERTSEAL_SEAL_KEY_ALG)")
 	fs.StringVar(&c.FontFile, "font", env("CERTSEAL_FONT", ""), "TrueType font for certificates; empty uses the embedded GB2312 subset (CERTSEAL_FONT)")
@@ -196,6 +201,9 @@ func (c *Config) Validate() error {
 	if set != 0 && set != 3 {
 		errs = append(errs, errors.New("an operator CA needs all three of --ca-root, --ca-issuing-cert and --ca-issuing-key"))
 	}
+	if (c.SM2CARootCert == "") != (c.SM2CAIssuingCert == "") || (c.SM2CARootCert == "") != (c.SM2CAIssuingKey == "") {
+		errs = append(errs, errors.New("an operator SM2 CA needs all three of --sm2-ca-root, --sm2-ca-issuing-cert and --sm2-ca-issuing-key"))
+	}
 	if c.KEKFile == "" {
 		c.KEKFile = filepath.Join(c.DataDir, "kek")
 	}
@@ -240,6 +248,9 @@ func (c *Config) DevCA() bool { return c.CARootCert == "" }
 // DevLogKeyPath is where the log key is kept, sealed under the KEK, when
 // the operator supplies none.
 func (c *Config) DevLogKeyPath() string { return filepath.Join(c.DataDir, "pki", "log.key") }
+
+// DevSM2CA reports whether the 国密 twin runs on a development SM2 CA.
+func (c *Config) DevSM2CA() bool { return c.SM2CARootCert == "" }
 
 // SQLitePath is the embedded database file.
 func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "certseal.db") }

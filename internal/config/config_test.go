@@ -19,7 +19,7 @@ func TestParse(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", check: func(c *Config) bool {
-			return c.DataDir == "data" && c.BaseURL == "http://127.0.0.1:8080" && c.KEKFile == "data/kek" && c.DevCA() && c.SealKeyAlg == "ecdsa-p256"
+			return c.DataDir == "data" && c.BaseURL == "http://127.0.0.1:8080" && c.KEKFile == "data/kek" && c.DevCA() && c.DevSM2CA() && c.SealKeyAlg == "ecdsa-p256"
 		}},
 		{name: "env is the default", env: map[string]string{"CERTSEAL_DATA_DIR": "/srv/cs", "CERTSEAL_BASE_URL": "https://zc.example.cn/"},
 			check: func(c *Config) bool {
@@ -30,6 +30,9 @@ func TestParse(t *testing.T) {
 		{name: "bad address", args: []string{"--addr", "nonsense"}, wantErr: "--addr"},
 		{name: "bad base URL", args: []string{"--base-url", "ftp://x"}, wantErr: "--base-url"},
 		{name: "half a CA", args: []string{"--ca-root", "r.pem"}, wantErr: "all three"},
+		{name: "half an SM2 CA", env: map[string]string{"CERTSEAL_SM2_CA_ROOT": "r.pem", "CERTSEAL_SM2_CA_ISSUING_KEY": "k.pem"}, wantErr: "--sm2-ca-issuing-cert"},
+		{name: "operator SM2 CA", env: map[string]string{"CERTSEAL_SM2_CA_ROOT": "r.pem", "CERTSEAL_SM2_CA_ISSUING_CERT": "i.pem", "CERTSEAL_SM2_CA_ISSUING_KEY": "k.pem"},
+			check: func(c *Config) bool { return !c.DevSM2CA() && c.DevCA() && c.SM2CAIssuingCert == "i.pem" }},
 		{name: "bad algorithm", args: []string{"--seal-key-alg", "dsa"}, wantErr: "--seal-key-alg"},
 		{name: "env values parse", env: map[string]string{"CERTSEAL_PUBLIC_RATE": "2.5", "CERTSEAL_PUBLIC_BURST": "7", "CERTSEAL_TRUST_PROXY": "true",
 			"CERTSEAL_LOG_LEVEL": "warn", "CERTSEAL_LOG_FORMAT": "json"}, check: func(c *Config) bool {

@@ -10,7 +10,7 @@ import (
 
 // envOf is the variable a setting's usage text names: every setting has
 // exactly one.
-var envOf = regexp.MustCompile(`\(CERTSEAL_[A-Z_]+`)
+var envOf = regexp.MustCompile(`\(CERTSEAL_[A-Z0-9_]+`)
 
 // settingFlags registers every setting, as each command does, and
 // returns the flags by name with the variable each reads.
@@ -67,7 +67,7 @@ func TestREADMESettingsTable(t *testing.T) {
 		t.Fatal("README has no Configuration section")
 	}
 	table, _, _ = strings.Cut(table, "\n## ")
-	row := regexp.MustCompile("(?m)^\\| `(CERTSEAL_[A-Z_]+)`(?: or `CERTSEAL_[A-Z_]+`)? \\| `--([a-z-]+)` \\|")
+	row := regexp.MustCompile("(?m)^\\| `(CERTSEAL_[A-Z0-9_]+)`(?: or `CERTSEAL_[A-Z0-9_]+`)? \\| `--([a-z0-9-]+)` \\|")
 	listed := map[string]string{}
 	for _, m := range row.FindAllStringSubmatch(table, -1) {
 		listed[m[2]] = m[1]

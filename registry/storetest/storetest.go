@@ -75,6 +75,7 @@ func run(t *testing.T, b Backend, owner bool) {
 		{"APIKeyLifecycle", testAPIKeyLifecycle, true},
 		{"CertificateListing", testCertificateListing, false},
 		{"NumberHolds", testNumberHolds, false},
+		{"SM2Twin", testSM2Twin, false},
 		{"Receipts", testReceipts, false},
 	}
 	for _, tc := range tests {
@@ -814,12 +815,13 @@ func testNothingDeleted(t *testing.T, s RawStore) {
 		return errors.Join(tx.CreateSealApplication(ctx, &app), tx.CreateCertificate(ctx, &c, []byte("%PDF")),
 			tx.CreateAPIKey(ctx, &registry.APIKey{Hash: []byte("h"), Role: registry.RolePlatform}),
 			tx.PutIdempotency(ctx, &registry.IdempotencyRecord{Scope: "s", Key: "k", RequestHash: []byte("h"), Body: []byte("b")}),
-			tx.CreateBatch(ctx, &b, []registry.BatchRow{{Row: 1, State: registry.RowPending}}))
+			tx.CreateBatch(ctx, &b, []registry.BatchRow{{Row: 1, State: registry.RowPending}}),
+			tx.CreateSM2Seal(ctx, &registry.SM2Seal{SealID: seal.ID, KeyBlob: []byte("k"), CertDER: []byte("d"), Serial: "5e43", SESSeal: []byte("s")}), tx.CreateCertificateSES(ctx, c.Number, c.Version, []byte("ses")))
 	}))
 	must(t, s.InTx(ctx, func(tx registry.Tx) error {
 		return tx.CreateIntegrityRecord(ctx, &registry.IntegrityRecord{UnitID: u.ID, Number: "n", Category: registry.RevokeForgery, Source: registry.FromRevocation, At: t0})
 	}))
-	for _, table := range []string{"units", "filings", "seals", "seal_applications", "certificates", "certificate_pdfs", "audit_events", "api_keys", "idempotency", "batches", "batch_rows", "integrity_records", "log_hashes"} {
+	for _, table := range []string{"units", "filings", "seals", "seal_applications", "certificates", "certificate_pdfs", "audit_events", "api_keys", "idempotency", "batches", "batch_rows", "integrity_records", "log_hashes", "seal_sm2", "certificate_ses"} {
 		if err := s.Exec(ctx, `DELETE FROM `+table); err == nil {
 			t.Errorf("DELETE FROM %s was allowed", table)
 		}

@@ -59,7 +59,7 @@ func BackToVersion2(digest, setVersion string) []string {
 		`ALTER TABLE api_keys DROP COLUMN expires_at`, `ALTER TABLE api_keys DROP COLUMN last_used_at`,
 		`ALTER TABLE api_keys DROP COLUMN revoked_at`, `ALTER TABLE api_keys DROP COLUMN revoked_by`, `ALTER TABLE api_keys DROP COLUMN rev`,
 		`ALTER TABLE api_keys DROP COLUMN created_by`,
-		`DROP TABLE number_holds`, `DROP INDEX audit_events_subject`, `DROP TABLE log_hashes`,
+		`DROP TABLE number_holds`, `DROP INDEX audit_events_subject`, `DROP TABLE log_hashes`, `DROP TABLE certificate_ses`, `DROP TABLE seal_sm2`,
 		`DROP INDEX certificates_unit_series`, `DROP INDEX certificates_series_level`, `DROP INDEX certificates_batch`,
 		`DROP INDEX certificates_issued`, `DROP INDEX certificates_holder`, `DROP INDEX certificates_level_issued`, `DROP INDEX certificates_unit_state`, `ALTER TABLE certificates DROP COLUMN series`,
 		`ALTER TABLE certificates DROP COLUMN level`, `ALTER TABLE certificates DROP COLUMN term_to`, `ALTER TABLE certificates DROP COLUMN holder_hash`,
