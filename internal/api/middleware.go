@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -35,6 +36,7 @@ type requestInfo struct {
 	id     string
 	base   *slog.Logger
 	logger *slog.Logger
+	start  time.Time // when the plumbing took the request, never changed
 }
 
 func infoFrom(ctx context.Context) *requestInfo {
@@ -93,6 +95,15 @@ func validRequestID(s string) bool {
 		}
 	}
 	return true
+}
+
+// requestTime is when the plumbing took the request (the time a public
+// verification is recorded at: one clock read fewer), else now.
+func requestTime(ctx context.Context, now func() time.Time) time.Time {
+	if i := infoFrom(ctx); i != nil && !i.start.IsZero() {
+		return i.start
+	}
+	return now()
 }
 
 // RequestIDFrom returns the id RequestID gave the request, or "".

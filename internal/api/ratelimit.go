@@ -134,6 +134,9 @@ func (l *limiter) clientKey(b []byte, r *http.Request) []byte {
 			}
 		}
 	}
+	if host, ok := dottedIPv4Host(r.RemoteAddr); ok {
+		return append(b, host...) // as the kernel gave it: canonical already
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
@@ -142,6 +145,23 @@ func (l *limiter) clientKey(b []byte, r *http.Request) []byte {
 		return appendAddrKey(b, a)
 	}
 	return append(b, host...)
+}
+
+// dottedIPv4Host is the host of an "a.b.c.d:port" address, the usual
+// RemoteAddr, without parsing it: net/http has it from the kernel, which
+// writes IPv4 addresses one way only. Anything else (IPv6, a name, a
+// test's odd value) is for netip to read.
+func dottedIPv4Host(addr string) (string, bool) {
+	i := strings.LastIndexByte(addr, ':')
+	if i < len("0.0.0.0") || i > len("255.255.255.255") {
+		return "", false
+	}
+	for _, c := range []byte(addr[:i]) {
+		if (c < '0' || c > '9') && c != '.' {
+			return "", false
+		}
+	}
+	return addr[:i], true
 }
 
 // lastForwardedFor is the address the load balancer appended to

@@ -3,8 +3,10 @@ package api
 import (
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"sync"
 	"testing"
@@ -150,6 +152,20 @@ func FuzzClientOf(f *testing.F) {
 		req.RemoteAddr = remote
 		req.Header.Set("X-Forwarded-For", xff)
 		l.clientKey(nil, req) // must not panic
+		// The dotted IPv4 shortcut keys a client as the parsing does.
+		if fast, ok := dottedIPv4Host(remote); ok {
+			host, _, err := net.SplitHostPort(remote)
+			if err != nil {
+				return // the port is not one: no address to agree on
+			}
+			slow := host
+			if a, err := netip.ParseAddr(host); err == nil {
+				slow = string(appendAddrKey(nil, a))
+			}
+			if fast != slow {
+				t.Errorf("%q: shortcut %q, parsed %q", remote, fast, slow)
+			}
+		}
 	})
 }
 
