@@ -43,7 +43,8 @@ func RateLimit(rps float64, burst int, opts ...RateLimitOption) func(http.Handle
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			var buf [64]byte // the key is put together here, not on the heap
-			ok, wait := l.allow(l.clientKey(buf[:0], r))
+			// The request's start is now enough, and one clock read fewer.
+			ok, wait := l.allow(requestTime(r.Context(), l.now), l.clientKey(buf[:0], r))
 			if !ok {
 				w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(wait.Seconds())), 10))
 				WriteProblem(w, r, registry.Errf(CodeRateLimited, "too many requests from this address; try again in %s", wait.Round(time.Second).String()))
@@ -84,8 +85,7 @@ func newLimiter(rps float64, burst int, now func() time.Time) *limiter {
 
 // allow takes a token from client's bucket, or says how long until one is
 // there. Only a new client's name is copied (to be a key of the map).
-func (l *limiter) allow(client []byte) (bool, time.Duration) {
-	now := l.now()
+func (l *limiter) allow(now time.Time, client []byte) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sweep(now)
