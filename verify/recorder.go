@@ -18,19 +18,24 @@ import (
 // buffered channel (no allocation, no lock, no database), and one writer
 // goroutine inserts what the buffer holds once an interval. When the
 // buffer is full (a flood, or the database is slow or down) a record is
-// dropped and counted, never waited for. Close writes what is buffered.
+// dropped and counted, never waited for. One client's repeated checks of
+// one certificate within a second (a reload, a browser's second request, a
+// script hammering one page) are one record: what the holder sees is who
+// checked when, and a flood must not cost a row per request. Close writes
+// what is buffered.
 type Recorder struct {
-	ch      chan record
-	store   registry.Store
-	mac     hash.Hash // keyed hash of client addresses, the writer's own
-	log     *slog.Logger
-	every   time.Duration
-	dropped atomic.Uint64
-	written atomic.Uint64
-	failed  atomic.Uint64
-	stop    chan struct{}
-	done    chan struct{}
-	once    sync.Once
+	ch        chan record
+	store     registry.Store
+	mac       hash.Hash // keyed hash of client addresses, the writer's own
+	log       *slog.Logger
+	every     time.Duration
+	dropped   atomic.Uint64
+	written   atomic.Uint64
+	failed    atomic.Uint64
+	coalesced atomic.Uint64
+	stop      chan struct{}
+	done      chan struct{}
+	once      sync.Once
 }
 
 type record struct {
@@ -83,10 +88,12 @@ func (r *Recorder) Record(kind registry.VerificationKind, number string, outcome
 // RecorderStats count records since start.
 type RecorderStats struct {
 	Written, Dropped, Failed uint64 // failed: lost with a batch the store refused
+	Coalesced                uint64 // repeats within a second, written as one
 }
 
 func (r *Recorder) Stats() RecorderStats {
-	return RecorderStats{Written: r.written.Load(), Dropped: r.dropped.Load(), Failed: r.failed.Load()}
+	return RecorderStats{Written: r.written.Load(), Dropped: r.dropped.Load(), Failed: r.failed.Load(),
+		Coalesced: r.coalesced.Load()}
 }
 
 // Close writes what is buffered and stops the writer. Call it after the
@@ -107,23 +114,43 @@ func (r *Recorder) run() {
 	t := time.NewTicker(r.every)
 	defer t.Stop()
 	pending := make([]registry.Verification, 0, cap(r.ch))
+	seen := map[repeat]struct{}{}
 	for {
 		select {
 		case <-t.C:
 		case <-r.stop:
-			r.write(r.drain(pending))
+			r.write(r.drain(pending, seen))
 			return
 		}
-		pending = r.drain(pending)
+		pending = r.drain(pending, seen)
 		r.write(pending)
 		pending = pending[:0]
+		clear(seen)
 	}
 }
 
-// drain moves what the buffer holds now into pending.
-func (r *Recorder) drain(pending []registry.Verification) []registry.Verification {
+// repeat is what makes two records one: the same check of the same
+// certificate by the same client in the same second.
+type repeat struct {
+	number, client string
+	kind           registry.VerificationKind
+	outcome        registry.CertState
+	second         int64
+}
+
+// drain moves what the buffer holds now into pending, each repeat of a
+// record seen this interval counted instead (before the client's keyed
+// hash, the writer's dearest step).
+func (r *Recorder) drain(pending []registry.Verification, seen map[repeat]struct{}) []registry.Verification {
 	for range len(r.ch) {
-		pending = append(pending, r.verification(<-r.ch))
+		rec := <-r.ch
+		k := repeat{rec.number, rec.client, rec.kind, rec.outcome, rec.at.Unix()}
+		if _, ok := seen[k]; ok {
+			r.coalesced.Add(1)
+			continue
+		}
+		seen[k] = struct{}{}
+		pending = append(pending, r.verification(rec))
 	}
 	return pending
 }

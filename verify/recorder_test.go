@@ -104,8 +104,32 @@ func TestRecorderNeverWaitsForTheStore(t *testing.T) {
 	close(b.release)
 	r.Close()
 	st := r.Stats()
-	if st.Written+st.Dropped != 100 {
-		t.Errorf("written %d + dropped %d != 100", st.Written, st.Dropped)
+	if st.Written+st.Dropped+st.Coalesced != 100 {
+		t.Errorf("written %d + dropped %d + coalesced %d != 100", st.Written, st.Dropped, st.Coalesced)
+	}
+}
+
+// One client's repeated checks of one certificate within a second are one
+// record; another client, another kind, another outcome or the next second
+// is a record of its own.
+func TestRecorderCoalescesRepeats(t *testing.T) {
+	s := recorderStore(t)
+	r := NewRecorder(s, []byte("k"), RecorderOptions{Every: time.Hour})
+	at := time.Date(2026, 6, 1, 10, 0, 0, 0, registry.ChinaTZ)
+	const n = "372026000000013"
+	for i := range 50 { // one second's reloads
+		r.Record(registry.VerifiedByScan, n, registry.CertValid, "198.51.100.1", at.Add(time.Duration(i)*time.Millisecond))
+	}
+	r.Record(registry.VerifiedByScan, n, registry.CertValid, "198.51.100.2", at)
+	r.Record(registry.VerifiedByTyped, n, registry.CertValid, "198.51.100.1", at)
+	r.Record(registry.VerifiedByScan, n, registry.CertRevoked, "198.51.100.1", at)
+	r.Record(registry.VerifiedByScan, n, registry.CertValid, "198.51.100.1", at.Add(time.Second))
+	r.Close()
+	if got := listed(t, s, n); len(got) != 5 {
+		t.Errorf("%d records written, want 5: %+v", len(got), got)
+	}
+	if st := r.Stats(); st.Written != 5 || st.Coalesced != 49 || st.Dropped != 0 {
+		t.Errorf("stats %+v, want 5 written and 49 coalesced", st)
 	}
 }
 

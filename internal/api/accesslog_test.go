@@ -70,10 +70,10 @@ func TestAccessLogTextLines(t *testing.T) {
 	var logs bytes.Buffer
 	text := &TextAccessLog{W: &logs, Level: slog.LevelInfo}
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	r := chi.NewRouter()
-	r.Use(RequestID, Recoverer(logger), accessLog(logger, text))
-	r.Get("/ok/{n}", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hello")) })
-	r.Get("/fail", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) })
+	mux := chi.NewRouter()
+	mux.Get("/ok/{n}", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hello")) })
+	mux.Get("/fail", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) })
+	r := plumbing{log: logger, text: text}.wrap(mux)
 	for _, target := range []string{"/ok/1", "/fail"} {
 		req := httptest.NewRequest("GET", target, nil)
 		req.Header.Set("X-Request-ID", "req-1")

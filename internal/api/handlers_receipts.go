@@ -23,7 +23,7 @@ type VerificationRecorder interface {
 // record notes a verification; with no recorder configured, nothing.
 func (s *server) record(r *http.Request, kind registry.VerificationKind, number string, outcome registry.CertState) {
 	if s.Recorder != nil {
-		s.Recorder.Record(kind, number, outcome, s.clientAddr(r), s.Now())
+		s.Recorder.Record(kind, number, outcome, s.clientAddr(r), requestTime(r.Context(), s.Now))
 	}
 }
 
@@ -206,8 +206,8 @@ func (s *server) rotateToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // WatchRecorder exports the verification recorder's counters: records
-// written, dropped (the buffer was full: the store is slow or down) and
-// lost with a batch the store refused.
+// written, repeats written as one, dropped (the buffer was full: the store
+// is slow or down) and lost with a batch the store refused.
 func (m *Metrics) WatchRecorder(stats func() verify.RecorderStats) {
 	if m == nil {
 		return
@@ -217,6 +217,7 @@ func (m *Metrics) WatchRecorder(stats func() verify.RecorderStats) {
 		v          func(verify.RecorderStats) uint64
 	}{
 		{"certseal_verification_records_written_total", "Public verifications recorded for the holder's view.", func(s verify.RecorderStats) uint64 { return s.Written }},
+		{"certseal_verification_records_coalesced_total", "Repeated verifications (one client, one certificate, one second) recorded as one.", func(s verify.RecorderStats) uint64 { return s.Coalesced }},
 		{"certseal_verification_records_dropped_total", "Verification records dropped because the buffer was full (the store is slow or down).", func(s verify.RecorderStats) uint64 { return s.Dropped }},
 		{"certseal_verification_records_failed_total", "Verification records lost with a batch the store refused.", func(s verify.RecorderStats) uint64 { return s.Failed }},
 	} {

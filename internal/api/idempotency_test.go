@@ -102,7 +102,7 @@ func plumbDo(h http.Handler, c plumbCall) *httptest.ResponseRecorder {
 		req.Header.Set(IdempotencyKeyHeader, c.idemKey)
 	}
 	rec := httptest.NewRecorder()
-	RequestID(plumbAs(c.keyID, h)).ServeHTTP(rec, req)
+	plumbing{}.wrap(plumbAs(c.keyID, h)).ServeHTTP(rec, req)
 	return rec
 }
 

@@ -108,28 +108,21 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// Middleware times every request by route pattern (never the raw path:
-// numbers and tokens would make a series per certificate), method and
-// status class.
-func (m *Metrics) Middleware(next http.Handler) http.Handler {
-	if m == nil {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := startOf(infoFrom(r.Context()))
-		r = withRouteContext(r)
+// started counts a request in flight.
+func (m *Metrics) started() {
+	if m != nil {
 		m.inFlight.Inc()
-		ww := wrapWriter(w)
-		completed := false
-		defer func() { // deferred: a panicking request counts as a 5xx
-			m.inFlight.Dec()
-			status := statusOfWriter(ww, completed)
-			m.observer(routePattern(r), methodLabel(r.Method), statusClass(status)).
-				Observe(time.Since(start).Seconds())
-		}()
-		next.ServeHTTP(ww, r)
-		completed = true
-	})
+	}
+}
+
+// finished times a request by route pattern (never the raw path: numbers
+// and tokens would make a series per certificate), method and status
+// class.
+func (m *Metrics) finished(route, method string, status int, d time.Duration) {
+	if m != nil {
+		m.inFlight.Dec()
+		m.observer(route, methodLabel(method), statusClass(status)).Observe(d.Seconds())
+	}
 }
 
 // methodLabel keeps the method label to the standard methods.

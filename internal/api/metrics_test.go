@@ -26,11 +26,11 @@ func plumbScrape(t *testing.T, m *Metrics) string {
 
 func TestMetricsMiddleware(t *testing.T) {
 	m := NewMetrics()
-	r := chi.NewRouter()
-	r.Use(Recoverer(plumbDiscardLogger()), m.Middleware)
-	r.Get("/v/{number}", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
-	r.Post("/api/v1/units", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(422) })
-	r.Get("/boom", func(w http.ResponseWriter, r *http.Request) { panic("x") })
+	mux := chi.NewRouter()
+	mux.Get("/v/{number}", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	mux.Post("/api/v1/units", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(422) })
+	mux.Get("/boom", func(w http.ResponseWriter, r *http.Request) { panic("x") })
+	r := plumbing{log: plumbDiscardLogger(), metrics: m}.wrap(mux)
 	for _, req := range []struct{ method, target string }{
 		{"GET", "/v/372026000000013?k=tok"},
 		{"GET", "/v/372026000000021?k=tok"},
@@ -106,7 +106,7 @@ func TestNilMetricsRecordNothing(t *testing.T) {
 	m.CertificatesIssued(1)
 	m.Verification("valid")
 	rec := httptest.NewRecorder()
-	m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })).
+	plumbing{metrics: m}.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })).
 		ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	if rec.Code != 204 {
 		t.Errorf("nil Metrics middleware: %d", rec.Code)

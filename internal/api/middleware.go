@@ -2,10 +2,8 @@ package api
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -31,28 +29,19 @@ type requestInfo struct {
 	mu    sync.Mutex
 	actor string
 	code  string
-	// id is the request's (RequestID's), set before the record is shared
+	// id is the request's (the plumbing's), set before the record is shared
 	// and never changed. The request's logger is base
 	// with it, made when a handler first asks (most never do: the access
 	// log line is enough).
 	id     string
-	start  time.Time // when RequestID saw the request, also set once
 	base   *slog.Logger
 	logger *slog.Logger
+	start  time.Time // when the plumbing took the request, never changed
 }
 
 func infoFrom(ctx context.Context) *requestInfo {
 	i, _ := ctx.Value(infoKey).(*requestInfo)
 	return i
-}
-
-// withInfo makes sure r carries a requestInfo.
-func withInfo(r *http.Request) (*requestInfo, *http.Request) {
-	if i := infoFrom(r.Context()); i != nil {
-		return i, r
-	}
-	i := &requestInfo{}
-	return i, r.WithContext(context.WithValue(r.Context(), infoKey, i))
 }
 
 func setInfoActor(ctx context.Context, actor string) {
@@ -108,34 +97,13 @@ func validRequestID(s string) bool {
 	return true
 }
 
-// RequestID gives every request an id: a well-formed incoming X-Request-ID
-// (from a load balancer or the caller, to follow one call across systems),
-// else a new one. The answer carries it in X-Request-ID.
-func RequestID(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &reqState{Context: r.Context()}
-		st.info.start = time.Now()
-		// The canonical key, as Header.Get would make it (without
-		// allocating the conversion on every request).
-		if v := r.Header["X-Request-Id"]; len(v) > 0 && validRequestID(v[0]) {
-			st.info.id = v[0]
-		} else {
-			st.info.id = newRequestID()
-		}
-		st.idHeader[0] = st.info.id
-		w.Header()["X-Request-Id"] = st.idHeader[:]
-		st.w.ResponseWriter = w
-		next.ServeHTTP(&st.w, r.WithContext(st))
-	})
-}
-
-// startOf is when RequestID saw the request, or now without it: one clock
-// read less per layer (on some virtual machines a read costs 50 ns).
-func startOf(info *requestInfo) time.Time {
-	if info != nil && !info.start.IsZero() {
-		return info.start
+// requestTime is when the plumbing took the request (the time a public
+// verification is recorded at: one clock read fewer), else now.
+func requestTime(ctx context.Context, now func() time.Time) time.Time {
+	if i := infoFrom(ctx); i != nil && !i.start.IsZero() {
+		return i.start
 	}
-	return time.Now()
+	return now()
 }
 
 // RequestIDFrom returns the id RequestID gave the request, or "".
@@ -157,16 +125,6 @@ func routePattern(r *http.Request) string {
 	return "unmatched"
 }
 
-// withRouteContext gives r a chi route context if it has none, so a
-// middleware wrapped around the router (not inside it via Use) still sees
-// the pattern the router matched: chi fills a context it finds.
-func withRouteContext(r *http.Request) *http.Request {
-	if chi.RouteContext(r.Context()) != nil {
-		return r
-	}
-	return r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, chi.NewRouteContext()))
-}
-
 // statusOfWriter is the status a wrapped writer sent. A handler that
 // wrote nothing sent 200; one that panicked before writing will get a 500
 // from Recoverer further out.
@@ -178,90 +136,6 @@ func statusOfWriter(ww *statusWriter, completed bool) int {
 		return http.StatusOK
 	}
 	return http.StatusInternalServerError
-}
-
-// AccessLog logs one line per request: method, route pattern, status,
-// bytes, duration, request id, the caller's actor and the problem code.
-// Never the raw path, the query, a body or a header: they carry
-// certificate numbers, QR tokens, personal data and API keys.
-func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
-	return accessLog(logger, nil)
-}
-
-// accessLog is AccessLog, with its INFO lines written by text if set.
-func accessLog(logger *slog.Logger, text *TextAccessLog) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			info, r := withInfo(withRouteContext(r))
-			start := startOf(info)
-			info.mu.Lock()
-			info.base = logger
-			info.mu.Unlock()
-			id := info.id
-			ww := wrapWriter(w)
-			completed := false
-			// Deferred so that a request that panics is logged too, on its
-			// way out to Recoverer.
-			defer func() {
-				status := statusOfWriter(ww, completed)
-				level := slog.LevelInfo
-				if status >= 500 {
-					level = slog.LevelWarn
-				}
-				info.mu.Lock()
-				actor, code := info.actor, info.code
-				info.mu.Unlock()
-				if level == slog.LevelInfo && text != nil {
-					now := time.Now()
-					text.write(&accessLine{at: now, method: r.Method, route: routePattern(r), status: status,
-						bytes: ww.BytesWritten(), duration: now.Sub(start), requestID: id, actor: actor, problem: code,
-						panicked: !completed})
-					return
-				}
-				logger.LogAttrs(r.Context(), level, "http request",
-					slog.String("method", r.Method),
-					slog.String("route", routePattern(r)),
-					slog.Int("status", status),
-					slog.Int("bytes", ww.BytesWritten()),
-					slog.Duration("duration", time.Since(start)),
-					slog.String("request_id", id),
-					slog.String("actor", actor),
-					slog.String("code", code),
-					slog.Bool("panic", !completed),
-				)
-			}()
-			next.ServeHTTP(ww, r)
-			completed = true
-		})
-	}
-}
-
-// Recoverer turns a panic into a 500 problem and a log line with the stack,
-// so one bad request does not take the process down.
-func Recoverer(logger *slog.Logger) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ww := wrapWriter(w)
-			defer func() {
-				v := recover()
-				if v == nil {
-					return
-				}
-				if v == http.ErrAbortHandler { // the server's own way to drop a connection
-					panic(v)
-				}
-				logger.ErrorContext(r.Context(), "panic serving a request",
-					"request_id", RequestIDFrom(r.Context()), "route", routePattern(r),
-					"panic", v, "stack", string(debug.Stack()))
-				if ww.Status() != 0 {
-					return // the answer has begun: nothing better to send
-				}
-				p := problemFor(r, errors.New("panic"))
-				writeProblem(ww, r, p, p)
-			}()
-			next.ServeHTTP(ww, r)
-		})
-	}
 }
 
 // tooLarge is the error for a body over limit bytes.

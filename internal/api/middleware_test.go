@@ -34,7 +34,7 @@ func TestRequestID(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var inCtx string
-			h := RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { inCtx = RequestIDFrom(r.Context()) }))
+			h := plumbing{}.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { inCtx = RequestIDFrom(r.Context()) }))
 			req := httptest.NewRequest("GET", "/", nil)
 			if tc.incoming != "" {
 				req.Header.Set("X-Request-ID", tc.incoming)
@@ -57,7 +57,7 @@ func TestRequestID(t *testing.T) {
 		})
 	}
 	if RequestIDFrom(httptest.NewRequest("GET", "/", nil).Context()) != "" {
-		t.Errorf("an id outside RequestID")
+		t.Errorf("an id outside the plumbing")
 	}
 }
 
@@ -143,15 +143,15 @@ func TestAccessLog(t *testing.T) {
 func TestRecoverer(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
-	r := chi.NewRouter()
-	r.Use(RequestID, Recoverer(logger), AccessLog(logger))
-	r.Get("/boom/{n}", func(w http.ResponseWriter, r *http.Request) { panic("nil map in handler") })
-	r.Get("/half", func(w http.ResponseWriter, r *http.Request) {
+	mux := chi.NewRouter()
+	mux.Get("/boom/{n}", func(w http.ResponseWriter, r *http.Request) { panic("nil map in handler") })
+	mux.Get("/half", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(200)
 		w.Write([]byte("partial"))
 		panic("late")
 	})
-	r.Get("/abort", func(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) })
+	mux.Get("/abort", func(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) })
+	r := plumbing{log: logger}.wrap(mux)
 
 	rec := httptest.NewRecorder()
 	r.ServeHTTP(rec, httptest.NewRequest("GET", "/boom/1", nil))
@@ -243,9 +243,10 @@ func TestMaxBody(t *testing.T) {
 func BenchmarkPlumbingStack(b *testing.B) {
 	m := NewMetrics()
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	r := chi.NewRouter()
-	r.Use(RequestID, Recoverer(logger), m.Middleware, AccessLog(logger), RateLimit(1e9, 1e9))
-	r.Get("/v/{number}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	mux := chi.NewRouter()
+	mux.Use(RateLimit(1e9, 1e9))
+	mux.Get("/v/{number}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	r := plumbing{log: logger, metrics: m}.wrap(mux)
 	req := httptest.NewRequest("GET", "/v/372026000000013?k=token", nil)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -8,6 +8,10 @@ import (
 	"github.com/certseal/certseal/verify"
 )
 
+// varyAccept is the Vary header's usual value. Its length is its capacity,
+// so an Add to it copies it.
+var varyAccept = []string{"Accept"}
+
 // answerFormat decides, once per request, whether a public route answers r
 // with its page or with JSON; its answer and its problems alike then come
 // in that format, so a client never gets a page on success and
@@ -19,7 +23,11 @@ import (
 // never name it, and a program naming both wants it. It adds Vary: Accept,
 // for caches.
 func answerFormat(w http.ResponseWriter, r *http.Request, def verify.Format) verify.Format {
-	w.Header().Add("Vary", "Accept")
+	if h := w.Header(); h["Vary"] == nil {
+		h["Vary"] = varyAccept // shared: Add would allocate a slice per request
+	} else {
+		h.Add("Vary", "Accept")
+	}
 	html, json := -1.0, -1.0 // -1: not named
 	for _, v := range r.Header.Values("Accept") {
 		for part := range strings.SplitSeq(v, ",") {

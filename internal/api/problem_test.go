@@ -37,13 +37,13 @@ func plumbProblem(t *testing.T, rec *httptest.ResponseRecorder) Problem {
 	return p
 }
 
-// plumbLogged runs h behind RequestID and AccessLog with a JSON logger and
+// plumbLogged runs h behind the plumbing with a JSON logger and
 // returns the answer and everything logged.
 func plumbLogged(h http.Handler, req *http.Request) (*httptest.ResponseRecorder, string) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	rec := httptest.NewRecorder()
-	RequestID(AccessLog(logger)(h)).ServeHTTP(rec, req)
+	plumbing{log: logger}.wrap(h).ServeHTTP(rec, req)
 	return rec, logs.String()
 }
 

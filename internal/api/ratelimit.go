@@ -43,7 +43,8 @@ func RateLimit(rps float64, burst int, opts ...RateLimitOption) func(http.Handle
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			var buf [64]byte // the key is put together here, not on the heap
-			ok, wait := l.allow(l.clientKey(buf[:0], r))
+			// The request's start is now enough, and one clock read fewer.
+			ok, wait := l.allow(requestTime(r.Context(), l.now), l.clientKey(buf[:0], r))
 			if !ok {
 				w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(wait.Seconds())), 10))
 				WriteProblem(w, r, registry.Errf(CodeRateLimited, "too many requests from this address; try again in %s", wait.Round(time.Second).String()))
@@ -84,8 +85,7 @@ func newLimiter(rps float64, burst int, now func() time.Time) *limiter {
 
 // allow takes a token from client's bucket, or says how long until one is
 // there. Only a new client's name is copied (to be a key of the map).
-func (l *limiter) allow(client []byte) (bool, time.Duration) {
-	now := l.now()
+func (l *limiter) allow(now time.Time, client []byte) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sweep(now)
@@ -134,6 +134,9 @@ func (l *limiter) clientKey(b []byte, r *http.Request) []byte {
 			}
 		}
 	}
+	if host, ok := dottedIPv4Host(r.RemoteAddr); ok {
+		return append(b, host...) // as the kernel gave it: canonical already
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
@@ -142,6 +145,23 @@ func (l *limiter) clientKey(b []byte, r *http.Request) []byte {
 		return appendAddrKey(b, a)
 	}
 	return append(b, host...)
+}
+
+// dottedIPv4Host is the host of an "a.b.c.d:port" address, the usual
+// RemoteAddr, without parsing it: net/http has it from the kernel, which
+// writes IPv4 addresses one way only. Anything else (IPv6, a name, a
+// test's odd value) is for netip to read.
+func dottedIPv4Host(addr string) (string, bool) {
+	i := strings.LastIndexByte(addr, ':')
+	if i < len("0.0.0.0") || i > len("255.255.255.255") {
+		return "", false
+	}
+	for _, c := range []byte(addr[:i]) {
+		if (c < '0' || c > '9') && c != '.' {
+			return "", false
+		}
+	}
+	return addr[:i], true
 }
 
 // lastForwardedFor is the address the load balancer appended to

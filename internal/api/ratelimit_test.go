@@ -3,8 +3,10 @@ package api
 import (
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"sync"
 	"testing"
@@ -53,7 +55,7 @@ func TestLimiterTokenBucket(t *testing.T) {
 	}
 	for i, s := range steps {
 		clock.advance(s.advance)
-		ok, wait := l.allow([]byte(s.client))
+		ok, wait := l.allow(l.now(), []byte(s.client))
 		if ok != s.ok || wait != s.wait {
 			t.Fatalf("step %d (%s after %v): allow = %v wait %v, want %v %v", i, s.client, s.advance, ok, wait, s.ok, s.wait)
 		}
@@ -64,15 +66,15 @@ func TestLimiterForgetsIdleClients(t *testing.T) {
 	clock := &plumbClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
 	l := newLimiter(1, 5, clock.now) // refills in 5 s
 	for i := range 100 {
-		l.allow(fmt.Append(nil, "10.0.0.", i))
+		l.allow(l.now(), fmt.Append(nil, "10.0.0.", i))
 	}
 	if len(l.buckets) != 100 {
 		t.Fatalf("%d buckets", len(l.buckets))
 	}
 	clock.advance(4 * time.Second)
-	l.allow([]byte("active"))
+	l.allow(l.now(), []byte("active"))
 	clock.advance(2 * time.Second) // the 100 are full again; "active" is not
-	l.allow([]byte("other"))
+	l.allow(l.now(), []byte("other"))
 	if _, ok := l.buckets["active"]; !ok || len(l.buckets) != 2 {
 		t.Errorf("after the sweep: %d buckets, active kept %v", len(l.buckets), ok)
 	}
@@ -80,7 +82,7 @@ func TestLimiterForgetsIdleClients(t *testing.T) {
 	// A flood of distinct clients never grows memory past the cap.
 	l.maxClients = 50
 	for i := range 1000 {
-		l.allow(fmt.Append(nil, "flood-", i))
+		l.allow(l.now(), fmt.Append(nil, "flood-", i))
 		if len(l.buckets) > 50 {
 			t.Fatalf("%d buckets past a cap of 50", len(l.buckets))
 		}
@@ -150,6 +152,20 @@ func FuzzClientOf(f *testing.F) {
 		req.RemoteAddr = remote
 		req.Header.Set("X-Forwarded-For", xff)
 		l.clientKey(nil, req) // must not panic
+		// The dotted IPv4 shortcut keys a client as the parsing does.
+		if fast, ok := dottedIPv4Host(remote); ok {
+			host, _, err := net.SplitHostPort(remote)
+			if err != nil {
+				return // the port is not one: no address to agree on
+			}
+			slow := host
+			if a, err := netip.ParseAddr(host); err == nil {
+				slow = string(appendAddrKey(nil, a))
+			}
+			if fast != slow {
+				t.Errorf("%q: shortcut %q, parsed %q", remote, fast, slow)
+			}
+		}
 	})
 }
 
@@ -191,7 +207,7 @@ func TestRateLimitConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 50 {
 				c := fmt.Sprint("c", (g+i)%4)
-				if ok, _ := l.allow([]byte(c)); ok {
+				if ok, _ := l.allow(l.now(), []byte(c)); ok {
 					mu.Lock()
 					allowed[c]++
 					mu.Unlock()

@@ -118,7 +118,7 @@ func New(d Deps) http.Handler {
 	registry.Writing(d.Store).AfterCommit(s.refresh)
 	r := chi.NewRouter()
 	// Every GET route answers HEAD too (link checkers, monitors, curl -I).
-	r.Use(RequestID, Recoverer(d.Log), d.Metrics.Middleware, accessLog(d.Log, d.AccessLog), middleware.GetHead)
+	r.Use(middleware.GetHead)
 	r.NotFound(NotFound)
 	r.MethodNotAllowed(MethodNotAllowed)
 
@@ -202,5 +202,5 @@ func New(d Deps) http.Handler {
 		r.With(platform).Get("/certificates/{number}/verifications", s.listVerifications)
 		r.With(platform, small).Post("/certificates/{number}/rotate-token", s.rotateToken)
 	})
-	return r
+	return plumbing{log: d.Log, text: d.AccessLog, metrics: d.Metrics, now: d.Now}.wrap(r)
 }
