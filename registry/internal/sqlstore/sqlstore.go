@@ -20,6 +20,11 @@ type Conn interface {
 	Exec(ctx context.Context, query string, args ...any) (rowsAffected int64, err error)
 	QueryRow(ctx context.Context, query string, args ...any) Row
 	Query(ctx context.Context, query string, args ...any) (Rows, error)
+	// Queue runs a write whose outcome only check needs: the rows it
+	// affected, or its error. A backend that pays a round trip for every
+	// statement may hold it and send it with the next statement or the
+	// commit, in order; check's error then comes from that call.
+	Queue(ctx context.Context, check func(rowsAffected int64, err error) error, query string, args ...any) error
 }
 
 type Row interface{ Scan(dest ...any) error }
@@ -53,6 +58,13 @@ type Tx struct {
 	pii *registry.PII
 	// noLeaves: the schema has no log yet (a migration before it runs).
 	noLeaves bool
+
+	// What this transaction knows of the audit chain once it has appended
+	// to it: it holds the append's turn until commit (the audit lock, or
+	// SQLite's single writer), so nobody else moves the head or the log.
+	auditLocked bool
+	head        *registry.AuditEvent // the last event it appended
+	hashes      map[int64][]byte     // log hashes it read or stored
 }
 
 // New wraps an open transaction.
@@ -533,10 +545,12 @@ func (t *Tx) CreateCertificate(ctx context.Context, c *registry.Certificate, pdf
 		return t.duplicate(err, fmt.Sprintf("certificate %s version %d", c.Number, c.Version))
 	}
 	c.RowID = rowID
-	if _, err := t.c.Exec(ctx, `INSERT INTO certificate_pdfs (certificate_id, pdf) VALUES ($1, $2)`, rowID, pdf); err != nil {
-		return fmt.Errorf("store PDF of certificate %s: %w", c.Number, err)
-	}
-	return nil
+	return t.c.Queue(ctx, func(_ int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("store PDF of certificate %s: %w", c.Number, err)
+		}
+		return nil
+	}, `INSERT INTO certificate_pdfs (certificate_id, pdf) VALUES ($1, $2)`, rowID, pdf)
 }
 
 func (t *Tx) oneCert(ctx context.Context, what string, key any, where string, args ...any) (registry.Certificate, error) {
@@ -649,16 +663,21 @@ func scanAudit(r Row) (registry.AuditEvent, error) {
 }
 
 func (t *Tx) AppendAudit(ctx context.Context, ev *registry.AuditEvent) error {
-	if t.d.AuditLock != "" {
+	if t.d.AuditLock != "" && !t.auditLocked {
 		if _, err := t.c.Exec(ctx, t.d.AuditLock); err != nil {
 			return fmt.Errorf("lock audit chain: %w", err)
 		}
+		t.auditLocked = true
 	}
 	var prevSeq int64
 	var prevHash []byte
-	err := t.c.QueryRow(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&prevSeq, &prevHash)
-	if err != nil && !t.d.IsNoRows(err) {
-		return fmt.Errorf("read audit chain head: %w", err)
+	if t.head != nil {
+		prevSeq, prevHash = t.head.Seq, t.head.Hash
+	} else {
+		err := t.c.QueryRow(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&prevSeq, &prevHash)
+		if err != nil && !t.d.IsNoRows(err) {
+			return fmt.Errorf("read audit chain head: %w", err)
+		}
 	}
 	if ev.PayloadDigest == nil {
 		ev.PayloadDigest = []byte{}
@@ -667,11 +686,18 @@ func (t *Tx) AppendAudit(ctx context.Context, ev *registry.AuditEvent) error {
 	if ev.PrevHash == nil {
 		ev.PrevHash = []byte{}
 	}
-	_, err = t.c.Exec(ctx, `INSERT INTO audit_events (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+	err := t.c.Queue(ctx, func(_ int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("append audit event: %w", err)
+		}
+		return nil
+	}, `INSERT INTO audit_events (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		ev.Seq, micros(ev.At), ev.Actor, ev.Action, ev.SubjectType, ev.SubjectID, ev.RequestID, ev.PayloadDigest, ev.PrevHash, ev.Hash)
 	if err != nil {
-		return fmt.Errorf("append audit event: %w", err)
+		return err
 	}
+	head := *ev
+	t.head = &head
 	if t.noLeaves || t.d.WithoutLog {
 		return nil
 	}
@@ -832,10 +858,15 @@ func (t *Tx) CreateBatch(ctx context.Context, b *registry.Batch, rows []registry
 		if err != nil {
 			return err
 		}
-		if _, err := t.c.Exec(ctx, `INSERT INTO batch_rows (batch_id, row_no, appointment_json, id_number_sealed, photo_sealed, state, number, error)
+		if err := t.c.Queue(ctx, func(_ int64, err error) error {
+			if err != nil {
+				return fmt.Errorf("store batch %d row %d: %w", b.ID, r.Row, err)
+			}
+			return nil
+		}, `INSERT INTO batch_rows (batch_id, row_no, appointment_json, id_number_sealed, photo_sealed, state, number, error)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, b.ID, r.Row, a, t.pii.Seal([]byte(r.Appointment.IDNumber)),
 			t.pii.Seal(r.Appointment.Photo), r.State, r.Number, r.Error); err != nil {
-			return fmt.Errorf("store batch %d row %d: %w", b.ID, r.Row, err)
+			return err
 		}
 	}
 	return nil
@@ -881,22 +912,30 @@ func (t *Tx) BatchRows(ctx context.Context, batchID int64, state registry.BatchR
 }
 
 func (t *Tx) UpdateBatchRow(ctx context.Context, r *registry.BatchRow) error {
-	n, err := t.c.Exec(ctx, `UPDATE batch_rows SET state = $1, number = $2, error = $3 WHERE batch_id = $4 AND row_no = $5 AND state = 'pending'`,
-		r.State, r.Number, r.Error, r.BatchID, r.Row)
+	batchID, row := r.BatchID, r.Row
+	err := t.c.Queue(ctx, func(n int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("update batch %d row %d: %w", batchID, row, err)
+		}
+		if n == 0 {
+			return &registry.Error{Code: registry.CodeConflict, Msg: fmt.Sprintf("batch %d row %d is no longer pending", batchID, row)}
+		}
+		return nil
+	}, `UPDATE batch_rows SET state = $1, number = $2, error = $3 WHERE batch_id = $4 AND row_no = $5 AND state = 'pending'`,
+		r.State, r.Number, r.Error, batchID, row)
 	if err != nil {
-		return fmt.Errorf("update batch %d row %d: %w", r.BatchID, r.Row, err)
-	}
-	if n == 0 {
-		return &registry.Error{Code: registry.CodeConflict, Msg: fmt.Sprintf("batch %d row %d is no longer pending", r.BatchID, r.Row)}
+		return err
 	}
 	col := "issued"
 	if r.State == registry.RowFailed {
 		col = "failed"
 	}
-	if _, err := t.c.Exec(ctx, `UPDATE batches SET `+col+` = `+col+` + 1, rev = rev + 1 WHERE id = $1`, r.BatchID); err != nil {
-		return fmt.Errorf("count batch %d: %w", r.BatchID, err)
-	}
-	return nil
+	return t.c.Queue(ctx, func(_ int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("count batch %d: %w", batchID, err)
+		}
+		return nil
+	}, `UPDATE batches SET `+col+` = `+col+` + 1, rev = rev + 1 WHERE id = $1`, batchID)
 }
 
 func (t *Tx) UpdateBatch(ctx context.Context, b *registry.Batch) error {
