@@ -207,53 +207,81 @@ const alreadyIssued = "already issued before; not issued again"
 // voids no numbers. It returns the first and last number reserved.
 func (b *Batches) reserveNumbers(ctx context.Context, tx registry.Tx, batch *registry.Batch, rows []registry.BatchRow, year int) (first, last string, err error) {
 	batch.Issued = 0 // InTx may run this again
+	prior, err := b.issuedBefore(ctx, tx, rows, nil)
+	if err != nil {
+		return "", "", err
+	}
 	var clashes rowClashes
-	for i := range rows {
+	var fresh []int // the rows that take a number, in row order
+	for i, p := range prior {
 		r := &rows[i]
-		already, refused, err := b.issuedBefore(ctx, tx, r.Appointment)
-		if err != nil {
-			return "", "", err
-		}
-		if already != nil {
-			r.State, r.Number, r.Error = registry.RowIssued, already.Number, alreadyIssued
+		switch {
+		case p.already != nil:
+			r.State, r.Number, r.Error = registry.RowIssued, p.already.Number, alreadyIssued
 			batch.Issued++
-			continue
+		case p.refused != nil:
+			clashes.rows = append(clashes.rows, rowClash{i, p.refused})
+		default:
+			fresh = append(fresh, i)
 		}
-		if refused != nil {
-			clashes.rows = append(clashes.rows, rowClash{i, refused})
-			continue
-		}
-		seq, err := tx.NextSeq(ctx, registry.CertSeqName(year))
-		if err != nil {
-			return "", "", err
-		}
-		if r.Number, err = registry.FormatCertNumber(year, seq); err != nil {
-			return "", "", err
-		}
-		r.State, r.Error = registry.RowPending, ""
-		if first == "" {
-			first = r.Number
-		}
-		last = r.Number
 	}
 	if len(clashes.rows) > 0 {
 		return "", "", &clashes
 	}
-	return first, last, nil
+	if len(fresh) == 0 {
+		return "", "", nil
+	}
+	// One statement for all: a round trip a row was most of a
+	// 10,000-row submission on PostgreSQL.
+	seq, err := tx.NextSeqs(ctx, registry.CertSeqName(year), int64(len(fresh)))
+	if err != nil {
+		return "", "", err
+	}
+	for k, i := range fresh {
+		r := &rows[i]
+		if r.Number, err = registry.FormatCertNumber(year, seq+int64(k)); err != nil {
+			return "", "", err
+		}
+		r.State, r.Error = registry.RowPending, ""
+	}
+	return rows[fresh[0]].Number, rows[fresh[len(fresh)-1]].Number, nil
 }
 
-// issuedBefore is what the certificates already issued say of a row's
-// appointment: the one it already has, or why the row is refused; err is
-// a failure of the store.
-func (b *Batches) issuedBefore(ctx context.Context, tx registry.Tx, a registry.Appointment) (already *AlreadyIssuedError, refused, err error) {
-	err = b.issuer.checkNotIssued(ctx, tx, a)
-	switch {
-	case errors.As(err, &already):
-		return already, nil, nil
-	case refusal(err):
-		return nil, err, nil
+// priorIssue is what the certificates already issued say of a row's
+// appointment: the one it already has, or why the row is refused.
+type priorIssue struct {
+	already *AlreadyIssuedError
+	refused error
+}
+
+// issuedBefore reads, in one go, what the certificates already issued say
+// of each row's appointment (of the good ones only, unless good is nil);
+// err is a failure of the store.
+func (b *Batches) issuedBefore(ctx context.Context, tx registry.CertTx, rows []registry.BatchRow, good []bool) ([]priorIssue, error) {
+	keys := make([][]byte, len(rows))
+	var asked [][]byte
+	for i, r := range rows {
+		if good == nil || good[i] {
+			keys[i] = r.Appointment.DedupKey(b.issuer.pii)
+			asked = append(asked, keys[i])
+		}
 	}
-	return nil, nil, err
+	prevs, err := tx.CertificatesByDedupKeys(ctx, asked)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]priorIssue, len(rows))
+	for i, r := range rows {
+		prev, ok := prevs[string(keys[i])]
+		if keys[i] == nil || !ok {
+			continue
+		}
+		err := issuedAs(prev, r.Appointment)
+		if !errors.As(err, &out[i].already) {
+			out[i].refused = err
+		}
+	}
+	return out, nil
 }
 
 // clashing is the errors of the good rows that clash with certificates
@@ -261,17 +289,14 @@ func (b *Batches) issuedBefore(ctx context.Context, tx registry.Tx, a registry.A
 func (b *Batches) clashing(ctx context.Context, file batchfile.File, rows []registry.BatchRow, good []bool) ([]batchfile.RowError, error) {
 	var out []batchfile.RowError
 	err := b.store.View(ctx, func(tx registry.Tx) error {
+		prior, err := b.issuedBefore(ctx, tx, rows, good)
+		if err != nil {
+			return err
+		}
 		out = out[:0]
-		for i, r := range rows {
-			if !good[i] {
-				continue
-			}
-			_, refused, err := b.issuedBefore(ctx, tx, r.Appointment)
-			if err != nil {
-				return err
-			}
-			if refused != nil {
-				out = append(out, rowError(r.Row, refused, func(field string) string { return file.Column(i, field) }))
+		for i, p := range prior {
+			if p.refused != nil {
+				out = append(out, rowError(rows[i].Row, p.refused, func(field string) string { return file.Column(i, field) }))
 			}
 		}
 		return nil

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -471,13 +472,20 @@ func (t *Tx) SealRevocationMark(ctx context.Context) (string, error) {
 // --- sequences --------------------------------------------------------------
 
 func (t *Tx) NextSeq(ctx context.Context, name string) (int64, error) {
-	var v int64
-	err := t.c.QueryRow(ctx, `INSERT INTO sequences (name, value) VALUES ($1, 1)
-		ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1 RETURNING value`, name).Scan(&v)
-	if err != nil {
-		return 0, fmt.Errorf("next value of sequence %s: %w", name, err)
+	return t.NextSeqs(ctx, name, 1)
+}
+
+func (t *Tx) NextSeqs(ctx context.Context, name string, n int64) (int64, error) {
+	if n < 1 {
+		return 0, fmt.Errorf("next %d values of sequence %s: at least one", n, name)
 	}
-	return v, nil
+	var last int64
+	err := t.c.QueryRow(ctx, `INSERT INTO sequences (name, value) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET value = sequences.value + $2 RETURNING value`, name, n).Scan(&last)
+	if err != nil {
+		return 0, fmt.Errorf("next values of sequence %s: %w", name, err)
+	}
+	return last - n + 1, nil
 }
 
 // --- certificates -----------------------------------------------------------
@@ -576,6 +584,53 @@ func (t *Tx) CertificateByPDFHash(ctx context.Context, sum []byte) (registry.Cer
 func (t *Tx) CertificateByDedupKey(ctx context.Context, key []byte) (registry.Certificate, error) {
 	return t.oneCert(ctx, "certificate for the same appointment", "", `dedup_key = $1 AND state = 'valid' ORDER BY id DESC LIMIT 1`, key)
 }
+
+// dedupChunk bounds the keys one query asks for (SQLite allows 32,766
+// parameters).
+const dedupChunk = 500
+
+func (t *Tx) CertificatesByDedupKeys(ctx context.Context, keys [][]byte) (map[string]registry.Certificate, error) {
+	out := map[string]registry.Certificate{}
+	for chunk := range slices.Chunk(keys, dedupChunk) {
+		var q strings.Builder
+		q.WriteString(`SELECT dedup_key, ` + certCols + ` FROM certificates WHERE state = 'valid' AND dedup_key IN (`)
+		args := make([]any, len(chunk))
+		for i, k := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			fmt.Fprintf(&q, "$%d", i+1)
+			args[i] = k
+		}
+		// In id order, so the newest of a key's certificates is kept, as
+		// CertificateByDedupKey finds it.
+		q.WriteString(`) ORDER BY id`)
+		type keyed struct {
+			key  []byte
+			cert registry.Certificate
+		}
+		rows, err := t.c.Query(ctx, q.String(), args...)
+		certs, err := collect(rows, err, func(r Row) (k keyed, err error) {
+			k.cert, err = t.scanCert(keyedRow{r, &k.key})
+			return k, err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read certificates for the same appointments: %w", err)
+		}
+		for _, k := range certs {
+			out[string(k.key)] = k.cert
+		}
+	}
+	return out, nil
+}
+
+// keyedRow reads a first column into key and the rest as the row would.
+type keyedRow struct {
+	Row
+	key *[]byte
+}
+
+func (r keyedRow) Scan(dest ...any) error { return r.Row.Scan(append([]any{r.key}, dest...)...) }
 
 func (t *Tx) UpdateCertificate(ctx context.Context, c *registry.Certificate) error {
 	n, err := t.c.Exec(ctx, `UPDATE certificates SET state = $1, revoked_at = $2, revoke_reason = $3, revoked_by = $4, category = $5, rev = rev + 1
