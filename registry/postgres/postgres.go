@@ -338,27 +338,40 @@ func (c *conn) Queue(ctx context.Context, check func(int64, error) error, q stri
 	return nil
 }
 
-// flush sends the queued writes in one round trip and returns the first
-// check's error: after a failed statement PostgreSQL refuses the rest of
-// the transaction, so the later errors say nothing new.
+// flush sends the queued writes in one round trip.
 func (c *conn) flush(ctx context.Context) error {
 	if len(c.checks) == 0 {
 		return nil
 	}
+	br, err := c.send(ctx, nil)
+	if err != nil {
+		return err
+	}
+	return br.Close()
+}
+
+// send sends the queued writes, then next if not nil, in one round trip
+// and returns the first check's error: after a failed statement
+// PostgreSQL refuses the rest of the transaction, so the later errors say
+// nothing new. On success next's result is br's next; the caller closes br.
+func (c *conn) send(ctx context.Context, next *pgx.QueuedQuery) (br pgx.BatchResults, err error) {
 	b, checks := c.queued, c.checks
 	c.queued, c.checks = pgx.Batch{}, nil
-	br := c.tx.SendBatch(ctx, &b)
-	var first error
+	if next != nil {
+		b.QueuedQueries = append(b.QueuedQueries, next)
+	}
+	br = c.tx.SendBatch(ctx, &b)
 	for _, check := range checks {
-		tag, err := br.Exec()
-		if err := check(tag.RowsAffected(), err); err != nil && first == nil {
-			first = err
+		tag, e := br.Exec()
+		if e := check(tag.RowsAffected(), e); e != nil && err == nil {
+			err = e
 		}
 	}
-	if err := br.Close(); err != nil && first == nil {
-		first = err
+	if err != nil {
+		br.Close()
+		return nil, err
 	}
-	return first
+	return br, nil
 }
 
 func (c *conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
@@ -369,11 +382,28 @@ func (c *conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 	return tag.RowsAffected(), err
 }
 
+// QueryRow sends the queued writes with the query: a recorded row's
+// writes go with the next row's first read.
 func (c *conn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
-	if err := c.flush(ctx); err != nil {
+	if len(c.checks) == 0 {
+		return c.tx.QueryRow(ctx, q, args...)
+	}
+	br, err := c.send(ctx, &pgx.QueuedQuery{SQL: q, Arguments: args})
+	if err != nil {
 		return errRow{err}
 	}
-	return c.tx.QueryRow(ctx, q, args...)
+	return batchRow{br}
+}
+
+// batchRow is a query's row that came last in a batch.
+type batchRow struct{ br pgx.BatchResults }
+
+func (r batchRow) Scan(dest ...any) error {
+	err := r.br.QueryRow().Scan(dest...)
+	if cerr := r.br.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (c *conn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
