@@ -588,9 +588,16 @@ func (r *batchRun) draft(ctx context.Context, row *registry.BatchRow) *rowDraft 
 	return rd
 }
 
+// groupWait is how long a group waits for more drafts after its first:
+// drafts come milliseconds apart, and a group recorded as soon as one was
+// ready held a few, each group paying the grant read and a commit.
+const groupWait = 50 * time.Millisecond
+
 // commitAll records drafted rows until there are no more, taking as many
-// as are ready (up to maxGroup) into each transaction.
+// as come within groupWait (up to maxGroup) into each transaction.
 func (r *batchRun) commitAll(ctx context.Context, drafted <-chan *rowDraft) error {
+	wait := time.NewTimer(groupWait)
+	defer wait.Stop()
 	for {
 		var group []*rowDraft
 		select {
@@ -602,6 +609,7 @@ func (r *batchRun) commitAll(ctx context.Context, drafted <-chan *rowDraft) erro
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		wait.Reset(groupWait)
 	more:
 		for len(group) < maxGroup {
 			select {
@@ -610,8 +618,10 @@ func (r *batchRun) commitAll(ctx context.Context, drafted <-chan *rowDraft) erro
 					break more
 				}
 				group = append(group, rd)
-			default:
+			case <-wait.C:
 				break more
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		}
 		if err := r.commit(ctx, group); err != nil {
