@@ -69,3 +69,8 @@ replace github.com/digitorus/pdfsign => ./internal/third_party/pdfsign
 // level SetCompressLevel sets (upstream: always the default level, a quarter
 // of a certificate's CPU). See internal/third_party/gopdf/PATCHES.md.
 replace github.com/signintech/gopdf => ./internal/third_party/gopdf
+
+// A copy of digitorus/pkcs7 at the pinned commit that checks a signer
+// chain's certificate pairs once, not on every time-stamp token. See
+// internal/third_party/pkcs7/PATCHES.md.
+replace github.com/digitorus/pkcs7 => ./internal/third_party/pkcs7
