@@ -74,3 +74,8 @@ replace github.com/signintech/gopdf => ./internal/third_party/gopdf
 // chain's certificate pairs once, not on every time-stamp token. See
 // internal/third_party/pkcs7/PATCHES.md.
 replace github.com/digitorus/pkcs7 => ./internal/third_party/pkcs7
+
+// A copy of go-qrcode at the pinned commit whose Reed-Solomon bytes come
+// from a shift register instead of a polynomial division that allocated at
+// every step. See internal/third_party/go-qrcode/PATCHES.md.
+replace github.com/skip2/go-qrcode => ./internal/third_party/go-qrcode
