@@ -69,3 +69,13 @@ replace github.com/digitorus/pdfsign => ./internal/third_party/pdfsign
 // level SetCompressLevel sets (upstream: always the default level, a quarter
 // of a certificate's CPU). See internal/third_party/gopdf/PATCHES.md.
 replace github.com/signintech/gopdf => ./internal/third_party/gopdf
+
+// A copy of digitorus/pkcs7 at the pinned commit that checks a signer
+// chain's certificate pairs once, not on every time-stamp token. See
+// internal/third_party/pkcs7/PATCHES.md.
+replace github.com/digitorus/pkcs7 => ./internal/third_party/pkcs7
+
+// A copy of go-qrcode at the pinned commit whose Reed-Solomon bytes come
+// from a shift register instead of a polynomial division that allocated at
+// every step. See internal/third_party/go-qrcode/PATCHES.md.
+replace github.com/skip2/go-qrcode => ./internal/third_party/go-qrcode

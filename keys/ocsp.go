@@ -99,7 +99,10 @@ func requestNonce(der []byte) ([]byte, error) {
 
 // signOCSPResponse writes and signs a successful basic OCSP response with
 // one single response, by the issuing CA itself (so no certs are shipped).
-// producedAt is thisUpdate: both keep their seconds.
+// producedAt is thisUpdate: both keep their seconds. An answer already
+// signed, to the byte, is not signed again: a batch embeds the same
+// answers on its seal and TSA, made within the same second, beside every
+// certificate.
 func (r *Responder) signOCSPResponse(a ocspAnswer) ([]byte, error) {
 	sigAlg, hash, err := signatureAlgorithmFor(r.ca.key.Public())
 	if err != nil {
@@ -167,6 +170,28 @@ func (r *Responder) signOCSPResponse(a ocspAnswer) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("OCSP response data: %w", err)
 	}
+	r.signedMu.Lock()
+	der, ok := r.signed[string(tbsDER)]
+	r.signedMu.Unlock()
+	if ok {
+		return der, nil
+	}
+	der, err = r.signResponseData(tbsDER, sigAlg, hash)
+	if err != nil {
+		return nil, err
+	}
+	r.signedMu.Lock()
+	if r.signed == nil || len(r.signed) >= maxSigned {
+		r.signed = map[string][]byte{}
+	}
+	r.signed[string(tbsDER)] = der
+	r.signedMu.Unlock()
+	return der, nil
+}
+
+// signResponseData signs the response data tbsDER and wraps it in an OCSP
+// response.
+func (r *Responder) signResponseData(tbsDER []byte, sigAlg asn1.ObjectIdentifier, hash crypto.Hash) ([]byte, error) {
 	h := hash.New()
 	h.Write(tbsDER)
 	sig, err := r.ca.key.Sign(rand.Reader, h.Sum(nil), hash)

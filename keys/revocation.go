@@ -107,7 +107,14 @@ type Responder struct {
 	crl     *signedCRL
 	lastCRL int64 // CRL number last issued by this process
 	ocsp    map[ocspKey]cachedOCSP
+
+	signedMu sync.Mutex
+	signed   map[string][]byte // responses by the data they sign (see signOCSPResponse)
 }
+
+// maxSigned bounds Responder.signed: its entries name their second
+// (thisUpdate), so older ones are never asked for again.
+const maxSigned = 64
 
 type signedCRL struct {
 	der       []byte

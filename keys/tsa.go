@@ -5,15 +5,19 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/digitorus/pkcs7"
@@ -300,17 +304,7 @@ func CheckTimestampToken(token, message []byte, trust TimestampTrust) (vt Verifi
 	if !bytes.Equal(d.Sum(nil), info.MessageImprint.HashedMessage) {
 		return VerifiedTimestamp{}, ErrTimestampImprint
 	}
-	roots, inter := x509.NewCertPool(), x509.NewCertPool()
-	for _, c := range trust.Roots {
-		roots.AddCert(c)
-	}
-	for _, c := range append(trust.Intermediates, p7.Certificates...) {
-		inter.AddCert(c)
-	}
-	if _, err := signer.Verify(x509.VerifyOptions{
-		Roots: roots, Intermediates: inter, CurrentTime: info.Time,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping},
-	}); err != nil {
+	if err := verifyTSAChain(signer, trust, p7.Certificates, info.Time); err != nil {
 		return VerifiedTimestamp{}, fmt.Errorf("%w: %v", ErrTimestampChain, err)
 	}
 	// Go's Verify lets a certificate without any extended key usage (or
@@ -324,6 +318,77 @@ func CheckTimestampToken(token, message []byte, trust TimestampTrust) (vt Verifi
 		return VerifiedTimestamp{}, fmt.Errorf("%w: %v", ErrTimestampFormat, err)
 	}
 	return VerifiedTimestamp{Time: info.Time.UTC(), TSA: signer}, nil
+}
+
+// tsaChains holds the TSA certificates found to chain to a trust, by the
+// SHA-256 of the certificate, the roots and the intermediates offered
+// (tsaChainKey): the time for which the chain holds (its certificates'
+// common validity) is all that differs from one token of a TSA to the
+// next, and building the chain was a third of checking a token. A few
+// dozen at most.
+var tsaChains struct {
+	sync.Mutex
+	valid map[string]validity
+}
+
+type validity struct{ from, until time.Time }
+
+const maxTSAChains = 64
+
+// verifyTSAChain is whether signer chains to trust's roots at t for time
+// stamping, through trust's intermediates and shipped.
+func verifyTSAChain(signer *x509.Certificate, trust TimestampTrust, shipped []*x509.Certificate, t time.Time) error {
+	key := tsaChainKey(signer, trust, shipped)
+	tsaChains.Lock()
+	v, ok := tsaChains.valid[key]
+	tsaChains.Unlock()
+	if ok && !t.Before(v.from) && !t.After(v.until) {
+		return nil
+	}
+	roots, inter := x509.NewCertPool(), x509.NewCertPool()
+	for _, c := range trust.Roots {
+		roots.AddCert(c)
+	}
+	for _, c := range append(slices.Clone(trust.Intermediates), shipped...) {
+		inter.AddCert(c)
+	}
+	chains, err := signer.Verify(x509.VerifyOptions{
+		Roots: roots, Intermediates: inter, CurrentTime: t,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping},
+	})
+	if err != nil {
+		return err
+	}
+	v = validity{from: signer.NotBefore, until: signer.NotAfter}
+	for _, c := range chains[0] {
+		v.from, v.until = maxTime(v.from, c.NotBefore), minTime(v.until, c.NotAfter)
+	}
+	tsaChains.Lock()
+	if tsaChains.valid == nil || len(tsaChains.valid) >= maxTSAChains {
+		tsaChains.valid = map[string]validity{}
+	}
+	tsaChains.valid[key] = v
+	tsaChains.Unlock()
+	return nil
+}
+
+func tsaChainKey(signer *x509.Certificate, trust TimestampTrust, shipped []*x509.Certificate) string {
+	h := sha256.New()
+	for _, group := range [][]*x509.Certificate{{signer}, trust.Roots, trust.Intermediates, shipped} {
+		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(group)))) // a certificate moved between groups is another key
+		for _, c := range group {
+			sum := sha256.Sum256(c.Raw)
+			h.Write(sum[:])
+		}
+	}
+	return string(h.Sum(nil))
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // essBinding checks the signed attribute that names the TSA's certificate

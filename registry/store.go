@@ -147,6 +147,9 @@ type SeqTx interface {
 	// NextSeq returns the next value of a named sequence, starting at 1.
 	// It rolls back with the transaction, so committed values have no gaps.
 	NextSeq(ctx context.Context, name string) (int64, error)
+	// NextSeqs takes the next n values of a named sequence at once (a
+	// batch's numbers) and returns the first: first to first+n-1 are taken.
+	NextSeqs(ctx context.Context, name string, n int64) (first int64, err error)
 	// HoldNumber holds a value of sequence seq for holder until until, in a
 	// transaction of its own, for work done before the one that uses it: a
 	// value freed before (released, or its hold run out by now), the
@@ -173,6 +176,9 @@ type CertTx interface {
 	// appointment (see Appointment.DedupKey), so a resubmitted row is not
 	// issued twice.
 	CertificateByDedupKey(ctx context.Context, key []byte) (Certificate, error)
+	// CertificatesByDedupKeys is CertificateByDedupKey for many keys at
+	// once (a batch's rows), by string(key); keys without one are absent.
+	CertificatesByDedupKeys(ctx context.Context, keys [][]byte) (map[string]Certificate, error)
 	UpdateCertificate(ctx context.Context, c *Certificate) error
 	CertificatePDF(ctx context.Context, number string, version int) ([]byte, error)
 	// CertificateNumbersBySeal lists the numbers a seal signed: a change to

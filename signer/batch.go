@@ -207,53 +207,81 @@ const alreadyIssued = "already issued before; not issued again"
 // voids no numbers. It returns the first and last number reserved.
 func (b *Batches) reserveNumbers(ctx context.Context, tx registry.Tx, batch *registry.Batch, rows []registry.BatchRow, year int) (first, last string, err error) {
 	batch.Issued = 0 // InTx may run this again
+	prior, err := b.issuedBefore(ctx, tx, rows, nil)
+	if err != nil {
+		return "", "", err
+	}
 	var clashes rowClashes
-	for i := range rows {
+	var fresh []int // the rows that take a number, in row order
+	for i, p := range prior {
 		r := &rows[i]
-		already, refused, err := b.issuedBefore(ctx, tx, r.Appointment)
-		if err != nil {
-			return "", "", err
-		}
-		if already != nil {
-			r.State, r.Number, r.Error = registry.RowIssued, already.Number, alreadyIssued
+		switch {
+		case p.already != nil:
+			r.State, r.Number, r.Error = registry.RowIssued, p.already.Number, alreadyIssued
 			batch.Issued++
-			continue
+		case p.refused != nil:
+			clashes.rows = append(clashes.rows, rowClash{i, p.refused})
+		default:
+			fresh = append(fresh, i)
 		}
-		if refused != nil {
-			clashes.rows = append(clashes.rows, rowClash{i, refused})
-			continue
-		}
-		seq, err := tx.NextSeq(ctx, registry.CertSeqName(year))
-		if err != nil {
-			return "", "", err
-		}
-		if r.Number, err = registry.FormatCertNumber(year, seq); err != nil {
-			return "", "", err
-		}
-		r.State, r.Error = registry.RowPending, ""
-		if first == "" {
-			first = r.Number
-		}
-		last = r.Number
 	}
 	if len(clashes.rows) > 0 {
 		return "", "", &clashes
 	}
-	return first, last, nil
+	if len(fresh) == 0 {
+		return "", "", nil
+	}
+	// One statement for all: a round trip a row was most of a
+	// 10,000-row submission on PostgreSQL.
+	seq, err := tx.NextSeqs(ctx, registry.CertSeqName(year), int64(len(fresh)))
+	if err != nil {
+		return "", "", err
+	}
+	for k, i := range fresh {
+		r := &rows[i]
+		if r.Number, err = registry.FormatCertNumber(year, seq+int64(k)); err != nil {
+			return "", "", err
+		}
+		r.State, r.Error = registry.RowPending, ""
+	}
+	return rows[fresh[0]].Number, rows[fresh[len(fresh)-1]].Number, nil
 }
 
-// issuedBefore is what the certificates already issued say of a row's
-// appointment: the one it already has, or why the row is refused; err is
-// a failure of the store.
-func (b *Batches) issuedBefore(ctx context.Context, tx registry.Tx, a registry.Appointment) (already *AlreadyIssuedError, refused, err error) {
-	err = b.issuer.checkNotIssued(ctx, tx, a)
-	switch {
-	case errors.As(err, &already):
-		return already, nil, nil
-	case refusal(err):
-		return nil, err, nil
+// priorIssue is what the certificates already issued say of a row's
+// appointment: the one it already has, or why the row is refused.
+type priorIssue struct {
+	already *AlreadyIssuedError
+	refused error
+}
+
+// issuedBefore reads, in one go, what the certificates already issued say
+// of each row's appointment (of the good ones only, unless good is nil);
+// err is a failure of the store.
+func (b *Batches) issuedBefore(ctx context.Context, tx registry.CertTx, rows []registry.BatchRow, good []bool) ([]priorIssue, error) {
+	keys := make([][]byte, len(rows))
+	var asked [][]byte
+	for i, r := range rows {
+		if good == nil || good[i] {
+			keys[i] = r.Appointment.DedupKey(b.issuer.pii)
+			asked = append(asked, keys[i])
+		}
 	}
-	return nil, nil, err
+	prevs, err := tx.CertificatesByDedupKeys(ctx, asked)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]priorIssue, len(rows))
+	for i, r := range rows {
+		prev, ok := prevs[string(keys[i])]
+		if keys[i] == nil || !ok {
+			continue
+		}
+		err := issuedAs(prev, r.Appointment)
+		if !errors.As(err, &out[i].already) {
+			out[i].refused = err
+		}
+	}
+	return out, nil
 }
 
 // clashing is the errors of the good rows that clash with certificates
@@ -261,17 +289,14 @@ func (b *Batches) issuedBefore(ctx context.Context, tx registry.Tx, a registry.A
 func (b *Batches) clashing(ctx context.Context, file batchfile.File, rows []registry.BatchRow, good []bool) ([]batchfile.RowError, error) {
 	var out []batchfile.RowError
 	err := b.store.View(ctx, func(tx registry.Tx) error {
+		prior, err := b.issuedBefore(ctx, tx, rows, good)
+		if err != nil {
+			return err
+		}
 		out = out[:0]
-		for i, r := range rows {
-			if !good[i] {
-				continue
-			}
-			_, refused, err := b.issuedBefore(ctx, tx, r.Appointment)
-			if err != nil {
-				return err
-			}
-			if refused != nil {
-				out = append(out, rowError(r.Row, refused, func(field string) string { return file.Column(i, field) }))
+		for i, p := range prior {
+			if p.refused != nil {
+				out = append(out, rowError(rows[i].Row, p.refused, func(field string) string { return file.Column(i, field) }))
 			}
 		}
 		return nil
@@ -488,8 +513,10 @@ func (b *Batches) runClaimed(ctx context.Context, id int64) error {
 }
 
 // maxGroup bounds how many drafted rows one transaction records: enough to
-// spread a commit's fixed cost, few enough that other writers wait little.
-const maxGroup = 16
+// spread a commit's fixed cost (the grant read under lock, the commit's
+// writes: at 16, 2,000 rows on SQLite took half as long again), few enough that
+// other writers wait little (tens of milliseconds).
+const maxGroup = 64
 
 // batchRun is one run over a batch's pending rows.
 type batchRun struct {
@@ -561,9 +588,16 @@ func (r *batchRun) draft(ctx context.Context, row *registry.BatchRow) *rowDraft 
 	return rd
 }
 
+// groupWait is how long a group waits for more drafts after its first:
+// drafts come milliseconds apart, and a group recorded as soon as one was
+// ready held a few, each group paying the grant read and a commit.
+const groupWait = 50 * time.Millisecond
+
 // commitAll records drafted rows until there are no more, taking as many
-// as are ready (up to maxGroup) into each transaction.
+// as come within groupWait (up to maxGroup) into each transaction.
 func (r *batchRun) commitAll(ctx context.Context, drafted <-chan *rowDraft) error {
+	wait := time.NewTimer(groupWait)
+	defer wait.Stop()
 	for {
 		var group []*rowDraft
 		select {
@@ -575,6 +609,7 @@ func (r *batchRun) commitAll(ctx context.Context, drafted <-chan *rowDraft) erro
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		wait.Reset(groupWait)
 	more:
 		for len(group) < maxGroup {
 			select {
@@ -583,8 +618,10 @@ func (r *batchRun) commitAll(ctx context.Context, drafted <-chan *rowDraft) erro
 					break more
 				}
 				group = append(group, rd)
-			default:
+			case <-wait.C:
 				break more
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		}
 		if err := r.commit(ctx, group); err != nil {
@@ -651,10 +688,31 @@ func (r *batchRun) commitGroup(ctx context.Context, group []*rowDraft) error {
 				return err
 			}
 		}
+		// What each row's appointment already has, read for the whole group
+		// in one go (a query a row was most of a group's round trips on
+		// PostgreSQL). A certificate recorded here counts for the rows after
+		// it, as when each row read for itself (Submit refuses a file that
+		// repeats an appointment; the rows are what the store holds).
+		keys := make([][]byte, len(group))
+		for i, rd := range group {
+			keys[i] = rd.row.Appointment.DedupKey(r.b.issuer.pii)
+		}
+		prevs, err := tx.CertificatesByDedupKeys(ctx, keys)
+		if err != nil {
+			return err
+		}
 		grants := map[string]grantRead{}
-		for _, rd := range group {
-			if err := r.settle(ctx, tx, changed, rd, day, grants); err != nil {
+		for i, rd := range group {
+			var prev *registry.Certificate
+			if c, ok := prevs[string(keys[i])]; ok {
+				prev = &c
+			}
+			c, err := r.settle(ctx, tx, changed, rd, day, grants, prev)
+			if err != nil {
 				return err
+			}
+			if c != nil {
+				prevs[string(keys[i])] = *c
 			}
 		}
 		return nil
@@ -667,27 +725,30 @@ type grantRead struct {
 	err error
 }
 
-// settle records one row's certificate, or settles the row failed or
-// already issued. An error leaves the row pending and rolls the whole
-// transaction back.
-func (r *batchRun) settle(ctx context.Context, tx registry.Tx, changed *registry.Changes, rd *rowDraft, day registry.Date, grants map[string]grantRead) error {
+// settle records one row's certificate (and returns it), or settles the
+// row failed or already issued. prev is the valid certificate the row's
+// appointment already has, if any (checkNotIssued). An error leaves the
+// row pending and rolls the whole transaction back.
+func (r *batchRun) settle(ctx context.Context, tx registry.Tx, changed *registry.Changes, rd *rowDraft, day registry.Date, grants map[string]grantRead,
+	prev *registry.Certificate) (*registry.Certificate, error) {
 	row := *rd.row
 	a := row.Appointment
 	is := r.b.issuer
-	err := is.checkNotIssued(ctx, tx, a)
-	var already *AlreadyIssuedError
-	if errors.As(err, &already) {
+	if prev != nil {
+		err := issuedAs(*prev, a)
+		var already *AlreadyIssuedError
+		if !errors.As(err, &already) {
+			return nil, err
+		}
 		// Issued meanwhile by other means: the reserved number is void.
 		row.State, row.Number, row.Error = registry.RowIssued, already.Number, alreadyIssued+voidNote(row.Number)
-		return tx.UpdateBatchRow(ctx, &row)
-	} else if err != nil {
-		return err
+		return nil, tx.UpdateBatchRow(ctx, &row)
 	}
 	g, ok := grants[a.Series]
 	if !ok {
 		g.grant, g.err = is.readGrant(ctx, tx, a.UnitID, a.Series, day, registry.LockShare)
 		if g.err != nil && !refusal(g.err) {
-			return g.err
+			return nil, g.err
 		}
 		if g.err == nil || errors.Is(g.err, registry.ErrSealNotActive) {
 			// The workers sign with the seal active now, or not at all.
@@ -697,7 +758,7 @@ func (r *batchRun) settle(ctx context.Context, tx registry.Tx, changed *registry
 		}
 		grants[a.Series] = g
 	}
-	err = g.err
+	err := g.err
 	if err == nil {
 		err = g.check(a, day)
 	}
@@ -711,16 +772,17 @@ func (r *batchRun) settle(ctx context.Context, tx registry.Tx, changed *registry
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
-		return r.fail(ctx, tx, row, err)
+		return nil, r.fail(ctx, tx, row, err)
 	}
 	rd.draft.a.Backfill = registry.IsBackfill(a, g.filing)
-	if _, err := is.record(ctx, tx, changed, rd.draft, Request{Actor: r.batch.Actor, RequestID: r.batch.RequestID}, r.batch.ID); err != nil {
-		return err
+	out, err := is.record(ctx, tx, changed, rd.draft, Request{Actor: r.batch.Actor, RequestID: r.batch.RequestID}, r.batch.ID)
+	if err != nil {
+		return nil, err
 	}
 	row.State, row.Error = registry.RowIssued, ""
-	return tx.UpdateBatchRow(ctx, &row)
+	return &out.Certificate, tx.UpdateBatchRow(ctx, &row)
 }
 
 // fail settles a row failed; its reserved number stays on it, void.

@@ -329,17 +329,23 @@ func (is *Issuer) checkNotIssued(ctx context.Context, tx registry.CertTx, a regi
 	prev, err := tx.CertificateByDedupKey(ctx, a.DedupKey(is.pii))
 	switch {
 	case err == nil:
-		if differs := differingParticulars(prev.Appointment, a); len(differs) > 0 {
-			return &registry.Error{Code: registry.CodeDuplicate, Field: "id_number", Msg: fmt.Sprintf(
-				"this ID number already has certificate %s (version %d) in this series and level for the same term, with another %s: "+
-					"correct that certificate (reissue) or revoke it first", prev.Number, prev.Version, strings.Join(differs, ", "))}
-		}
-		already := &AlreadyIssuedError{Number: prev.Number, Version: prev.Version}
-		return &registry.Error{Code: registry.CodeDuplicate, Msg: already.Error(), Err: already}
+		return issuedAs(prev, a)
 	case errors.Is(err, registry.ErrNotFound):
 		return nil
 	}
 	return err
+}
+
+// issuedAs is checkNotIssued's refusal of a, given the valid certificate
+// prev with the same deduplication key.
+func issuedAs(prev registry.Certificate, a registry.Appointment) error {
+	if differs := differingParticulars(prev.Appointment, a); len(differs) > 0 {
+		return &registry.Error{Code: registry.CodeDuplicate, Field: "id_number", Msg: fmt.Sprintf(
+			"this ID number already has certificate %s (version %d) in this series and level for the same term, with another %s: "+
+				"correct that certificate (reissue) or revoke it first", prev.Number, prev.Version, strings.Join(differs, ", "))}
+	}
+	already := &AlreadyIssuedError{Number: prev.Number, Version: prev.Version}
+	return &registry.Error{Code: registry.CodeDuplicate, Msg: already.Error(), Err: already}
 }
 
 // differingParticulars names the fields in which two appointments with one

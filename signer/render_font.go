@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -43,6 +44,10 @@ type face struct {
 	numGlyphs uint
 	ascent    float64 // above the baseline, in em
 	descent   float64 // below the baseline, in em (positive)
+	// glyphs remembers the font's glyph index of each character found in
+	// it (rune -> uint): gopdf walks the cmap's segments on every lookup,
+	// which was a tenth of drafting a certificate. Bounded by the font.
+	glyphs sync.Map
 }
 
 func newFace(ttf []byte) (*face, error) {
@@ -78,8 +83,20 @@ func newFace(ttf []byte) (*face, error) {
 // has reports whether the font maps r to a real glyph (not .notdef).
 // gopdf would silently print a space for anything else.
 func (fc *face) has(r rune) bool {
-	g, err := fc.f.CharCodeToGlyphIndex(r)
+	g, err := fc.glyph(r)
 	return err == nil && g != 0 && g < fc.numGlyphs
+}
+
+// glyph is gopdf's glyph index of r.
+func (fc *face) glyph(r rune) (uint, error) {
+	if g, ok := fc.glyphs.Load(r); ok {
+		return g.(uint), nil
+	}
+	g, err := fc.f.CharCodeToGlyphIndex(r)
+	if err == nil && g != 0 { // what is not in the font is not kept
+		fc.glyphs.Store(r, g)
+	}
+	return g, err
 }
 
 // check refuses text the certificate cannot print faithfully: characters
@@ -104,7 +121,7 @@ func (fc *face) check(field, s string) error {
 func (fc *face) advance(s string) float64 {
 	var w uint
 	for _, r := range s {
-		g, _ := fc.f.CharCodeToGlyphIndex(r)
+		g, _ := fc.glyph(r)
 		w += fc.f.GlyphIndexToPdfWidth(g)
 	}
 	return float64(w) / 1000

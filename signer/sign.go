@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/digitorus/pdf"
@@ -205,11 +206,30 @@ func (s SealSigning) check() error {
 	}
 	issued := c
 	for i, p := range s.Chain {
-		if err := issued.CheckSignatureFrom(p); err != nil {
+		if err := checkIssuedBy(issued, p); err != nil {
 			return fmt.Errorf("signer: sign: chain[%d] did not issue the certificate before it: %w", i, err)
 		}
 		issued = p
 	}
+	return nil
+}
+
+// issuedBy holds the certificate pairs (SHA-256 of each) whose signature
+// checked: a seal's chain is checked before every signature it makes, a
+// batch's thousands with the same few certificates, and a pair's answer
+// never changes. Bounded by the seal versions this process signs with.
+var issuedBy sync.Map
+
+// checkIssuedBy is c.CheckSignatureFrom(parent), once per pair.
+func checkIssuedBy(c, parent *x509.Certificate) error {
+	key := [2][sha256.Size]byte{sha256.Sum256(c.Raw), sha256.Sum256(parent.Raw)}
+	if _, ok := issuedBy.Load(key); ok {
+		return nil
+	}
+	if err := c.CheckSignatureFrom(parent); err != nil {
+		return err
+	}
+	issuedBy.Store(key, true)
 	return nil
 }
 

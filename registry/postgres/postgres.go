@@ -157,16 +157,18 @@ func (s *Store) migrate(ctx context.Context) error {
 			continue
 		}
 		err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-			if err := sqlstore.New(conn{tx}, &s.dialect, s.pii).BeforeMigration(ctx, m.version, time.Now()); err != nil {
+			// One conn throughout, so that its queued writes go in order.
+			c := &conn{tx: tx}
+			if err := sqlstore.New(c, &s.dialect, s.pii).BeforeMigration(ctx, m.version, time.Now()); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
+			if _, err := c.Exec(ctx, m.sql); err != nil {
 				return err
 			}
-			if err := sqlstore.New(conn{tx}, &s.dialect, s.pii).AfterMigration(ctx, m.version); err != nil {
+			if err := sqlstore.New(c, &s.dialect, s.pii).AfterMigration(ctx, m.version); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
+			_, err := c.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
 			return err
 		})
 		if err != nil {
@@ -271,7 +273,12 @@ func (s *Store) once(ctx context.Context, opts pgx.TxOptions, fn func(registry.T
 		return unavailable(err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if err := fn(sqlstore.New(conn{tx}, &s.dialect, s.pii)); err != nil {
+	c := &conn{tx: tx}
+	err = fn(sqlstore.New(c, &s.dialect, s.pii))
+	if err == nil {
+		err = c.flush(ctx)
+	}
+	if err != nil {
 		if pgCode(err) == "42501" {
 			return fmt.Errorf("%w (this database role may not do that: certseal migrate -grant-app-role gives a role what serve needs; apikey create and migrate run as the schema's owner)", err)
 		}
@@ -309,20 +316,107 @@ func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
 	return err
 }
 
-type conn struct{ tx pgx.Tx }
+// conn is a transaction whose queued writes (sqlstore.Conn.Queue) wait
+// for the next statement, or the commit, and go in one round trip: a
+// batch's group records a dozen statements a row, most of them writes
+// whose answer nothing waits for.
+type conn struct {
+	tx     pgx.Tx
+	queued pgx.Batch
+	checks []func(int64, error) error
+}
 
-func (c conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+// maxQueued bounds the writes held (a batch's rows carry their photos).
+const maxQueued = 256
+
+func (c *conn) Queue(ctx context.Context, check func(int64, error) error, q string, args ...any) error {
+	c.queued.Queue(q, args...)
+	c.checks = append(c.checks, check)
+	if len(c.checks) >= maxQueued {
+		return c.flush(ctx)
+	}
+	return nil
+}
+
+// flush sends the queued writes in one round trip.
+func (c *conn) flush(ctx context.Context) error {
+	if len(c.checks) == 0 {
+		return nil
+	}
+	br, err := c.send(ctx, nil)
+	if err != nil {
+		return err
+	}
+	return br.Close()
+}
+
+// send sends the queued writes, then next if not nil, in one round trip
+// and returns the first check's error: after a failed statement
+// PostgreSQL refuses the rest of the transaction, so the later errors say
+// nothing new. On success next's result is br's next; the caller closes br.
+func (c *conn) send(ctx context.Context, next *pgx.QueuedQuery) (br pgx.BatchResults, err error) {
+	b, checks := c.queued, c.checks
+	c.queued, c.checks = pgx.Batch{}, nil
+	if next != nil {
+		b.QueuedQueries = append(b.QueuedQueries, next)
+	}
+	br = c.tx.SendBatch(ctx, &b)
+	for _, check := range checks {
+		tag, e := br.Exec()
+		if e := check(tag.RowsAffected(), e); e != nil && err == nil {
+			err = e
+		}
+	}
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	return br, nil
+}
+
+func (c *conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	if err := c.flush(ctx); err != nil {
+		return 0, err
+	}
 	tag, err := c.tx.Exec(ctx, q, args...)
 	return tag.RowsAffected(), err
 }
 
-func (c conn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
-	return c.tx.QueryRow(ctx, q, args...)
+// QueryRow sends the queued writes with the query: a recorded row's
+// writes go with the next row's first read.
+func (c *conn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
+	if len(c.checks) == 0 {
+		return c.tx.QueryRow(ctx, q, args...)
+	}
+	br, err := c.send(ctx, &pgx.QueuedQuery{SQL: q, Arguments: args})
+	if err != nil {
+		return errRow{err}
+	}
+	return batchRow{br}
 }
 
-func (c conn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+// batchRow is a query's row that came last in a batch.
+type batchRow struct{ br pgx.BatchResults }
+
+func (r batchRow) Scan(dest ...any) error {
+	err := r.br.QueryRow().Scan(dest...)
+	if cerr := r.br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (c *conn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+	if err := c.flush(ctx); err != nil {
+		return nil, err
+	}
 	return c.tx.Query(ctx, q, args...)
 }
+
+// errRow is a row that could not be read because a queued write failed.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // WithoutLog makes s append audit events without their transparency log
 // leaves, as certseal did before the log: only for benchmarks that price

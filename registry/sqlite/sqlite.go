@@ -201,6 +201,11 @@ func (c conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 	return r.RowsAffected()
 }
 
+// Queue runs the statement at once: a statement costs SQLite no round trip.
+func (c conn) Queue(ctx context.Context, check func(int64, error) error, q string, args ...any) error {
+	return check(c.Exec(ctx, q, args...))
+}
+
 func (c conn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
 	return c.tx.QueryRowContext(ctx, q, args...)
 }

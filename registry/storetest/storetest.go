@@ -439,6 +439,11 @@ func testCertificateLifecycle(t *testing.T, s RawStore) {
 		if got, err := tx.CertificateByDedupKey(ctx, a.DedupKey(testPII)); err != nil || got.Number != c1.Number {
 			return fmt.Errorf("dedup lookup: %v %v", got.Number, err)
 		}
+		other := []byte("no such appointment")
+		if got, err := tx.CertificatesByDedupKeys(ctx, [][]byte{other, a.DedupKey(testPII)}); err != nil || len(got) != 1 ||
+			got[string(a.DedupKey(testPII))].Number != c1.Number {
+			return fmt.Errorf("dedup lookup of many: %+v %v", got, err)
+		}
 		b, err := tx.CertificatePDF(ctx, c1.Number, 1)
 		if err != nil || !bytes.Equal(b, pdf) {
 			return fmt.Errorf("pdf: %q %v", b, err)
@@ -636,11 +641,22 @@ func testNumbering(t *testing.T, s RawStore) {
 			t.Fatalf("number %d is %d: duplicate or gap", i+1, v)
 		}
 	}
-	// Another sequence starts at 1 on its own.
+	// Another sequence starts at 1 on its own; values taken many at once
+	// follow on.
 	must(t, s.InTx(ctx, func(tx registry.Tx) error {
 		v, err := tx.NextSeq(ctx, registry.CertSeqName(2027))
 		if err == nil && v != 1 {
 			err = fmt.Errorf("new sequence starts at %d", v)
+		}
+		if err == nil {
+			if v, err = tx.NextSeqs(ctx, registry.CertSeqName(2027), 5); err == nil && v != 2 {
+				err = fmt.Errorf("five values start at %d, want 2", v)
+			}
+		}
+		if err == nil {
+			if v, err = tx.NextSeq(ctx, registry.CertSeqName(2027)); err == nil && v != 7 {
+				err = fmt.Errorf("the value after the five is %d, want 7", v)
+			}
 		}
 		return err
 	}))

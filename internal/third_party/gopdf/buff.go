@@ -7,17 +7,15 @@ type Buff struct {
 }
 
 // Write : write []byte to buffer
+//
+// certseal patch: grows the buffer once and copies p in one go, where
+// upstream appended and copied a byte at a time (see PATCHES.md).
 func (b *Buff) Write(p []byte) (int, error) {
-	for len(b.datas) < b.position+len(p) {
-		b.datas = append(b.datas, 0)
+	if end := b.position + len(p); end > len(b.datas) {
+		b.datas = append(b.datas, make([]byte, end-len(b.datas))...)
 	}
-	i := 0
-	max := len(p)
-	for i < max {
-		b.datas[i+b.position] = p[i]
-		i++
-	}
-	b.position += i
+	copy(b.datas[b.position:], p)
+	b.position += len(p)
 	return 0, nil
 }
 

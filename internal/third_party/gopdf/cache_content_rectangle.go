@@ -3,6 +3,8 @@ package gopdf
 import (
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 )
 
 type cacheContentRectangle struct {
@@ -31,20 +33,36 @@ func NewCacheContentRectangle(pageHeight float64, rectOpts DrawableRectOptions) 
 	}
 }
 
+// write writes the rectangle as upstream did with fmt's "%0.2f", but
+// formats with strconv into one buffer (certseal patch 3, PATCHES.md): a
+// certificate's QR code is hundreds of rectangles.
 func (c cacheContentRectangle) write(w io.Writer, protection *PDFProtection) error {
-	stream := "q\n"
+	stream := make([]byte, 0, 64)
+	stream = append(stream, "q\n"...)
 
 	for _, extGStateIndex := range c.extGStateIndexes {
-		stream += fmt.Sprintf("/GS%d gs\n", extGStateIndex)
+		stream = fmt.Appendf(stream, "/GS%d gs\n", extGStateIndex)
 	}
 
-	stream += fmt.Sprintf("%0.2f %0.2f %0.2f %0.2f re %s\n", c.x, c.pageHeight-c.y, c.width, c.height, c.style)
+	for _, v := range [...]float64{c.x, c.pageHeight - c.y, c.width, c.height} {
+		stream = appendFixed2(stream, v)
+		stream = append(stream, ' ')
+	}
+	stream = append(stream, "re "...)
+	stream = append(stream, c.style...)
+	stream = append(stream, "\nQ\n"...)
 
-	stream += "Q\n"
-
-	if _, err := io.WriteString(w, stream); err != nil {
+	if _, err := w.Write(stream); err != nil {
 		return err
 	}
 
 	return nil
+}
+
+// appendFixed2 appends v as fmt's "%0.2f" formats it.
+func appendFixed2(b []byte, v float64) []byte {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return fmt.Appendf(b, "%0.2f", v) // fmt spells these its own way
+	}
+	return strconv.AppendFloat(b, v, 'f', 2, 64)
 }

@@ -157,6 +157,12 @@ func buildDriver(goTool, dir, pdfsign string, prepared bool) (string, string) {
 	}
 	gomod = regexp.MustCompile(`(?m)^module .*$`).ReplaceAll(gomod, []byte("module driver"))
 	gomod = regexp.MustCompile(`(?m)^replace github.com/digitorus/pdfsign => .*$`).ReplaceAll(gomod, []byte("replace github.com/digitorus/pdfsign => "+pdfsign))
+	// The other copies (pkcs7, which pdfsign uses) are certseal's, from here.
+	root, err := filepath.Abs("../../..")
+	if err != nil {
+		return "", err.Error()
+	}
+	gomod = regexp.MustCompile(`(?m)^(replace \S+) => \./`).ReplaceAll(gomod, []byte("$1 => "+root+"/"))
 	gosum, err := os.ReadFile("../../../go.sum")
 	if err != nil {
 		return "", err.Error()

@@ -40,20 +40,44 @@ func (t *Tx) putHashes(ctx context.Context, first int64, hs []tlog.Hash) error {
 		fmt.Fprintf(&q, "($%d, $%d)", 2*i+1, 2*i+2)
 		args = append(args, first+int64(i), h[:])
 	}
-	if _, err := t.c.Exec(ctx, q.String(), args...); err != nil {
-		return fmt.Errorf("log: store hashes from %d: %w", first, err)
+	if err := t.c.Queue(ctx, func(_ int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("log: store hashes from %d: %w", first, err)
+		}
+		return nil
+	}, q.String(), args...); err != nil {
+		return err
+	}
+	for i, h := range hs {
+		t.remember(first+int64(i), h[:])
 	}
 	return nil
 }
 
+// remember keeps a log hash for the rest of the transaction: the next
+// leaf appended in it reads mostly those stored or read before.
+func (t *Tx) remember(idx int64, hash []byte) {
+	if t.hashes == nil {
+		t.hashes = map[int64][]byte{}
+	}
+	t.hashes[idx] = hash
+}
+
 func (t *Tx) LogHashes(ctx context.Context, indexes []int64) ([][]byte, error) {
-	if len(indexes) == 0 {
-		return nil, nil
+	out := make([][]byte, len(indexes))
+	var missing []int64
+	for i, x := range indexes {
+		if out[i] = t.hashes[x]; out[i] == nil {
+			missing = append(missing, x)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
 	}
 	var q strings.Builder
 	q.WriteString(`SELECT idx, hash FROM log_hashes WHERE idx IN (`)
-	args := make([]any, len(indexes))
-	for i, x := range indexes {
+	args := make([]any, len(missing))
+	for i, x := range missing {
 		if i > 0 {
 			q.WriteString(", ")
 		}
@@ -70,17 +94,13 @@ func (t *Tx) LogHashes(ctx context.Context, indexes []int64) ([][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("log: read stored hashes: %w", err)
 	}
-	byIdx := make(map[int64][]byte, len(got))
 	for _, s := range got {
-		byIdx[s.idx] = s.hash
+		t.remember(s.idx, s.hash)
 	}
-	out := make([][]byte, len(indexes))
 	for i, x := range indexes {
-		h, ok := byIdx[x]
-		if !ok {
+		if out[i] = t.hashes[x]; out[i] == nil {
 			return nil, fmt.Errorf("log: stored hash %d is missing", x)
 		}
-		out[i] = h
 	}
 	return out, nil
 }

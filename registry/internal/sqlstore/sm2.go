@@ -45,14 +45,15 @@ func (t *Tx) SM2SealBySerial(ctx context.Context, serial string) (registry.SM2Se
 }
 
 func (t *Tx) CreateCertificateSES(ctx context.Context, number string, version int, der []byte) error {
-	var id int64
-	if err := t.c.QueryRow(ctx, `SELECT id FROM certificates WHERE number = $1 AND version = $2`, number, version).Scan(&id); err != nil {
-		return t.notFound(err, "certificate", fmt.Sprintf("%s version %d", number, version))
-	}
-	if _, err := t.c.Exec(ctx, `INSERT INTO certificate_ses (certificate_id, ses) VALUES ($1, $2)`, id, der); err != nil {
-		return t.duplicate(err, fmt.Sprintf("seal signature of certificate %s version %d", number, version))
-	}
-	return nil
+	return t.c.Queue(ctx, func(n int64, err error) error {
+		switch {
+		case err != nil:
+			return t.duplicate(err, fmt.Sprintf("seal signature of certificate %s version %d", number, version))
+		case n == 0:
+			return registry.Errf(registry.CodeNotFound, "certificate %s version %d not found", number, version)
+		}
+		return nil
+	}, `INSERT INTO certificate_ses (certificate_id, ses) SELECT id, $3 FROM certificates WHERE number = $1 AND version = $2`, number, version, der)
 }
 
 func (t *Tx) CertificateSES(ctx context.Context, number string, version int) ([]byte, error) {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,11 @@ type Conn interface {
 	Exec(ctx context.Context, query string, args ...any) (rowsAffected int64, err error)
 	QueryRow(ctx context.Context, query string, args ...any) Row
 	Query(ctx context.Context, query string, args ...any) (Rows, error)
+	// Queue runs a write whose outcome only check needs: the rows it
+	// affected, or its error. A backend that pays a round trip for every
+	// statement may hold it and send it with the next statement or the
+	// commit, in order; check's error then comes from that call.
+	Queue(ctx context.Context, check func(rowsAffected int64, err error) error, query string, args ...any) error
 }
 
 type Row interface{ Scan(dest ...any) error }
@@ -53,6 +59,13 @@ type Tx struct {
 	pii *registry.PII
 	// noLeaves: the schema has no log yet (a migration before it runs).
 	noLeaves bool
+
+	// What this transaction knows of the audit chain once it has appended
+	// to it: it holds the append's turn until commit (the audit lock, or
+	// SQLite's single writer), so nobody else moves the head or the log.
+	auditLocked bool
+	head        *registry.AuditEvent // the last event it appended
+	hashes      map[int64][]byte     // log hashes it read or stored
 }
 
 // New wraps an open transaction.
@@ -459,13 +472,20 @@ func (t *Tx) SealRevocationMark(ctx context.Context) (string, error) {
 // --- sequences --------------------------------------------------------------
 
 func (t *Tx) NextSeq(ctx context.Context, name string) (int64, error) {
-	var v int64
-	err := t.c.QueryRow(ctx, `INSERT INTO sequences (name, value) VALUES ($1, 1)
-		ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1 RETURNING value`, name).Scan(&v)
-	if err != nil {
-		return 0, fmt.Errorf("next value of sequence %s: %w", name, err)
+	return t.NextSeqs(ctx, name, 1)
+}
+
+func (t *Tx) NextSeqs(ctx context.Context, name string, n int64) (int64, error) {
+	if n < 1 {
+		return 0, fmt.Errorf("next %d values of sequence %s: at least one", n, name)
 	}
-	return v, nil
+	var last int64
+	err := t.c.QueryRow(ctx, `INSERT INTO sequences (name, value) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET value = sequences.value + $2 RETURNING value`, name, n).Scan(&last)
+	if err != nil {
+		return 0, fmt.Errorf("next values of sequence %s: %w", name, err)
+	}
+	return last - n + 1, nil
 }
 
 // --- certificates -----------------------------------------------------------
@@ -533,10 +553,12 @@ func (t *Tx) CreateCertificate(ctx context.Context, c *registry.Certificate, pdf
 		return t.duplicate(err, fmt.Sprintf("certificate %s version %d", c.Number, c.Version))
 	}
 	c.RowID = rowID
-	if _, err := t.c.Exec(ctx, `INSERT INTO certificate_pdfs (certificate_id, pdf) VALUES ($1, $2)`, rowID, pdf); err != nil {
-		return fmt.Errorf("store PDF of certificate %s: %w", c.Number, err)
-	}
-	return nil
+	return t.c.Queue(ctx, func(_ int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("store PDF of certificate %s: %w", c.Number, err)
+		}
+		return nil
+	}, `INSERT INTO certificate_pdfs (certificate_id, pdf) VALUES ($1, $2)`, rowID, pdf)
 }
 
 func (t *Tx) oneCert(ctx context.Context, what string, key any, where string, args ...any) (registry.Certificate, error) {
@@ -562,6 +584,53 @@ func (t *Tx) CertificateByPDFHash(ctx context.Context, sum []byte) (registry.Cer
 func (t *Tx) CertificateByDedupKey(ctx context.Context, key []byte) (registry.Certificate, error) {
 	return t.oneCert(ctx, "certificate for the same appointment", "", `dedup_key = $1 AND state = 'valid' ORDER BY id DESC LIMIT 1`, key)
 }
+
+// dedupChunk bounds the keys one query asks for (SQLite allows 32,766
+// parameters).
+const dedupChunk = 500
+
+func (t *Tx) CertificatesByDedupKeys(ctx context.Context, keys [][]byte) (map[string]registry.Certificate, error) {
+	out := map[string]registry.Certificate{}
+	for chunk := range slices.Chunk(keys, dedupChunk) {
+		var q strings.Builder
+		q.WriteString(`SELECT dedup_key, ` + certCols + ` FROM certificates WHERE state = 'valid' AND dedup_key IN (`)
+		args := make([]any, len(chunk))
+		for i, k := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			fmt.Fprintf(&q, "$%d", i+1)
+			args[i] = k
+		}
+		// In id order, so the newest of a key's certificates is kept, as
+		// CertificateByDedupKey finds it.
+		q.WriteString(`) ORDER BY id`)
+		type keyed struct {
+			key  []byte
+			cert registry.Certificate
+		}
+		rows, err := t.c.Query(ctx, q.String(), args...)
+		certs, err := collect(rows, err, func(r Row) (k keyed, err error) {
+			k.cert, err = t.scanCert(keyedRow{r, &k.key})
+			return k, err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read certificates for the same appointments: %w", err)
+		}
+		for _, k := range certs {
+			out[string(k.key)] = k.cert
+		}
+	}
+	return out, nil
+}
+
+// keyedRow reads a first column into key and the rest as the row would.
+type keyedRow struct {
+	Row
+	key *[]byte
+}
+
+func (r keyedRow) Scan(dest ...any) error { return r.Row.Scan(append([]any{r.key}, dest...)...) }
 
 func (t *Tx) UpdateCertificate(ctx context.Context, c *registry.Certificate) error {
 	n, err := t.c.Exec(ctx, `UPDATE certificates SET state = $1, revoked_at = $2, revoke_reason = $3, revoked_by = $4, category = $5, rev = rev + 1
@@ -649,16 +718,21 @@ func scanAudit(r Row) (registry.AuditEvent, error) {
 }
 
 func (t *Tx) AppendAudit(ctx context.Context, ev *registry.AuditEvent) error {
-	if t.d.AuditLock != "" {
+	if t.d.AuditLock != "" && !t.auditLocked {
 		if _, err := t.c.Exec(ctx, t.d.AuditLock); err != nil {
 			return fmt.Errorf("lock audit chain: %w", err)
 		}
+		t.auditLocked = true
 	}
 	var prevSeq int64
 	var prevHash []byte
-	err := t.c.QueryRow(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&prevSeq, &prevHash)
-	if err != nil && !t.d.IsNoRows(err) {
-		return fmt.Errorf("read audit chain head: %w", err)
+	if t.head != nil {
+		prevSeq, prevHash = t.head.Seq, t.head.Hash
+	} else {
+		err := t.c.QueryRow(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&prevSeq, &prevHash)
+		if err != nil && !t.d.IsNoRows(err) {
+			return fmt.Errorf("read audit chain head: %w", err)
+		}
 	}
 	if ev.PayloadDigest == nil {
 		ev.PayloadDigest = []byte{}
@@ -667,11 +741,18 @@ func (t *Tx) AppendAudit(ctx context.Context, ev *registry.AuditEvent) error {
 	if ev.PrevHash == nil {
 		ev.PrevHash = []byte{}
 	}
-	_, err = t.c.Exec(ctx, `INSERT INTO audit_events (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+	err := t.c.Queue(ctx, func(_ int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("append audit event: %w", err)
+		}
+		return nil
+	}, `INSERT INTO audit_events (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		ev.Seq, micros(ev.At), ev.Actor, ev.Action, ev.SubjectType, ev.SubjectID, ev.RequestID, ev.PayloadDigest, ev.PrevHash, ev.Hash)
 	if err != nil {
-		return fmt.Errorf("append audit event: %w", err)
+		return err
 	}
+	head := *ev
+	t.head = &head
 	if t.noLeaves || t.d.WithoutLog {
 		return nil
 	}
@@ -832,10 +913,15 @@ func (t *Tx) CreateBatch(ctx context.Context, b *registry.Batch, rows []registry
 		if err != nil {
 			return err
 		}
-		if _, err := t.c.Exec(ctx, `INSERT INTO batch_rows (batch_id, row_no, appointment_json, id_number_sealed, photo_sealed, state, number, error)
+		if err := t.c.Queue(ctx, func(_ int64, err error) error {
+			if err != nil {
+				return fmt.Errorf("store batch %d row %d: %w", b.ID, r.Row, err)
+			}
+			return nil
+		}, `INSERT INTO batch_rows (batch_id, row_no, appointment_json, id_number_sealed, photo_sealed, state, number, error)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, b.ID, r.Row, a, t.pii.Seal([]byte(r.Appointment.IDNumber)),
 			t.pii.Seal(r.Appointment.Photo), r.State, r.Number, r.Error); err != nil {
-			return fmt.Errorf("store batch %d row %d: %w", b.ID, r.Row, err)
+			return err
 		}
 	}
 	return nil
@@ -881,22 +967,30 @@ func (t *Tx) BatchRows(ctx context.Context, batchID int64, state registry.BatchR
 }
 
 func (t *Tx) UpdateBatchRow(ctx context.Context, r *registry.BatchRow) error {
-	n, err := t.c.Exec(ctx, `UPDATE batch_rows SET state = $1, number = $2, error = $3 WHERE batch_id = $4 AND row_no = $5 AND state = 'pending'`,
-		r.State, r.Number, r.Error, r.BatchID, r.Row)
+	batchID, row := r.BatchID, r.Row
+	err := t.c.Queue(ctx, func(n int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("update batch %d row %d: %w", batchID, row, err)
+		}
+		if n == 0 {
+			return &registry.Error{Code: registry.CodeConflict, Msg: fmt.Sprintf("batch %d row %d is no longer pending", batchID, row)}
+		}
+		return nil
+	}, `UPDATE batch_rows SET state = $1, number = $2, error = $3 WHERE batch_id = $4 AND row_no = $5 AND state = 'pending'`,
+		r.State, r.Number, r.Error, batchID, row)
 	if err != nil {
-		return fmt.Errorf("update batch %d row %d: %w", r.BatchID, r.Row, err)
-	}
-	if n == 0 {
-		return &registry.Error{Code: registry.CodeConflict, Msg: fmt.Sprintf("batch %d row %d is no longer pending", r.BatchID, r.Row)}
+		return err
 	}
 	col := "issued"
 	if r.State == registry.RowFailed {
 		col = "failed"
 	}
-	if _, err := t.c.Exec(ctx, `UPDATE batches SET `+col+` = `+col+` + 1, rev = rev + 1 WHERE id = $1`, r.BatchID); err != nil {
-		return fmt.Errorf("count batch %d: %w", r.BatchID, err)
-	}
-	return nil
+	return t.c.Queue(ctx, func(_ int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("count batch %d: %w", batchID, err)
+		}
+		return nil
+	}, `UPDATE batches SET `+col+` = `+col+` + 1, rev = rev + 1 WHERE id = $1`, batchID)
 }
 
 func (t *Tx) UpdateBatch(ctx context.Context, b *registry.Batch) error {

@@ -370,14 +370,11 @@ func (context *SignContext) createSignature() ([]byte, error) {
 			return nil, fmt.Errorf("get timestamp: %w", err)
 		}
 
+		// certseal patch: ParseResponse has parsed (and verified) the
+		// token; upstream parsed it a second time here.
 		ts, err := timestamp.ParseResponse(timestamp_response)
 		if err != nil {
 			return nil, fmt.Errorf("parse timestamp: %w", err)
-		}
-
-		_, err = pkcs7.Parse(ts.RawToken)
-		if err != nil {
-			return nil, fmt.Errorf("parse timestamp token: %w", err)
 		}
 
 		timestamp_attribute := pkcs7.Attribute{
