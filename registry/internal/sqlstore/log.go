@@ -76,14 +76,7 @@ func (t *Tx) LogHashes(ctx context.Context, indexes []int64) ([][]byte, error) {
 	}
 	var q strings.Builder
 	q.WriteString(`SELECT idx, hash FROM log_hashes WHERE idx IN (`)
-	args := make([]any, len(missing))
-	for i, x := range missing {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		fmt.Fprintf(&q, "$%d", i+1)
-		args[i] = x
-	}
+	args := inParams(&q, missing)
 	q.WriteString(")")
 	type stored struct {
 		idx  int64

@@ -594,14 +594,7 @@ func (t *Tx) CertificatesByDedupKeys(ctx context.Context, keys [][]byte) (map[st
 	for chunk := range slices.Chunk(keys, dedupChunk) {
 		var q strings.Builder
 		q.WriteString(`SELECT dedup_key, ` + certCols + ` FROM certificates WHERE state = 'valid' AND dedup_key IN (`)
-		args := make([]any, len(chunk))
-		for i, k := range chunk {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			fmt.Fprintf(&q, "$%d", i+1)
-			args[i] = k
-		}
+		args := inParams(&q, chunk)
 		// In id order, so the newest of a key's certificates is kept, as
 		// CertificateByDedupKey finds it.
 		q.WriteString(`) ORDER BY id`)
@@ -622,6 +615,20 @@ func (t *Tx) CertificatesByDedupKeys(ctx context.Context, keys [][]byte) (map[st
 		}
 	}
 	return out, nil
+}
+
+// inParams writes the placeholders of an IN list of vals ($1, $2, ...)
+// to q and returns vals as the query's arguments.
+func inParams[T any](q *strings.Builder, vals []T) []any {
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		fmt.Fprintf(q, "$%d", i+1)
+		args[i] = v
+	}
+	return args
 }
 
 // keyedRow reads a first column into key and the rest as the row would.
