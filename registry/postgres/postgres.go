@@ -369,7 +369,9 @@ func (c *conn) send(ctx context.Context, next *pgx.QueuedQuery) (br pgx.BatchRes
 	}
 	if err != nil {
 		br.Close()
-		return nil, err
+		// Said so, as the caller's own message names what it was about
+		// to do, not the write that failed.
+		return nil, fmt.Errorf("a write queued earlier in this transaction: %w", err)
 	}
 	return br, nil
 }
