@@ -243,6 +243,11 @@ func (c TSAClient) Stamp(ctx context.Context, reqDER []byte) ([]byte, error) {
 type TimestampTrust struct {
 	Roots         []*x509.Certificate
 	Intermediates []*x509.Certificate
+	// Chains, when set, remembers the TSA chains found to hold, for a
+	// caller that checks many tokens of the same few TSAs (the signer's
+	// self-check, the verifier): building the chain was a third of
+	// checking a token. Nil builds it every time.
+	Chains *ChainMemo
 }
 
 // VerifiedTimestamp is what a checked token proves: message existed at Time.
@@ -320,30 +325,48 @@ func CheckTimestampToken(token, message []byte, trust TimestampTrust) (vt Verifi
 	return VerifiedTimestamp{Time: info.Time.UTC(), TSA: signer}, nil
 }
 
-// tsaChains holds the TSA certificates found to chain to a trust, by the
+// ChainMemo holds the TSA certificates found to chain to a trust, by the
 // SHA-256 of the certificate, the roots and the intermediates offered
 // (tsaChainKey): the time for which the chain holds (its certificates'
 // common validity) is all that differs from one token of a TSA to the
-// next, and building the chain was a third of checking a token. A few
-// dozen at most.
-var tsaChains struct {
-	sync.Mutex
+// next. A few dozen at most; the zero value is ready for use.
+type ChainMemo struct {
+	mu    sync.Mutex
 	valid map[string]validity
 }
 
 type validity struct{ from, until time.Time }
+
+// lookup is whether the memo knows signer's chain (by key) to hold at t.
+func (m *ChainMemo) lookup(key string, t time.Time) bool {
+	m.mu.Lock()
+	v, ok := m.valid[key]
+	m.mu.Unlock()
+	return ok && !t.Before(v.from) && !t.After(v.until)
+}
+
+// store remembers a chain that held, forgetting all once there are
+// maxTSAChains (they are rebuilt on their next token).
+func (m *ChainMemo) store(key string, v validity) {
+	m.mu.Lock()
+	if m.valid == nil || len(m.valid) >= maxTSAChains {
+		m.valid = map[string]validity{}
+	}
+	m.valid[key] = v
+	m.mu.Unlock()
+}
 
 const maxTSAChains = 64
 
 // verifyTSAChain is whether signer chains to trust's roots at t for time
 // stamping, through trust's intermediates and shipped.
 func verifyTSAChain(signer *x509.Certificate, trust TimestampTrust, shipped []*x509.Certificate, t time.Time) error {
-	key := tsaChainKey(signer, trust, shipped)
-	tsaChains.Lock()
-	v, ok := tsaChains.valid[key]
-	tsaChains.Unlock()
-	if ok && !t.Before(v.from) && !t.After(v.until) {
-		return nil
+	var key string
+	if trust.Chains != nil {
+		key = tsaChainKey(signer, trust, shipped)
+		if trust.Chains.lookup(key, t) {
+			return nil
+		}
 	}
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
 	for _, c := range trust.Roots {
@@ -359,16 +382,13 @@ func verifyTSAChain(signer *x509.Certificate, trust TimestampTrust, shipped []*x
 	if err != nil {
 		return err
 	}
-	v = validity{from: signer.NotBefore, until: signer.NotAfter}
-	for _, c := range chains[0] {
-		v.from, v.until = maxTime(v.from, c.NotBefore), minTime(v.until, c.NotAfter)
+	if trust.Chains != nil {
+		v := validity{from: signer.NotBefore, until: signer.NotAfter}
+		for _, c := range chains[0] {
+			v.from, v.until = maxTime(v.from, c.NotBefore), minTime(v.until, c.NotAfter)
+		}
+		trust.Chains.store(key, v)
 	}
-	tsaChains.Lock()
-	if tsaChains.valid == nil || len(tsaChains.valid) >= maxTSAChains {
-		tsaChains.valid = map[string]validity{}
-	}
-	tsaChains.valid[key] = v
-	tsaChains.Unlock()
 	return nil
 }
 

@@ -154,6 +154,50 @@ func TestTSAStamp(t *testing.T) {
 	}
 }
 
+// A memo of chains that held answers only for the trust and the time it
+// was found for: a token dated after the TSA's certificate expired, or
+// checked against another root, is refused as without one.
+func TestTimestampChainMemo(t *testing.T) {
+	now := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	ca := newTestCA(t, now)
+	clock := now
+	tsa := newTestTSA(t, ca, func() time.Time { return clock })
+	msg := []byte("signature value")
+	token := func() []byte {
+		resp, err := tsa.Stamp(context.Background(), stampRequest(t, msg, crypto.SHA256, big.NewInt(1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts, err := timestamp.ParseResponse(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ts.RawToken
+	}
+	memo := &ChainMemo{}
+	trust := TimestampTrust{Roots: []*x509.Certificate{ca.Root()}, Chains: memo}
+	fresh := token()
+	for range 2 { // built, then remembered
+		if _, err := CheckTimestampToken(fresh, msg, trust); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(memo.valid) != 1 {
+		t.Fatalf("memo holds %d chains, want 1", len(memo.valid))
+	}
+	foreign := TimestampTrust{Roots: []*x509.Certificate{newTestCA(t, now).Root()}, Chains: memo}
+	if _, err := CheckTimestampToken(fresh, msg, foreign); !errors.Is(err, ErrTimestampChain) {
+		t.Errorf("another root through the memo: %v, want %v", err, ErrTimestampChain)
+	}
+	clock = tsa.Certificate().NotAfter.Add(time.Hour)
+	late := token()
+	for _, tr := range []TimestampTrust{trust, {Roots: trust.Roots}} {
+		if _, err := CheckTimestampToken(late, msg, tr); !errors.Is(err, ErrTimestampChain) {
+			t.Errorf("token after the TSA certificate expired (memo %v): %v, want %v", tr.Chains != nil, err, ErrTimestampChain)
+		}
+	}
+}
+
 // openssl's own RFC 3161 client accepts the tokens against the platform
 // root, over HTTP as an outside client asks.
 func TestOpenSSLTimestamp(t *testing.T) {

@@ -57,6 +57,7 @@ type Issuer struct {
 	// repeat per certificate.
 	appearances sync.Map
 	sealChains  sync.Map // seal id -> sealChain (sealchain.go)
+	issued      issuedPairs
 }
 
 // IssuerDeps is what an Issuer works with. All are required but Log.
@@ -91,6 +92,9 @@ type IssuerDeps struct {
 func NewIssuer(d IssuerDeps) *Issuer {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.TSATrust.Chains == nil { // the same few TSAs' chains, token after token
+		d.TSATrust.Chains = &keys.ChainMemo{}
 	}
 	return &Issuer{w: registry.Writing(d.Store), pii: d.PII, keys: d.Keys, sm2: d.SM2, chains: d.Chains, renderer: d.Renderer,
 		tsa: d.TSA, tsaTrust: d.TSATrust, tsaCerts: d.TSACerts, revoc: d.Revocation, baseURL: d.BaseURL, calendar: d.Calendar, now: d.Now, log: d.Log}
@@ -604,7 +608,7 @@ func (is *Issuer) sign(ctx context.Context, pdf []byte, st stamp, now time.Time)
 	}
 	return Sign(ctx, pdf, SealSigning{Signer: key, Certificate: chain[0], Chain: chain[1:], Time: now, Appearance: app,
 		Rect: is.renderer.Template().SealRect(), USCC: st.uscc, SealVersion: seal.Version,
-		Timestamper: is.tsa, TimestampTrust: is.tsaTrust, DSS: dss})
+		Timestamper: is.tsa, TimestampTrust: is.tsaTrust, DSS: dss, issued: &is.issued})
 }
 
 // NewDSS is what a validator needs offline beside a seal's signature: the

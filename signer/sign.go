@@ -78,6 +78,8 @@ type SealSigning struct {
 	TimestampTrust keys.TimestampTrust
 	// DSS, when set, is written in the revision the signature covers.
 	DSS *DSS
+
+	issued *issuedPairs // an Issuer's memo of the chain checks (nil: none)
 }
 
 // Signed is a signed certificate PDF.
@@ -206,7 +208,7 @@ func (s SealSigning) check() error {
 	}
 	issued := c
 	for i, p := range s.Chain {
-		if err := checkIssuedBy(issued, p); err != nil {
+		if err := s.issued.check(issued, p); err != nil {
 			return fmt.Errorf("signer: sign: chain[%d] did not issue the certificate before it: %w", i, err)
 		}
 		issued = p
@@ -214,22 +216,27 @@ func (s SealSigning) check() error {
 	return nil
 }
 
-// issuedBy holds the certificate pairs (SHA-256 of each) whose signature
-// checked: a seal's chain is checked before every signature it makes, a
-// batch's thousands with the same few certificates, and a pair's answer
-// never changes. Bounded by the seal versions this process signs with.
-var issuedBy sync.Map
+// issuedPairs holds the certificate pairs (SHA-256 of each) whose
+// signature checked: a seal's chain is checked before every signature it
+// makes, a batch's thousands with the same few certificates, and a pair's
+// answer never changes. An Issuer's holds the chains of the seal versions
+// it signs with.
+type issuedPairs struct{ checked sync.Map }
 
-// checkIssuedBy is c.CheckSignatureFrom(parent), once per pair.
-func checkIssuedBy(c, parent *x509.Certificate) error {
+// check is c.CheckSignatureFrom(parent), once per pair (every time
+// without a memo).
+func (p *issuedPairs) check(c, parent *x509.Certificate) error {
+	if p == nil {
+		return c.CheckSignatureFrom(parent)
+	}
 	key := [2][sha256.Size]byte{sha256.Sum256(c.Raw), sha256.Sum256(parent.Raw)}
-	if _, ok := issuedBy.Load(key); ok {
+	if _, ok := p.checked.Load(key); ok {
 		return nil
 	}
 	if err := c.CheckSignatureFrom(parent); err != nil {
 		return err
 	}
-	issuedBy.Store(key, true)
+	p.checked.Store(key, true)
 	return nil
 }
 

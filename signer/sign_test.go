@@ -112,6 +112,14 @@ func TestSignRefuses(t *testing.T) {
 	p := newTestPKI(t, keyECDSA, keyECDSA, "")
 	other := newTestPKI(t, keyECDSA, keyECDSA, "")
 	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	// An Issuer's memo of chain checks, warm with this PKI's chain, must
+	// not let a wrong chain through.
+	warm := &issuedPairs{}
+	good := p.signing(t, r)
+	good.issued = warm
+	if err := good.check(); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		edit func(s *SealSigning)
@@ -133,11 +141,14 @@ func TestSignRefuses(t *testing.T) {
 		}, "digitalSignature"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := p.signing(t, r)
-			tc.edit(&s)
-			_, err := Sign(context.Background(), unsigned, s)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
+			for _, memo := range []*issuedPairs{nil, warm} {
+				s := p.signing(t, r)
+				s.issued = memo
+				tc.edit(&s)
+				_, err := Sign(context.Background(), unsigned, s)
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("memo %v: error %v, want one mentioning %q", memo != nil, err, tc.want)
+				}
 			}
 		})
 	}

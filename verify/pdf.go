@@ -262,6 +262,7 @@ func checkTimestamp(cms *signedpdf.SignedData, trust PDFTrust, res *PDFResult) b
 	tt := keys.TimestampTrust{
 		Roots:         append([]*x509.Certificate{trust.Root}, trust.Timestamps.Roots...),
 		Intermediates: append(slices.Clone(trust.Issuing), trust.Timestamps.Intermediates...),
+		Chains:        trust.Timestamps.Chains,
 	}
 	ts, err := keys.CheckTimestampToken(cms.TimestampToken, cms.Signature, tt)
 	if err == nil && cms.SigningTime.After(ts.Time.Add(tokenClockSkew)) {

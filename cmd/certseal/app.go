@@ -34,6 +34,8 @@ type app struct {
 	// tsaRoots are the roots an outside TSA's tokens chain to
 	// (CERTSEAL_TSA_ROOT); certseal's own chain to the platform root.
 	tsaRoots []*x509.Certificate
+	// tsaChains remembers the TSA chains that held, for every trust below.
+	tsaChains *keys.ChainMemo
 	// accessLog writes the access log's INFO lines when serve logs text.
 	accessLog *api.TextAccessLog
 }
@@ -44,7 +46,7 @@ type app struct {
 // SQLite file): a command that inspects an installation and is pointed at
 // the wrong place must say so, not start an empty one beside it.
 func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, create bool) (*app, error) {
-	a := &app{cfg: cfg, log: log}
+	a := &app{cfg: cfg, log: log, tsaChains: &keys.ChainMemo{}}
 	var err error
 	if a.alg, err = keys.ParseAlg(cfg.SealKeyAlg); err != nil {
 		return nil, err
@@ -107,7 +109,8 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, create b
 // timestampTrust is what time-stamp tokens must chain to: the platform
 // root (certseal's own TSA) and the outside TSA's root, if one is set.
 func (a *app) timestampTrust() keys.TimestampTrust {
-	return keys.TimestampTrust{Roots: append([]*x509.Certificate{a.ca.Root()}, a.tsaRoots...), Intermediates: []*x509.Certificate{a.ca.Issuing()}}
+	return keys.TimestampTrust{Roots: append([]*x509.Certificate{a.ca.Root()}, a.tsaRoots...), Intermediates: []*x509.Certificate{a.ca.Issuing()},
+		Chains: a.tsaChains}
 }
 
 // timestamping opens certseal's own TSA (creating its key and certificate
@@ -130,7 +133,7 @@ func (a *app) timestamping(create bool) (own *keys.TSA, stamper signer.Timestamp
 // none before serve's first start made it.
 func (a *app) pdfTrust() verify.PDFTrust {
 	t := verify.PDFTrust{Root: a.ca.Root(), Issuing: []*x509.Certificate{a.ca.Issuing()},
-		Timestamps: keys.TimestampTrust{Roots: a.tsaRoots}}
+		Timestamps: keys.TimestampTrust{Roots: a.tsaRoots, Chains: a.tsaChains}}
 	if c, err := keys.ReadCertFile(a.cfg.DocSignCert); err == nil && a.ca.Verify(c, time.Now()) == nil {
 		t.ReceiptSigner = c
 	}

@@ -26,6 +26,7 @@ type TextAccessLog struct {
 	Level slog.Leveler
 
 	second atomic.Pointer[formattedSecond]
+	bufs   sync.Pool // *[]byte, a line's
 }
 
 // accessLine is what an access log line says.
@@ -38,18 +39,20 @@ type accessLine struct {
 	panicked                  bool
 }
 
-var lineBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
-
 // write writes l if INFO is enabled.
 func (t *TextAccessLog) write(l *accessLine) {
 	if t.Level != nil && t.Level.Level() > slog.LevelInfo {
 		return
 	}
-	bp := lineBufs.Get().(*[]byte)
+	bp, _ := t.bufs.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, 0, 256)
+		bp = &b
+	}
 	b := t.appendTextAccessLine((*bp)[:0], l)
 	t.W.Write(b) // as slog's handlers, a failed log write is not the request's
 	*bp = b
-	lineBufs.Put(bp)
+	t.bufs.Put(bp)
 }
 
 func (t *TextAccessLog) appendTextAccessLine(b []byte, l *accessLine) []byte {

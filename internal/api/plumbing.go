@@ -40,12 +40,8 @@ type reqState struct {
 	idHeader        [1]string // X-Request-ID's value, in place
 	newID           [16]byte  // a new request id's bytes: info.id points here
 	w               statusWriter
-	route           *chi.Context // from routeContexts, as chi's own
+	route           *chi.Context // from plumbed.routeContexts, as chi's own
 }
-
-// routeContexts are chi route contexts for reuse, as chi keeps them (their
-// slices keep their capacity: a new one costs five allocations in routing).
-var routeContexts = sync.Pool{New: func() any { return chi.NewRouteContext() }}
 
 // Value answers the record and the route context; everything else is the
 // parent's.
@@ -68,7 +64,9 @@ func (p plumbing) wrap(next http.Handler) *plumbed {
 		p.now = time.Now
 	}
 	rt, _ := next.(chi.Routes)
-	return &plumbed{routes: rt, p: p, next: next}
+	h := &plumbed{routes: rt, p: p, next: next}
+	h.routeContexts.New = func() any { return chi.NewRouteContext() }
+	return h
 }
 
 // plumbed is a handler with its plumbing. Around a router it is one too
@@ -78,6 +76,10 @@ type plumbed struct {
 	routes // nil around a plain handler
 	p      plumbing
 	next   http.Handler
+	// routeContexts are chi route contexts for reuse, as chi keeps them
+	// (their slices keep their capacity: a new one costs five allocations
+	// in routing).
+	routeContexts sync.Pool
 }
 
 // routes is chi.Routes under a name that does not hide its Routes method.
@@ -86,12 +88,12 @@ type routes = chi.Routes
 func (h *plumbed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := h.p
 	st := &reqState{Context: r.Context()}
-	st.route = routeContexts.Get().(*chi.Context)
+	st.route = h.routeContexts.Get().(*chi.Context)
 	st.route.Reset()
 	st.route.Routes = h.routes
 	// Back for reuse once the request is over, as chi does: a context kept
 	// past its request must not be asked for its route.
-	defer routeContexts.Put(st.route)
+	defer h.routeContexts.Put(st.route)
 	start := p.now()
 	st.info.base, st.info.start = p.log, start
 	// A well-formed incoming X-Request-ID (from a load balancer or the
