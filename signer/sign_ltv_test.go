@@ -19,6 +19,7 @@ import (
 
 	"github.com/digitorus/pdf"
 	"github.com/digitorus/pkcs7"
+	"github.com/digitorus/timestamp"
 	"golang.org/x/crypto/ocsp"
 
 	"github.com/certseal/certseal/internal/testenv"
@@ -394,5 +395,48 @@ func TestDocumentTimestampKeepsTheDSS(t *testing.T) {
 	}
 	if err := checkSigned(stamped[:len(signed.PDF)], mustCert(t, p.seal.CertDER), true, p.trust); err != nil {
 		t.Fatalf("the seal's signature over the unchanged bytes: %v", err)
+	}
+}
+
+// stampFunc is a Timestamper made of a function.
+type stampFunc func(ctx context.Context, req []byte) ([]byte, error)
+
+func (f stampFunc) Stamp(ctx context.Context, req []byte) ([]byte, error) { return f(ctx, req) }
+
+// A time-stamp answer is not taken on trust: pdfsign embeds the token of
+// a granted answer from TSA.Stamp unchecked (internal/third_party/pdfsign
+// PATCHES.md, patch 7), so a refusal must fail the signing and a token
+// whose signature does not verify, or whose TSA does not chain to the
+// trust, must fail the self-check.
+func TestSignRefusesBadTimestamps(t *testing.T) {
+	p, foreign := newLTVPKI(t), newLTVPKI(t)
+	r := testRenderer(t)
+	unsigned, err := r.Render(testDocument(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		tsa  Timestamper
+		want string
+	}{
+		{"refused", stampFunc(func(context.Context, []byte) ([]byte, error) {
+			return timestamp.CreateErrorResponse(timestamp.Rejection, timestamp.TimeNotAvailable)
+		}), "parse timestamp: the request is rejected:  (the TSA's time source is not available)"},
+		{"signature changed", stampFunc(func(ctx context.Context, req []byte) ([]byte, error) {
+			resp, err := p.tsa.Stamp(ctx, req)
+			resp[len(resp)-5] ^= 1 // inside the token's signature value
+			return resp, err
+		}), keys.ErrTimestampFormat.Error()},
+		{"another TSA", foreign.tsa, keys.ErrTimestampChain.Error()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := NewIssuer(IssuerDeps{Keys: p.km, Chains: p.ca, Renderer: r, TSA: tc.tsa, TSATrust: p.trust,
+				TSACerts: []*x509.Certificate{p.tsa.Certificate()}, Revocation: p.rsp, Now: time.Now})
+			_, err := is.sign(context.Background(), unsigned, stamp{seal: p.seal, uscc: testUSCC}, time.Now())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one with %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"log"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/digitorus/pkcs7"
 	"github.com/digitorus/timestamp"
@@ -305,12 +306,12 @@ func (context *SignContext) createSignature() ([]byte, error) {
 			return nil, fmt.Errorf("get timestamp: %w", err)
 		}
 
-		ts, err := timestamp.ParseResponse(timestamp_response)
+		token, err := context.tokenOf(timestamp_response)
 		if err != nil {
 			return nil, fmt.Errorf("parse timestamp: %w", err)
 		}
 
-		return ts.RawToken, nil
+		return token, nil
 	}
 
 	// Initialize pkcs7 signer.
@@ -370,16 +371,16 @@ func (context *SignContext) createSignature() ([]byte, error) {
 			return nil, fmt.Errorf("get timestamp: %w", err)
 		}
 
-		// certseal patch: ParseResponse has parsed (and verified) the
-		// token; upstream parsed it a second time here.
-		ts, err := timestamp.ParseResponse(timestamp_response)
+		// certseal patch: tokenOf has parsed the token; upstream parsed
+		// it a second time here.
+		token, err := context.tokenOf(timestamp_response)
 		if err != nil {
 			return nil, fmt.Errorf("parse timestamp: %w", err)
 		}
 
 		timestamp_attribute := pkcs7.Attribute{
 			Type:  asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 14},
-			Value: asn1.RawValue{FullBytes: ts.RawToken},
+			Value: asn1.RawValue{FullBytes: token},
 		}
 		if err := signature_data.SignerInfos[0].SetUnauthenticatedAttributes([]pkcs7.Attribute{timestamp_attribute}); err != nil {
 			return nil, err
@@ -387,6 +388,57 @@ func (context *SignContext) createSignature() ([]byte, error) {
 	}
 
 	return signed_data.Finish()
+}
+
+// tokenOf is the TimeStampToken of a granted TimeStampResp. From a TSA
+// asked over HTTP it is timestamp.ParseResponse's, which parses the token
+// and checks its signature on the certificate it ships. From TSA.Stamp
+// (certseal patch 7) the answer is only unpacked, with ParseResponse's
+// errors for a refusal: that check proves nothing the caller's own check
+// of the signed file (the TSA's chain to a trusted root, the imprint)
+// does not, and it cost a signature check and a parse of the token's
+// certificates per signature.
+func (context *SignContext) tokenOf(response []byte) ([]byte, error) {
+	if context.SignData.TSA.Stamp == nil {
+		ts, err := timestamp.ParseResponse(response)
+		if err != nil {
+			return nil, err
+		}
+		return ts.RawToken, nil
+	}
+	var resp struct {
+		Status struct {
+			Status       timestamp.Status
+			StatusString []string       `asn1:"optional,utf8"`
+			FailInfo     asn1.BitString `asn1:"optional"`
+		}
+		TimeStampToken asn1.RawValue `asn1:"optional"`
+	}
+	rest, err := asn1.Unmarshal(response, &resp)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(rest) > 0:
+		return nil, timestamp.ParseError("trailing data in Time-Stamp response")
+	case resp.Status.Status > 0:
+		return nil, fmt.Errorf("%s: %s (%s)", resp.Status.Status, strings.Join(resp.Status.StatusString, ","), failureOf(resp.Status.FailInfo))
+	case len(resp.TimeStampToken.FullBytes) == 0:
+		return nil, timestamp.ParseError("no pkcs7 data in Time-Stamp response")
+	}
+	return resp.TimeStampToken.FullBytes, nil
+}
+
+// failureOf names the first failure bit set, as timestamp.ParseResponse
+// does ("" for none it knows).
+func failureOf(bits asn1.BitString) string {
+	for _, f := range []timestamp.FailureInfo{timestamp.BadAlgorithm, timestamp.BadRequest, timestamp.BadDataFormat,
+		timestamp.TimeNotAvailable, timestamp.UnacceptedPolicy, timestamp.UnacceptedExtension,
+		timestamp.AddInfoNotAvailable, timestamp.SystemFailure} {
+		if bits.At(int(f)) != 0 {
+			return f.String()
+		}
+	}
+	return ""
 }
 
 func (context *SignContext) GetTSA(sign_content []byte) (timestamp_response []byte, err error) {

@@ -24,6 +24,9 @@ type TSA struct {
 	// Stamp, when set, is used instead of an HTTP request to URL: it
 	// answers a DER TimeStampReq with a DER TimeStampResp (certseal
 	// patch: certseal's own TSA runs in process, without an HTTP hop).
+	// The token in a granted answer is embedded as it is, its signature
+	// unchecked: the caller checks it in the signed file, against its own
+	// trust (certseal patch 7).
 	Stamp func(request []byte) ([]byte, error)
 	// ReserveBytes is the space reserved for the token (0: 9000). (certseal
 	// patch: its tokens take about 2 KB, and the reservation is hashed
