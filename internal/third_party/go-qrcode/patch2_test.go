@@ -238,3 +238,61 @@ func BenchmarkEncode(b *testing.B) {
 		_ = q.Bitmap()
 	}
 }
+
+// TestMaskScorerMatchesUpstream checks every mask, not only the chosen one:
+// for each input of the corpus and each of the 8 masks, maskScorer's symbol
+// is buildRegularSymbol's, module for module, and its penalty score is
+// upstream's penaltyScore.
+func TestMaskScorerMatchesUpstream(t *testing.T) {
+	corpus := goldenCorpus()
+	if testing.Short() {
+		corpus = corpus[:200]
+	}
+	for _, c := range corpus {
+		var q *QRCode
+		var err error
+		if c.version == 0 {
+			q, err = New(c.content, c.level)
+		} else {
+			q, err = NewWithForcedVersion(c.content, c.version, c.level)
+		}
+		if err != nil {
+			continue
+		}
+		q.addTerminatorBits(q.version.numTerminatorBitsRequired(q.data.Len()))
+		q.addPadding()
+		encoded := q.encodeBlocks()
+
+		s := newMaskScorer(q.version, encoded, !c.disableBorder)
+		for mask := 0; mask < numMasks; mask++ {
+			p := s.score(mask)
+			want, err := buildRegularSymbol(q.version, mask, encoded, !c.disableBorder)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wp := want.penaltyScore(); p != wp {
+				t.Errorf("%s mask %d: penalty %d, upstream %d", c.name, mask, p, wp)
+			}
+			if !equalModules(s.symbol(s.rows).module, want.module) {
+				t.Errorf("%s mask %d: modules differ from upstream's", c.name, mask)
+			}
+		}
+	}
+}
+
+func equalModules(a, b [][]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for y := range a {
+		if len(a[y]) != len(b[y]) {
+			return false
+		}
+		for x := range a[y] {
+			if a[y][x] != b[y][x] {
+				return false
+			}
+		}
+	}
+	return true
+}
