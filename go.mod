@@ -77,5 +77,7 @@ replace github.com/digitorus/pkcs7 => ./internal/third_party/pkcs7
 
 // A copy of go-qrcode at the pinned commit whose Reed-Solomon bytes come
 // from a shift register instead of a polynomial division that allocated at
-// every step. See internal/third_party/go-qrcode/PATCHES.md.
+// every step, and whose mask is chosen on one symbol built once, scored 64
+// modules at a time, instead of 8 symbols built and scored module by module
+// (the same symbols). See internal/third_party/go-qrcode/PATCHES.md.
 replace github.com/skip2/go-qrcode => ./internal/third_party/go-qrcode

@@ -396,35 +396,13 @@ func (q *QRCode) encode() {
 
 	encoded := q.encodeBlocks()
 
-	const numMasks int = 8
-	penalty := 0
-
-	for mask := 0; mask < numMasks; mask++ {
-		var s *symbol
-		var err error
-
-		s, err = buildRegularSymbol(q.version, mask, encoded, !q.DisableBorder)
-
-		if err != nil {
-			log.Panic(err.Error())
-		}
-
-		numEmptyModules := s.numEmptyModules()
-		if numEmptyModules != 0 {
-			log.Panicf("bug: numEmptyModules is %d (expected 0) (version=%d)",
-				numEmptyModules, q.VersionNumber)
-		}
-
-		p := s.penaltyScore()
-
-		//log.Printf("mask=%d p=%3d p1=%3d p2=%3d p3=%3d p4=%d\n", mask, p, s.penalty1(), s.penalty2(), s.penalty3(), s.penalty4())
-
-		if q.symbol == nil || p < penalty {
-			q.symbol = s
-			q.mask = mask
-			penalty = p
-		}
+	// Patch 2: upstream built a new symbol for each mask here and kept the
+	// first of lowest penaltyScore, or, on a later call (q.symbol != nil,
+	// and no penalty is below 0), the symbol of the first call.
+	if q.symbol != nil {
+		return
 	}
+	q.symbol, q.mask = selectMask(q.version, encoded, !q.DisableBorder)
 }
 
 // addTerminatorBits adds final terminator bits to the encoded data.

@@ -181,10 +181,14 @@ func (m *regularSymbol) addTimingPatterns() {
 }
 
 func (m *regularSymbol) addFormatInfo() {
+	m.setFormatInfo(m.version.formatInfo(m.mask))
+}
+
+// setFormatInfo sets the format information modules to f. (Patch 2: split
+// from addFormatInfo, so that the masks can share f, see mask_select.go.)
+func (m *regularSymbol) setFormatInfo(f *bitset.Bitset) {
 	fpSize := finderPatternSize
 	l := formatInfoLengthBits - 1
-
-	f := m.version.formatInfo(m.mask)
 
 	// Bits 0-7, under the top right finder pattern.
 	for i := 0; i <= 7; i++ {
@@ -241,6 +245,31 @@ const (
 	down
 )
 
+// dataMask reports whether mask pattern mask inverts the data module at
+// column x, row y. Any other mask, such as noMask, inverts none. (Patch 2:
+// taken out of addData for mask_select.go; x is addData's x+xOffset.)
+func dataMask(mask int, x int, y int) bool {
+	switch mask {
+	case 0:
+		return (y+x)%2 == 0
+	case 1:
+		return y%2 == 0
+	case 2:
+		return x%3 == 0
+	case 3:
+		return (y+x)%3 == 0
+	case 4:
+		return (y/2+x/3)%2 == 0
+	case 5:
+		return (y*x)%2+(y*x)%3 == 0
+	case 6:
+		return ((y*x)%2+((y*x)%3))%2 == 0
+	case 7:
+		return ((y+x)%2+((y*x)%3))%2 == 0
+	}
+	return false
+}
+
 func (m *regularSymbol) addData() (bool, error) {
 	xOffset := 1
 	dir := up
@@ -249,25 +278,7 @@ func (m *regularSymbol) addData() (bool, error) {
 	y := m.size - 1
 
 	for i := 0; i < m.data.Len(); i++ {
-		var mask bool
-		switch m.mask {
-		case 0:
-			mask = (y+x+xOffset)%2 == 0
-		case 1:
-			mask = y%2 == 0
-		case 2:
-			mask = (x+xOffset)%3 == 0
-		case 3:
-			mask = (y+x+xOffset)%3 == 0
-		case 4:
-			mask = (y/2+(x+xOffset)/3)%2 == 0
-		case 5:
-			mask = (y*(x+xOffset))%2+(y*(x+xOffset))%3 == 0
-		case 6:
-			mask = ((y*(x+xOffset))%2+((y*(x+xOffset))%3))%2 == 0
-		case 7:
-			mask = ((y+x+xOffset)%2+((y*(x+xOffset))%3))%2 == 0
-		}
+		mask := dataMask(m.mask, x+xOffset, y)
 
 		// != is equivalent to XOR.
 		m.symbol.set(x+xOffset, y, mask != m.data.At(i))
