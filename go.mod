@@ -67,7 +67,9 @@ replace github.com/digitorus/pdfsign => ./internal/third_party/pdfsign
 
 // A copy of gopdf v0.33.0 whose embedded font subset is compressed at the
 // level SetCompressLevel sets (upstream: always the default level, a quarter
-// of a certificate's CPU). See internal/third_party/gopdf/PATCHES.md.
+// of a certificate's CPU) and holds only the glyphs drawn, renumbered 0..n
+// (upstream: loca and hmtx for every glyph of the font, two thirds of the
+// stream). See internal/third_party/gopdf/PATCHES.md.
 replace github.com/signintech/gopdf => ./internal/third_party/gopdf
 
 // A copy of digitorus/pkcs7 at the pinned commit that checks a signer

@@ -183,7 +183,8 @@ func (c *cacheContentText) write(w io.Writer, protection *PDFProtection) error {
 			}
 		}
 
-		fmt.Fprintf(w, "%04X", glyphindex)
+		// certseal patch 4: the subset's glyph id (subset_glyph_ids.go).
+		fmt.Fprintf(w, "%04X", c.fontSubset.cid(glyphindex))
 		leftRune = r
 		leftRuneIndex = glyphindex
 	}

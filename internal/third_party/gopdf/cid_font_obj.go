@@ -40,7 +40,8 @@ func (ci *CIDFontObj) write(w io.Writer, objID int) error {
 	io.WriteString(w, "/W [")
 	for _, v := range glyphIndexs {
 		width := ci.PtrToSubsetFontObj.GlyphIndexToPdfWidth(v)
-		fmt.Fprintf(w, "%d[%d]", v, width)
+		// certseal patch 4: the subset's glyph id (subset_glyph_ids.go).
+		fmt.Fprintf(w, "%d[%d]", ci.PtrToSubsetFontObj.cid(v), width)
 	}
 	io.WriteString(w, "]\n")
 	io.WriteString(w, ">>\n")

@@ -97,97 +97,28 @@ func (p *PdfDictionaryObj) SetPtrToSubsetFontObj(ptr *SubsetFontObj) {
 	p.PtrToSubsetFontObj = ptr
 }
 
-// distinctInts distinct number in nn ( value in nn must sorted )
-func (p *PdfDictionaryObj) distinctInts(nn []int) []int {
-	var buff []int
-	var prev = -1
-	for _, g := range nn {
-		if g == prev {
-			continue
-		}
-		buff = append(buff, g)
-		prev = g
-	}
-	return buff
-}
-
 func (p *PdfDictionaryObj) makeGlyfAndLocaTable() ([]byte, []int, error) {
-	ttfp := p.PtrToSubsetFontObj.GetTTFParser()
+	// certseal patch 4: the subset's glyphs in their compact order, the
+	// components of composites renumbered (subset_glyph_ids.go). Upstream
+	// kept each glyph at its original id, and loca ran over the whole font.
+	sub := p.PtrToSubsetFontObj
+	gids := sub.subset().gids
+	glyphs := make([][]byte, len(gids))
 	var glyf core.TableDirectoryEntry
-
-	numGlyphs := int(ttfp.NumGlyphs())
-
-	glyphArray := p.completeGlyphClosure(p.PtrToSubsetFontObj.CharacterToGlyphIndex)
-	sort.Ints(glyphArray)
-	glyphArray = p.distinctInts(glyphArray)
-	glyphCount := len(glyphArray)
-
-	size := 0
-	for idx := 0; idx < glyphCount; idx++ {
-		size += p.getGlyphSize(glyphArray[idx])
+	for i, g := range gids {
+		glyphs[i] = sub.subsetGlyphData(g)
+		glyf.Length += uint(len(glyphs[i]))
 	}
-	glyf.Length = uint(size)
 
 	glyphTable := make([]byte, glyf.PaddedLength())
-	locaTable := make([]int, numGlyphs+1)
-
+	locaTable := make([]int, len(gids)+1)
 	glyphOffset := 0
-	glyphIndex := 0
-	oldglyph := -1
-	for idx := 0; idx < numGlyphs; idx++ {
-		locaTable[idx] = glyphOffset
-
-		if glyphIndex < glyphCount {
-			if glyphArray[glyphIndex] == idx {
-				oldglyph = glyphArray[glyphIndex]
-				glyphIndex++
-				bytes := p.getGlyphData(idx)
-				length := len(bytes)
-				if length > 0 {
-					for i := 0; i < length; i++ {
-						glyphTable[glyphOffset+i] = bytes[i]
-					}
-					glyphOffset += length
-				}
-			} else if oldglyph == glyphArray[glyphIndex] {
-				glyphIndex++
-				bytes := p.getGlyphData(idx)
-				length := len(bytes)
-				if length > 0 {
-					for i := 0; i < length; i++ {
-						glyphTable[glyphOffset+i] = bytes[i]
-					}
-					glyphOffset += length
-				}
-			}
-		}
-	} //end for
-	locaTable[numGlyphs] = glyphOffset
-	return glyphTable, locaTable, nil
-}
-
-func (p *PdfDictionaryObj) getGlyphSize(glyph int) int {
-
-	ttfp := p.PtrToSubsetFontObj.GetTTFParser()
-	glyf := ttfp.GetTables()["glyf"]
-	start := int(glyf.Offset + ttfp.LocaTable[glyph])
-	next := int(glyf.Offset + ttfp.LocaTable[glyph+1])
-	return next - start
-}
-
-func (p *PdfDictionaryObj) getGlyphData(glyph int) []byte {
-	ttfp := p.PtrToSubsetFontObj.GetTTFParser()
-	glyf := ttfp.GetTables()["glyf"]
-	start := int(glyf.Offset + ttfp.LocaTable[glyph])
-	next := int(glyf.Offset + ttfp.LocaTable[glyph+1])
-	count := next - start
-	var data []byte
-	i := 0
-	for i < count {
-		data = append(data, ttfp.FontData()[start+i])
-		i++
+	for i, b := range glyphs {
+		locaTable[i] = glyphOffset
+		glyphOffset += copy(glyphTable[glyphOffset:], b)
 	}
-	return data
+	locaTable[len(gids)] = glyphOffset
+	return glyphTable, locaTable, nil
 }
 
 func (p *PdfDictionaryObj) makeFont() ([]byte, error) {
@@ -266,6 +197,14 @@ func (p *PdfDictionaryObj) makeFont() ([]byte, error) {
 			}
 			entry.CheckSum = CheckSum(data)
 			WriteBytes(&buff, data, 0, len(data))
+		} else if tags[idx] == "hmtx" || tags[idx] == "hhea" || tags[idx] == "maxp" {
+			// certseal patch 4: sized to the subset (subset_glyph_ids.go).
+			table := p.PtrToSubsetFontObj.subsetTable(tags[idx])
+			entry.Length = uint(len(table))
+			data := make([]byte, entry.PaddedLength())
+			copy(data, table)
+			entry.CheckSum = CheckSum(data)
+			WriteBytes(&buff, data, 0, len(data))
 		} else {
 			WriteBytes(&buff, ttfp.FontData(), int(entry.Offset), entry.PaddedLength())
 		}
@@ -285,30 +224,6 @@ func (p *PdfDictionaryObj) makeFont() ([]byte, error) {
 	//DebugSubType(buff.Bytes())
 	//me.buffer.Write(buff.Bytes())
 	return buff.Bytes(), nil
-}
-
-func (p *PdfDictionaryObj) completeGlyphClosure(mapOfglyphs *MapOfCharacterToGlyphIndex) []int {
-	var glyphArray []int
-	//copy
-	isContainZero := false
-	glyphs := mapOfglyphs.AllVals()
-	for _, v := range glyphs {
-		glyphArray = append(glyphArray, int(v))
-		if v == 0 {
-			isContainZero = true
-		}
-	}
-	if !isContainZero {
-		glyphArray = append(glyphArray, 0)
-	}
-
-	i := 0
-	count := len(glyphs)
-	for i < count {
-		p.AddCompositeGlyphs(&glyphArray, glyphArray[i])
-		i++
-	}
-	return glyphArray
 }
 
 // AddCompositeGlyphs add composite glyph

@@ -26,12 +26,14 @@ type SubsetFontObj struct {
 	funcKernOverride      FuncKernOverride
 	funcGetRoot           func() *GoPdf
 	addCharsBuff          []rune
+	glyphs                *subsetGlyphs // certseal patch 4 (subset_glyph_ids.go)
 }
 
 func (s *SubsetFontObj) init(funcGetRoot func() *GoPdf) {
 	s.CharacterToGlyphIndex = NewMapOfCharacterToGlyphIndex() //make(map[rune]uint)
 	s.funcKernOverride = nil
 	s.funcGetRoot = funcGetRoot
+	s.glyphs = nil // certseal patch 4: a FontContainer's copy starts afresh
 
 }
 

@@ -51,7 +51,7 @@ func (u *UnicodeMap) write(w io.Writer, objID int) error {
 	keys := u.PtrToSubsetFontObj.CharacterToGlyphIndex.AllKeys()
 	for _, k := range keys {
 		v, _ := u.PtrToSubsetFontObj.CharacterToGlyphIndex.Val(k)
-		index := int(v)
+		index := int(u.PtrToSubsetFontObj.cid(v)) // certseal patch 4
 		if index < lowIndex {
 			lowIndex = index
 		}
