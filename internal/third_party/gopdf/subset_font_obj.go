@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 
 	"github.com/signintech/gopdf/fontmaker/core"
 )
@@ -257,11 +258,17 @@ func (s *SubsetFontObj) charCodeToGlyphIndexFormat4(r rune) (uint, error) {
 	value := uint(r)
 	seg := uint(0)
 	segCount := s.ttfp.SegCount
-	for seg < segCount {
-		if value <= s.ttfp.EndCount[seg] {
-			break
+	if s.ttfp.EndCountSorted && uint(len(s.ttfp.EndCount)) == segCount {
+		// certseal patch 5: the first segment ending at or after value,
+		// by binary search (a CJK font has thousands of segments).
+		seg = uint(sort.Search(int(segCount), func(i int) bool { return value <= s.ttfp.EndCount[i] }))
+	} else {
+		for seg < segCount {
+			if value <= s.ttfp.EndCount[seg] {
+				break
+			}
+			seg++
 		}
-		seg++
 	}
 	//fmt.Printf("\ncccc--->%#v\n", me.ttfp.Chars())
 	if value < s.ttfp.StartCount[seg] {
