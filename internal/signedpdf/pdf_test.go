@@ -92,7 +92,12 @@ func TestReadErrors(t *testing.T) {
 	}
 	sigHex := hex.EncodeToString(cms.Signature)
 	flippedSig := []byte(sigHex)
-	flippedSig[len(flippedSig)/2] ^= 0x01 // '0'..'9' and 'a'..'f' stay hex digits
+	// Another hex digit ('a' ^ 1 and 'f' ^ 1 would not be one).
+	if mid := len(flippedSig) / 2; flippedSig[mid] == '0' {
+		flippedSig[mid] = '1'
+	} else {
+		flippedSig[mid] = '0'
+	}
 	padding := int(br[1]) + 1 + 2*len(sig.CMS)
 	withJunk := bytes.Clone(pdf)
 	withJunk[padding+10] = '1'
