@@ -405,9 +405,9 @@ func (f stampFunc) Stamp(ctx context.Context, req []byte) ([]byte, error) { retu
 
 // A time-stamp answer is not taken on trust: pdfsign embeds the token of
 // a granted answer from TSA.Stamp unchecked (internal/third_party/pdfsign
-// PATCHES.md, patch 7), so a refusal must fail the signing and a token
-// whose signature does not verify, or whose TSA does not chain to the
-// trust, must fail the self-check.
+// PATCHES.md, patch 7), so a refusal must fail the signing, or the
+// document time-stamp, and a token whose signature does not verify, or
+// whose TSA does not chain to the trust, must fail the self-check.
 func TestSignRefusesBadTimestamps(t *testing.T) {
 	p, foreign := newLTVPKI(t), newLTVPKI(t)
 	r := testRenderer(t)
@@ -415,6 +415,7 @@ func TestSignRefusesBadTimestamps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	signed := p.sign(t, r)
 	for _, tc := range []struct {
 		name string
 		tsa  Timestamper
@@ -429,13 +430,24 @@ func TestSignRefusesBadTimestamps(t *testing.T) {
 			return resp, err
 		}), keys.ErrTimestampFormat.Error()},
 		{"another TSA", foreign.tsa, keys.ErrTimestampChain.Error()},
+		// TimeStampResp{status granted} without a token, and with an empty one.
+		{"granted, no token", stampFunc(func(context.Context, []byte) ([]byte, error) {
+			return []byte{0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x00}, nil
+		}), "no pkcs7 data in Time-Stamp response"},
+		{"granted, empty token", stampFunc(func(context.Context, []byte) ([]byte, error) {
+			return []byte{0x30, 0x07, 0x30, 0x03, 0x02, 0x01, 0x00, 0x30, 0x00}, nil
+		}), "no pkcs7 data in Time-Stamp response"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := NewIssuer(IssuerDeps{Keys: p.km, Chains: p.ca, Renderer: r, TSA: tc.tsa, TSATrust: p.trust,
 				TSACerts: []*x509.Certificate{p.tsa.Certificate()}, Revocation: p.rsp, Now: time.Now})
 			_, err := is.sign(context.Background(), unsigned, stamp{seal: p.seal, uscc: testUSCC}, time.Now())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want one with %q", err, tc.want)
+				t.Errorf("signature: error %v, want one with %q", err, tc.want)
+			}
+			_, err = AddDocumentTimestamp(context.Background(), signed.PDF, tc.tsa, nil, p.trust)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("document time-stamp: error %v, want one with %q", err, tc.want)
 			}
 		})
 	}

@@ -34,8 +34,10 @@ type app struct {
 	// tsaRoots are the roots an outside TSA's tokens chain to
 	// (CERTSEAL_TSA_ROOT); certseal's own chain to the platform root.
 	tsaRoots []*x509.Certificate
-	// tsaChains remembers the TSA chains that held, for every trust below.
-	tsaChains *keys.ChainMemo
+	// tsaChains remembers the TSA chains that held, for the trusts of
+	// what certseal signs; uploadChains, for those of uploaded files,
+	// whose tokens an uploader chooses (they cannot flush the first).
+	tsaChains, uploadChains *keys.ChainMemo
 	// accessLog writes the access log's INFO lines when serve logs text.
 	accessLog *api.TextAccessLog
 }
@@ -46,7 +48,7 @@ type app struct {
 // SQLite file): a command that inspects an installation and is pointed at
 // the wrong place must say so, not start an empty one beside it.
 func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, create bool) (*app, error) {
-	a := &app{cfg: cfg, log: log, tsaChains: &keys.ChainMemo{}}
+	a := &app{cfg: cfg, log: log, tsaChains: &keys.ChainMemo{}, uploadChains: &keys.ChainMemo{}}
 	var err error
 	if a.alg, err = keys.ParseAlg(cfg.SealKeyAlg); err != nil {
 		return nil, err
@@ -133,7 +135,7 @@ func (a *app) timestamping(create bool) (own *keys.TSA, stamper signer.Timestamp
 // none before serve's first start made it.
 func (a *app) pdfTrust() verify.PDFTrust {
 	t := verify.PDFTrust{Root: a.ca.Root(), Issuing: []*x509.Certificate{a.ca.Issuing()},
-		Timestamps: keys.TimestampTrust{Roots: a.tsaRoots, Chains: a.tsaChains}}
+		Timestamps: keys.TimestampTrust{Roots: a.tsaRoots, Chains: a.uploadChains}}
 	if c, err := keys.ReadCertFile(a.cfg.DocSignCert); err == nil && a.ca.Verify(c, time.Now()) == nil {
 		t.ReceiptSigner = c
 	}

@@ -64,9 +64,7 @@ func (p plumbing) wrap(next http.Handler) *plumbed {
 		p.now = time.Now
 	}
 	rt, _ := next.(chi.Routes)
-	h := &plumbed{routes: rt, p: p, next: next}
-	h.routeContexts.New = func() any { return chi.NewRouteContext() }
-	return h
+	return &plumbed{routes: rt, p: p, next: next}
 }
 
 // plumbed is a handler with its plumbing. Around a router it is one too
@@ -88,7 +86,9 @@ type routes = chi.Routes
 func (h *plumbed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := h.p
 	st := &reqState{Context: r.Context()}
-	st.route = h.routeContexts.Get().(*chi.Context)
+	if st.route, _ = h.routeContexts.Get().(*chi.Context); st.route == nil {
+		st.route = chi.NewRouteContext()
+	}
 	st.route.Reset()
 	st.route.Routes = h.routes
 	// Back for reuse once the request is over, as chi does: a context kept

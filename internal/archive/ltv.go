@@ -211,9 +211,10 @@ func newSignatureChecker(dir string) (c *signatureChecker, fingerprint string, e
 		return nil, "", err
 	}
 	sum := sha256.Sum256(root.Raw)
+	chains := &keys.ChainMemo{} // an archive's tokens come from a few TSAs
 	return &signatureChecker{
-		pdfTrust: verify.PDFTrust{Root: root, Issuing: []*x509.Certificate{issuing}},
-		tsTrust:  keys.TimestampTrust{Roots: []*x509.Certificate{root}, Intermediates: []*x509.Certificate{issuing}},
+		pdfTrust: verify.PDFTrust{Root: root, Issuing: []*x509.Certificate{issuing}, Timestamps: keys.TimestampTrust{Chains: chains}},
+		tsTrust:  keys.TimestampTrust{Roots: []*x509.Certificate{root}, Intermediates: []*x509.Certificate{issuing}, Chains: chains},
 		pdfs:     map[string]signedBytes{},
 	}, hex.EncodeToString(sum[:]), nil
 }

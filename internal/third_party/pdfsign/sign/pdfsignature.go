@@ -422,7 +422,7 @@ func (context *SignContext) tokenOf(response []byte) ([]byte, error) {
 		return nil, timestamp.ParseError("trailing data in Time-Stamp response")
 	case resp.Status.Status > 0:
 		return nil, fmt.Errorf("%s: %s (%s)", resp.Status.Status, strings.Join(resp.Status.StatusString, ","), failureOf(resp.Status.FailInfo))
-	case len(resp.TimeStampToken.FullBytes) == 0:
+	case len(resp.TimeStampToken.Bytes) == 0:
 		return nil, timestamp.ParseError("no pkcs7 data in Time-Stamp response")
 	}
 	return resp.TimeStampToken.FullBytes, nil
