@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -78,6 +80,69 @@ type plumbed struct {
 	// (their slices keep their capacity: a new one costs five allocations
 	// in routing).
 	routeContexts sync.Pool
+	hot           *hotRoute // served without the router walk; nil: none
+}
+
+// hotRoute is a route the plumbing serves without the router's walk: the
+// public verification page, which every QR scan opens. The handler is the
+// one the router holds for the pattern (the same middlewares), and the
+// route context is filled as the router would fill it; the walk and
+// net/http's path values (a map per request) cost a sixth of a cached
+// page. A path it does not take goes to the router as before.
+type hotRoute struct {
+	pattern string       // "/v/{number}"
+	prefix  string       // "/v/": static, then the one parameter, nothing after
+	param   string       // "number"
+	handler http.Handler // the router's GET handler of pattern
+	// static are the segments after prefix that other routes hold
+	// ("/v/pdf"): the router decides what those paths mean.
+	static []string
+}
+
+// serveDirect makes pattern, a GET route of the router h wraps, a hot
+// route. Its pattern must be a static prefix and one parameter at the end;
+// anything else is a programming error, found at startup.
+func (h *plumbed) serveDirect(pattern string) {
+	prefix, rest, ok := strings.Cut(pattern, "{")
+	param, tail, closed := strings.Cut(rest, "}")
+	if !ok || !closed || tail != "" || param == "" || strings.ContainsAny(param, ":*") ||
+		!strings.HasSuffix(prefix, "/") || strings.ContainsAny(prefix, "*{") || h.routes == nil {
+		panic("api: serveDirect(" + pattern + "): want a router's route /static/{param}")
+	}
+	hr := &hotRoute{pattern: pattern, prefix: prefix, param: param}
+	for _, rt := range h.routes.Routes() {
+		if rt.Pattern == pattern {
+			hr.handler = rt.Handlers[http.MethodGet]
+		} else if seg, ok := strings.CutPrefix(strings.TrimSuffix(rt.Pattern, "/*"), prefix); ok && seg != "" && !strings.ContainsAny(seg, "/{*") {
+			hr.static = append(hr.static, seg)
+		} else if rt.SubRoutes != nil && strings.HasPrefix(prefix, strings.TrimSuffix(rt.Pattern, "/*")) {
+			panic("api: serveDirect(" + pattern + "): a mounted router " + rt.Pattern + " would take it")
+		}
+	}
+	if hr.handler == nil {
+		panic("api: serveDirect(" + pattern + "): the router has no GET route of that pattern")
+	}
+	h.hot = hr
+}
+
+// match is the parameter's value if the router would route a GET of u to
+// the hot route: one non-empty segment after the prefix that no static
+// route holds. The router's path: the escaped one where there is one.
+func (hr *hotRoute) match(u *url.URL) (string, bool) {
+	path := u.RawPath
+	if path == "" {
+		path = u.Path
+	}
+	v, ok := strings.CutPrefix(path, hr.prefix)
+	if !ok || v == "" || strings.IndexByte(v, '/') >= 0 {
+		return "", false
+	}
+	for _, s := range hr.static {
+		if v == s {
+			return "", false
+		}
+	}
+	return v, true
 }
 
 // routes is chi.Routes under a name that does not hide its Routes method.
@@ -125,7 +190,17 @@ func (h *plumbed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.recovered(&st.w, r, route, v)
 		}
 	}()
-	h.next.ServeHTTP(&st.w, r)
+	next := h.next
+	if hr := h.hot; hr != nil && r.Method == http.MethodGet {
+		if v, ok := hr.match(r.URL); ok {
+			st.route.RouteMethod = http.MethodGet
+			st.route.URLParams.Add(hr.param, v)
+			st.route.RoutePatterns = append(st.route.RoutePatterns, hr.pattern)
+			r.Pattern = hr.pattern
+			next = hr.handler
+		}
+	}
+	next.ServeHTTP(&st.w, r)
 	completed = true
 }
 

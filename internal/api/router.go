@@ -202,5 +202,7 @@ func New(d Deps) http.Handler {
 		r.With(platform).Get("/certificates/{number}/verifications", s.listVerifications)
 		r.With(platform, small).Post("/certificates/{number}/rotate-token", s.rotateToken)
 	})
-	return plumbing{log: d.Log, text: d.AccessLog, metrics: d.Metrics, now: d.Now}.wrap(r)
+	h := plumbing{log: d.Log, text: d.AccessLog, metrics: d.Metrics, now: d.Now}.wrap(r)
+	h.serveDirect("/v/{number}") // every QR scan
+	return h
 }
