@@ -41,8 +41,10 @@ type Gen struct {
 
 // Loader reads one answer from the system of record and says how long it
 // may be cached (zero or less: not at all). Negative answers ("no such
-// certificate") come with a short ttl.
-type Loader func(ctx context.Context) (val []byte, ttl time.Duration, err error)
+// certificate") come with a short ttl. It is given the key, so one loader
+// made once serves every key: a closure made per lookup would cost an
+// allocation on every cached answer, where it is never called.
+type Loader func(ctx context.Context, key string) (val []byte, ttl time.Duration, err error)
 
 // CachedOptions tune a Cached. The zero value is usable.
 type CachedOptions struct {
@@ -151,7 +153,7 @@ func (c *Cached) run(ctx context.Context, key string, f *flight, store bool, loa
 		close(f.done)
 	}()
 	c.loads.Add(1)
-	val, ttl, err := safeLoad(ctx, load)
+	val, ttl, err := safeLoad(ctx, key, load)
 	if err != nil {
 		c.loadErrors.Add(1)
 		f.err = fmt.Errorf("verify: load: %w", err)
@@ -169,13 +171,13 @@ func (c *Cached) run(ctx context.Context, key string, f *flight, store bool, loa
 
 // safeLoad turns a loader's panic into an error: the load runs on its own
 // goroutine, where a panic would take the whole process down.
-func safeLoad(ctx context.Context, load Loader) (val []byte, ttl time.Duration, err error) {
+func safeLoad(ctx context.Context, key string, load Loader) (val []byte, ttl time.Duration, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("loader panicked: %v", r)
 		}
 	}()
-	return load(ctx)
+	return load(ctx, key)
 }
 
 // Invalidate drops keys from the cache. Call it after the change commits

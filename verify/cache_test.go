@@ -24,13 +24,13 @@ func newCached(opts verify.CachedOptions) *verify.Cached {
 
 func TestCachedLoaderPanicIsAnError(t *testing.T) {
 	cc := newCached(verify.CachedOptions{})
-	_, err := cc.Get(t.Context(), "k", func(context.Context) ([]byte, time.Duration, error) {
+	_, err := cc.Get(t.Context(), "k", func(context.Context, string) ([]byte, time.Duration, error) {
 		panic("bad row")
 	})
 	if err == nil || !strings.Contains(err.Error(), "bad row") {
 		t.Fatalf("err = %v; want the panic as an error", err)
 	}
-	v, err := cc.Get(t.Context(), "k", func(context.Context) ([]byte, time.Duration, error) {
+	v, err := cc.Get(t.Context(), "k", func(context.Context, string) ([]byte, time.Duration, error) {
 		return []byte("ok"), time.Hour, nil
 	})
 	if err != nil || string(v) != "ok" {
@@ -41,7 +41,7 @@ func TestCachedLoaderPanicIsAnError(t *testing.T) {
 func TestCachedNonPositiveTTLNotCached(t *testing.T) {
 	cc := newCached(verify.CachedOptions{})
 	var calls atomic.Int32
-	load := func(context.Context) ([]byte, time.Duration, error) {
+	load := func(context.Context, string) ([]byte, time.Duration, error) {
 		calls.Add(1)
 		return []byte("x"), 0, nil
 	}
@@ -60,7 +60,7 @@ func TestCachedNonPositiveTTLNotCached(t *testing.T) {
 func TestCachedCallerLeavingDoesNotFailOthers(t *testing.T) {
 	cc := newCached(verify.CachedOptions{})
 	started, proceed := make(chan struct{}), make(chan struct{})
-	load := func(ctx context.Context) ([]byte, time.Duration, error) {
+	load := func(ctx context.Context, _ string) ([]byte, time.Duration, error) {
 		close(started)
 		<-proceed
 		if err := ctx.Err(); err != nil {
@@ -102,7 +102,7 @@ func TestCachedCallerLeavingDoesNotFailOthers(t *testing.T) {
 
 func TestCachedLoadTimeout(t *testing.T) {
 	cc := newCached(verify.CachedOptions{LoadTimeout: 20 * time.Millisecond})
-	_, err := cc.Get(t.Context(), "k", func(ctx context.Context) ([]byte, time.Duration, error) {
+	_, err := cc.Get(t.Context(), "k", func(ctx context.Context, _ string) ([]byte, time.Duration, error) {
 		<-ctx.Done()
 		return nil, 0, ctx.Err()
 	})

@@ -35,6 +35,7 @@ type Service struct {
 	platform string
 	trust    PDFTrust
 	now      func() time.Time
+	loader   Loader  // s.loadKey, made once
 	unknown  [2]page // per Format
 	bufs     sync.Pool
 	splice   *splicer
@@ -53,6 +54,7 @@ func NewService(store registry.Store, cache *Cached, platform string, trust PDFT
 		}
 		s.unknown[f] = p
 	}
+	s.loader = s.loadKey
 	return s, nil
 }
 
@@ -132,6 +134,27 @@ func cacheKey(kind, number string, f Format) string {
 	return "v1:" + kind + ":" + number + ":" + strconv.Itoa(int(f))
 }
 
+// parseCacheKey is cacheKey's inverse.
+func parseCacheKey(key string) (kind, number string, f Format, ok bool) {
+	rest, ok := strings.CutPrefix(key, "v1:")
+	kind, rest, ok2 := strings.Cut(rest, ":")
+	number, fs, ok3 := strings.Cut(rest, ":")
+	n, err := strconv.Atoi(fs)
+	if !ok || !ok2 || !ok3 || err != nil {
+		return "", "", 0, false
+	}
+	return kind, number, Format(n), true
+}
+
+// loadKey is the cache's loader: the load of what key names.
+func (s *Service) loadKey(ctx context.Context, key string) ([]byte, time.Duration, error) {
+	kind, number, f, ok := parseCacheKey(key)
+	if !ok {
+		return nil, 0, fmt.Errorf("verify: %q is not a key of a verification answer", key)
+	}
+	return s.load(ctx, kind, number, f)
+}
+
 // Invalidate drops the cached answers of numbers; call it after the change
 // commits and before the changing request returns. It cannot fail: a cache
 // that cannot be told stops being trusted (see Cached).
@@ -152,9 +175,7 @@ func (s *Service) lookup(ctx context.Context, kind, number string, secretHash []
 	if err != nil {
 		return Response{}, err // a typo is caught before any lookup
 	}
-	entry, err := s.cache.Get(ctx, cacheKey(kind, number, f), func(ctx context.Context) ([]byte, time.Duration, error) {
-		return s.load(ctx, kind, number, f)
-	})
+	entry, err := s.cache.Get(ctx, cacheKey(kind, number, f), s.loader)
 	if err != nil {
 		return Response{}, err
 	}

@@ -364,3 +364,22 @@ func TestValidNotCachedPastTheTermsLastDay(t *testing.T) {
 		})
 	}
 }
+
+// The service's one loader finds what to load in the key: every key
+// cacheKey makes parses back to its parts, and nothing else parses.
+func TestCacheKeyParsesBack(t *testing.T) {
+	for _, tc := range []struct {
+		kind, number string
+		f            Format
+	}{{"t", "2026-37-0001-00001X", HTML}, {"n", "2026-37-0001-00002", JSON}} {
+		kind, number, f, ok := parseCacheKey(cacheKey(tc.kind, tc.number, tc.f))
+		if !ok || kind != tc.kind || number != tc.number || f != tc.f {
+			t.Errorf("parseCacheKey(cacheKey(%q, %q, %d)) = %q, %q, %d, %v", tc.kind, tc.number, tc.f, kind, number, f, ok)
+		}
+	}
+	for _, bad := range []string{"", "v1:", "v1:t", "v1:t:N", "v1:t:N:x", "v2:t:N:0"} {
+		if _, _, _, ok := parseCacheKey(bad); ok {
+			t.Errorf("parseCacheKey(%q) parsed", bad)
+		}
+	}
+}

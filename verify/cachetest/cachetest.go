@@ -145,7 +145,7 @@ func invalidate(t *testing.T, c verify.Cache, keys ...string) {
 
 // fixed is a loader answering val and counting its calls.
 func fixed(calls *atomic.Int32, val string, ttl time.Duration) verify.Loader {
-	return func(context.Context) ([]byte, time.Duration, error) {
+	return func(context.Context, string) ([]byte, time.Duration, error) {
 		calls.Add(1)
 		return []byte(val), ttl, nil
 	}
@@ -226,7 +226,7 @@ func testStaleSetRefused(t *testing.T, c verify.Cache) {
 func staleRace(t *testing.T, reader, inv verify.Cache) {
 	cr, ci := wrap(reader), wrap(inv)
 	started, proceed := make(chan struct{}), make(chan struct{})
-	loader := func(context.Context) ([]byte, time.Duration, error) {
+	loader := func(context.Context, string) ([]byte, time.Duration, error) {
 		close(started)
 		<-proceed // the revocation commits and invalidates meanwhile
 		return []byte("valid"), time.Hour, nil
@@ -264,7 +264,7 @@ func noJoin(t *testing.T, reader, inv verify.Cache) {
 	defer func() { close(proceed); <-done }()
 	go func() {
 		defer close(done)
-		cr.Get(ctx(t), "cert", func(context.Context) ([]byte, time.Duration, error) {
+		cr.Get(ctx(t), "cert", func(context.Context, string) ([]byte, time.Duration, error) {
 			close(started)
 			<-proceed
 			return []byte("valid"), time.Hour, nil
@@ -295,7 +295,7 @@ func testSingleflight(t *testing.T, c verify.Cache) {
 	const n = 8
 	cc := wrap(c)
 	var calls atomic.Int32
-	loader := func(context.Context) ([]byte, time.Duration, error) {
+	loader := func(context.Context, string) ([]byte, time.Duration, error) {
 		calls.Add(1)
 		// Hold the load until every other caller waits for it, so the
 		// test proves collapsing rather than luck.
@@ -334,7 +334,7 @@ func testLoaderError(t *testing.T, c verify.Cache) {
 	cc := wrap(c)
 	dbDown := errors.New("database down")
 	var calls atomic.Int32
-	failing := func(context.Context) ([]byte, time.Duration, error) {
+	failing := func(context.Context, string) ([]byte, time.Duration, error) {
 		calls.Add(1)
 		return []byte("partial"), time.Hour, dbDown
 	}
@@ -444,7 +444,7 @@ func testReadAfterInvalidate(t *testing.T, c verify.Cache) {
 	var floor [keys]atomic.Int64
 	key := func(k int) string { return "cert-" + strconv.Itoa(k) }
 	load := func(k int) verify.Loader {
-		return func(context.Context) ([]byte, time.Duration, error) {
+		return func(context.Context, string) ([]byte, time.Duration, error) {
 			mu.Lock()
 			v := db[k]
 			mu.Unlock()

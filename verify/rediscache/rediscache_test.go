@@ -217,7 +217,7 @@ func TestOpenRejectsBraces(t *testing.T) {
 }
 
 func counting(calls *atomic.Int32, val string) verify.Loader {
-	return func(context.Context) ([]byte, time.Duration, error) {
+	return func(context.Context, string) ([]byte, time.Duration, error) {
 		calls.Add(1)
 		return []byte(val), time.Hour, nil
 	}
@@ -245,7 +245,7 @@ func TestUnreachableRedis(t *testing.T) {
 		t.Fatal("trusted without Redis")
 	}
 	dbDown := errors.New("database down")
-	if _, err := cc.Get(t.Context(), "v/X", func(context.Context) ([]byte, time.Duration, error) {
+	if _, err := cc.Get(t.Context(), "v/X", func(context.Context, string) ([]byte, time.Duration, error) {
 		return nil, 0, dbDown
 	}); !errors.Is(err, dbDown) {
 		t.Fatalf("with Redis and the database down: %v; want %v", err, dbDown)
